@@ -1,0 +1,140 @@
+"""The assignment problem as plain arrays: the one place the solvers read their input from.
+
+Proposals and experts are indexed 0..P-1 and 0..E-1; ``proposal_ids`` / ``expert_ids`` map the
+indices back to external ids. Candidate pairs are given sparsely (COO): only these pairs may be
+assigned. Conflicted pairs are listed separately so that a diagnosis can say why a proposal is
+short of experts; a conflicted pair is never assigned even when it is also a candidate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+
+class Status(StrEnum):
+    """Outcome of a solve."""
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"  # a solution, not proven optimal (time limit); see gap
+    INFEASIBLE = "infeasible"  # no solution exists; see the diagnosis
+    UNKNOWN = "unknown"  # the time limit passed before any solution was found
+
+
+def _as_array(value: object, dtype: type, n: int, name: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=dtype)
+    if arr.ndim == 0:
+        arr = np.full(n, arr.item(), dtype=dtype)
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must have length {n}, got shape {arr.shape}")
+    arr = arr.copy()
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class AssignmentProblem:
+    """Correspondence-review assignment (通讯评审) over sparse candidates.
+
+    proposal_ids: (P,) external ids; expert_ids: (E,) external ids.
+    cand_p, cand_e: (C,) int indices of candidate pairs; cand_w: (C,) affinity in [0, 1].
+    k: (P,) experts each proposal needs (a scalar is broadcast).
+    max_load / min_load: (E,) load bounds per expert (scalars broadcast); min_load is hard.
+    expert_unit: (E,) int unit index, -1 where unknown (at most one expert per unit per proposal).
+    is_industry / is_outside / is_senior: (E,) bool: 产业 expert, from outside the province, 正高.
+    min_industry / min_outside / min_senior: (P,) per-proposal quotas (0 = no quota).
+    conflict_p, conflict_e: (X,) conflicted pairs (never assigned).
+    affinity_floor: pairs with affinity below it are not assignable.
+    """
+
+    proposal_ids: tuple[str, ...]
+    expert_ids: tuple[str, ...]
+    cand_p: np.ndarray
+    cand_e: np.ndarray
+    cand_w: np.ndarray
+    k: np.ndarray | int = 3
+    max_load: np.ndarray | int = 6
+    min_load: np.ndarray | int = 0
+    expert_unit: np.ndarray | None = None
+    is_industry: np.ndarray | None = None
+    is_outside: np.ndarray | None = None
+    is_senior: np.ndarray | None = None
+    min_industry: np.ndarray | int = 0
+    min_outside: np.ndarray | int = 0
+    min_senior: np.ndarray | int = 0
+    conflict_p: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    conflict_e: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    affinity_floor: float = 0.0
+
+    def __post_init__(self) -> None:
+        n_p, n_e = len(self.proposal_ids), len(self.expert_ids)
+        for ids, what in ((self.proposal_ids, "proposal"), (self.expert_ids, "expert")):
+            seen: set[str] = set()
+            dup = [i for i in ids if i in seen or seen.add(i)]  # type: ignore[func-returns-value]
+            if dup:
+                raise ValueError(f"duplicate {what} ids: {', '.join(map(str, dup[:5]))}")
+        s = object.__setattr__
+        s(self, "proposal_ids", tuple(self.proposal_ids))
+        s(self, "expert_ids", tuple(self.expert_ids))
+        cand_p = np.asarray(self.cand_p, dtype=np.int64)
+        c = cand_p.shape[0] if cand_p.ndim == 1 else -1
+        if c < 0:
+            raise ValueError("cand_p must be one-dimensional")
+        s(self, "cand_p", _as_array(cand_p, np.int64, c, "cand_p"))
+        s(self, "cand_e", _as_array(self.cand_e, np.int64, c, "cand_e"))
+        s(self, "cand_w", _as_array(self.cand_w, np.float64, c, "cand_w"))
+        s(self, "k", _as_array(self.k, np.int64, n_p, "k"))
+        s(self, "max_load", _as_array(self.max_load, np.int64, n_e, "max_load"))
+        s(self, "min_load", _as_array(self.min_load, np.int64, n_e, "min_load"))
+        unit = np.full(n_e, -1) if self.expert_unit is None else self.expert_unit
+        s(self, "expert_unit", _as_array(unit, np.int64, n_e, "expert_unit"))
+        for name in ("is_industry", "is_outside", "is_senior"):
+            v = getattr(self, name)
+            s(self, name, _as_array(np.zeros(n_e, bool) if v is None else v, bool, n_e, name))
+        for name in ("min_industry", "min_outside", "min_senior"):
+            s(self, name, _as_array(getattr(self, name), np.int64, n_p, name))
+        xp = np.asarray(self.conflict_p, dtype=np.int64)
+        s(self, "conflict_p", _as_array(xp, np.int64, xp.shape[0], "conflict_p"))
+        s(self, "conflict_e", _as_array(self.conflict_e, np.int64, xp.shape[0], "conflict_e"))
+
+        if c and (self.cand_p.min() < 0 or self.cand_p.max() >= n_p):
+            raise ValueError(f"cand_p holds an index outside 0..{n_p - 1}")
+        if c and (self.cand_e.min() < 0 or self.cand_e.max() >= n_e):
+            raise ValueError(f"cand_e holds an index outside 0..{n_e - 1}")
+        if c and not np.all(np.isfinite(self.cand_w)):
+            bad = int(np.flatnonzero(~np.isfinite(self.cand_w))[0])
+            raise ValueError(
+                f"affinity of pair ({self.proposal_ids[self.cand_p[bad]]}, "
+                f"{self.expert_ids[self.cand_e[bad]]}) is not a finite number"
+            )
+        if np.any(self.k < 0):
+            bad_p = int(np.flatnonzero(self.k < 0)[0])
+            raise ValueError(
+                f"k must be >= 0; proposal {self.proposal_ids[bad_p]} has {self.k[bad_p]}"
+            )
+        bad_e = np.flatnonzero((self.min_load < 0) | (self.min_load > self.max_load))
+        if bad_e.size:
+            e = int(bad_e[0])
+            raise ValueError(
+                f"expert {self.expert_ids[e]}: need 0 <= min_load <= max_load, got "
+                f"{self.min_load[e]} and {self.max_load[e]}"
+            )
+        if c:
+            key = self.cand_p * max(n_e, 1) + self.cand_e
+            uniq, counts = np.unique(key, return_counts=True)
+            if np.any(counts > 1):
+                d = int(uniq[counts > 1][0])
+                raise ValueError(
+                    f"candidate pair ({self.proposal_ids[d // n_e]}, {self.expert_ids[d % n_e]}) "
+                    "is listed more than once"
+                )
+
+    @property
+    def n_proposals(self) -> int:
+        return len(self.proposal_ids)
+
+    @property
+    def n_experts(self) -> int:
+        return len(self.expert_ids)

@@ -1,0 +1,677 @@
+"""Table import and export: CSV/XLSX in, validated all-or-nothing; CSV/XLSX out, formula-safe.
+
+Every importable kind is an ORM class in :mod:`models.schema` with ``KIND`` set; its columns,
+their Chinese header aliases, enums and references come from the ORM column ``info``, so the
+schema is the single description of the input formats.
+
+Reading: CSV in UTF-8 (with or without BOM) or GB18030/GBK (what Excel writes in China), and
+XLSX (first sheet; the header may sit below title rows; merged header cells are refused). Every
+problem is collected with file, row, column, value and expectation before anything is written;
+one problem means nothing is written. Re-importing the same rows changes nothing (upsert by the
+natural key) and reports created / updated / unchanged counts.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+import re
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Boolean, Date, DateTime, Float, Integer, String, Text, insert, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.schema import Column
+
+from models.schema import IMPORT_KINDS, Base
+
+MAX_LISTED = 50
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file, precise enough to fix it."""
+
+    file: str
+    row: int | None
+    column: str | None
+    value: str | None
+    expected: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.column is not None:
+            where += f", column {self.column}"
+        got = "" if self.value is None else f": got {self.value!r}"
+        return f"{where}{got}; expected {self.expected}"
+
+
+class InvalidInput(ValueError):
+    """Input files with problems; nothing was written."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        shown = [f"  - {p}" for p in self.problems[:MAX_LISTED]]
+        more = len(self.problems) - MAX_LISTED
+        if more > 0:
+            shown.append(f"  … and {more} more")
+        n = len(self.problems)
+        super().__init__(
+            f"{n} problem{'s' if n != 1 else ''} in the input; nothing was written:\n"
+            + "\n".join(shown)
+        )
+
+
+@dataclass
+class ImportCounts:
+    kind: str
+    file: str
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "file": self.file,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "ignored_columns": self.ignored_columns,
+        }
+
+
+# --- reading files into raw string tables -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """Cells as stripped strings ('' = empty); ``first_row`` is the sheet row of ``rows[0]``."""
+
+    file: str
+    header: list[str]
+    rows: list[list[str]]
+    first_row: int
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _decode(data: bytes, name: str) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            [Problem(name, None, None, None, "text in UTF-8 or GB18030/GBK encoding")]
+        ) from None
+
+
+def _read_csv(path: Path) -> tuple[list[list[str]], int]:
+    data = path.read_bytes()
+    name = str(path)
+    if not data.strip():
+        raise InvalidInput(
+            [Problem(name, None, None, None, "a header row and data rows (file is empty)")]
+        )
+    if b"\x00" in data[:4096] or data[:4] in (b"PK\x03\x04", b"%PDF"):
+        raise InvalidInput(
+            [
+                Problem(
+                    name,
+                    None,
+                    None,
+                    None,
+                    "a CSV text table (the file is binary; for Excel use .xlsx)",
+                )
+            ]
+        )
+    text = _decode(data, name)
+    first = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first and "," not in first else ","
+    try:
+        rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    except csv.Error as exc:
+        raise InvalidInput(
+            [Problem(name, None, None, None, f"a well-formed CSV table ({exc})")]
+        ) from None
+    return rows, 1
+
+
+def _read_xlsx(path: Path, known: set[str]) -> tuple[list[list[str]], int]:
+    import openpyxl
+
+    name = str(path)
+    try:
+        wb = openpyxl.load_workbook(path, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise InvalidInput(
+            [Problem(name, None, None, None, f"an XLSX workbook (could not open it: {exc})")]
+        ) from None
+    ws = wb.worksheets[0]
+    rows = [[_cell_text(v) for v in r] for r in ws.iter_rows(values_only=True)]
+    header_at = _find_header(rows, known)
+    if header_at is None:
+        return rows, 1
+    sheet_row = header_at + 1
+    for rng in ws.merged_cells.ranges:
+        if rng.min_row <= sheet_row <= rng.max_row:
+            raise InvalidInput(
+                [
+                    Problem(
+                        name,
+                        sheet_row,
+                        rng.coord,
+                        rows[header_at][rng.min_col - 1]
+                        if rng.min_col - 1 < len(rows[header_at])
+                        else None,
+                        "one header cell per column (unmerge the merged header cells)",
+                    )
+                ]
+            )
+    return rows[header_at:], sheet_row
+
+
+def _norm_header(h: str) -> str:
+    return re.sub(r"[\s*＊:：]", "", h).lower()
+
+
+def _find_header(rows: list[list[str]], known: set[str]) -> int | None:
+    """Index of the first of the first 20 rows naming at least two known columns (or all)."""
+    for i, row in enumerate(rows[:20]):
+        names = {_norm_header(c) for c in row if c}
+        hits = len(names & known)
+        if hits >= min(2, len(known)) or (names and names <= known):
+            return i
+    return None
+
+
+# --- the kind's columns -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    zh: str
+    required: bool
+    kind: str  # str | int | float | date | datetime | bool
+    max_len: int | None
+    enum: dict[str, str] | None
+    ref: str | None
+
+
+def _py_kind(column: Column) -> tuple[str, int | None]:
+    t = column.type
+    if isinstance(t, Boolean):
+        return "bool", None
+    if isinstance(t, DateTime):
+        return "datetime", None
+    if isinstance(t, Date):
+        return "date", None
+    if isinstance(t, Integer):
+        return "int", None
+    if isinstance(t, Float):
+        return "float", None
+    if isinstance(t, Text):
+        return "str", None
+    if isinstance(t, String):
+        return "str", t.length
+    raise TypeError(f"unsupported column type {t!r}")
+
+
+def column_specs(cls: type[Base]) -> list[ColumnSpec]:
+    """The importable columns of ``cls``, in table order."""
+    specs = []
+    for c in cls.__table__.columns:
+        if c.info.get("internal") or (c.primary_key and c.autoincrement is True):
+            continue
+        if c.name == "id" and c.primary_key:
+            continue
+        kind, max_len = _py_kind(c)
+        ref = c.info.get("ref")
+        if ref is None:
+            for fk in c.foreign_keys:  # every foreign key names a kind
+                ref = next(
+                    k for k, m in IMPORT_KINDS.items() if m.__tablename__ == fk.column.table.name
+                )
+        specs.append(
+            ColumnSpec(
+                name=c.name,
+                zh=c.info.get("zh", ""),
+                required=not c.nullable and c.default is None,
+                kind=kind,
+                max_len=max_len,
+                enum=c.info.get("enum"),
+                ref=ref,
+            )
+        )
+    return specs
+
+
+def kind_class(kind: str) -> type[Base]:
+    try:
+        return IMPORT_KINDS[kind]
+    except KeyError:
+        raise ValueError(
+            f"unknown kind {kind!r}; expected one of: {', '.join(IMPORT_KINDS)}"
+        ) from None
+
+
+def format_rows(kind: str) -> list[dict[str, str]]:
+    """The documented input format of ``kind``: one row per column."""
+    return [
+        {
+            "column": s.name,
+            "zh": s.zh,
+            "type": s.kind,
+            "required": "required" if s.required else "optional",
+            "values": " | ".join(s.enum) if s.enum else (f"a {s.ref} id" if s.ref else ""),
+        }
+        for s in column_specs(kind_class(kind))
+    ]
+
+
+# --- parsing values ---------------------------------------------------------------------------
+
+_TRUE = {"true", "1", "yes", "y", "是", "t"}
+_FALSE = {"false", "0", "no", "n", "否", "f"}
+_DATE_RE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
+_DT_RE = re.compile(
+    r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$"
+)
+
+
+def _parse(spec: ColumnSpec, raw: str) -> Any:
+    """The typed value of ``raw`` or raise ValueError(expected-text)."""
+    if spec.enum is not None:
+        for code, label in spec.enum.items():
+            if (
+                raw == code
+                or raw == label
+                or raw.lower() == code.lower()
+                or raw.lower() == label.lower()
+            ):
+                return code
+        raise ValueError("one of " + ", ".join(f"{c} ({lbl})" for c, lbl in spec.enum.items()))
+    if spec.kind == "str":
+        if spec.max_len is not None and len(raw) > spec.max_len:
+            raise ValueError(f"text of at most {spec.max_len} characters (got {len(raw)})")
+        return raw
+    if spec.kind == "int":
+        try:
+            f = float(raw.replace(",", ""))
+        except ValueError:
+            raise ValueError("a whole number") from None
+        if not f.is_integer():
+            raise ValueError("a whole number")
+        return int(f)
+    if spec.kind == "float":
+        try:
+            f = float(raw.replace(",", ""))
+        except ValueError:
+            raise ValueError("a number") from None
+        if not math.isfinite(f):
+            raise ValueError("a finite number")
+        return f
+    if spec.kind == "bool":
+        low = raw.lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ValueError("true or false (是/否)")
+    if spec.kind == "date":
+        m = _DATE_RE.match(raw)
+        try:
+            if m:
+                return dt.date(int(m[1]), int(m[2]), int(m[3]))
+            return dt.date.fromisoformat(raw)
+        except ValueError:
+            raise ValueError("a date YYYY-MM-DD") from None
+    if spec.kind == "datetime":
+        m = _DT_RE.match(raw)
+        try:
+            if m:
+                return dt.datetime(
+                    int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]), int(m[6] or 0)
+                )
+            return dt.datetime.fromisoformat(raw)
+        except ValueError:
+            raise ValueError("a date and time YYYY-MM-DD HH:MM") from None
+    raise AssertionError(spec.kind)
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def read_raw(path: Path, kind: str) -> RawTable:
+    """Read ``path`` into stripped string cells with its header row located."""
+    specs = column_specs(kind_class(kind))
+    known = {_norm_header(s.name) for s in specs} | {_norm_header(s.zh) for s in specs if s.zh}
+    name = str(path)
+    if not path.exists():
+        raise InvalidInput([Problem(name, None, None, None, "an existing file")])
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        rows, first = _read_xlsx(path, known)
+    elif suffix in (".csv", ".txt", ".tsv"):
+        rows, first = _read_csv(path)
+    else:
+        raise InvalidInput([Problem(name, None, None, None, "a .csv or .xlsx file")])
+    while rows and not any(rows[-1]):
+        rows.pop()
+    if not rows:
+        raise InvalidInput(
+            [Problem(name, None, None, None, "a header row and data rows (file is empty)")]
+        )
+    header = rows[0]
+    return RawTable(name, header, rows[1:], first + 1)
+
+
+def validate(table: RawTable, kind: str) -> tuple[list[dict[str, Any]], list[Problem], list[str]]:
+    """Typed rows, problems, and the ignored (unknown) header names of ``table``."""
+    specs = column_specs(kind_class(kind))
+    problems: list[Problem] = []
+    by_name: dict[str, ColumnSpec] = {}
+    for s in specs:
+        by_name[_norm_header(s.name)] = s
+        if s.zh:
+            by_name.setdefault(_norm_header(s.zh), s)
+    positions: dict[str, int] = {}
+    header_label: dict[str, str] = {}
+    ignored: list[str] = []
+    for i, h in enumerate(table.header):
+        spec = by_name.get(_norm_header(h)) if h else None
+        if spec is None:
+            if h:
+                ignored.append(h)
+            continue
+        if spec.name in positions:
+            problems.append(
+                Problem(table.file, table.first_row - 1, h, h, f"column {spec.name} only once")
+            )
+            continue
+        positions[spec.name] = i
+        header_label[spec.name] = h
+    missing = [s.name for s in specs if s.required and s.name not in positions]
+    if missing:
+        if not positions:
+            names = ", ".join(s.name for s in specs)
+            expected = f"a table whose header names the {kind} columns ({names})"
+            problems.append(Problem(table.file, table.first_row - 1, None, None, expected))
+        else:
+            for m in missing:
+                spec = next(s for s in specs if s.name == m)
+                alias = f" (or {spec.zh})" if spec.zh else ""
+                problems.append(
+                    Problem(table.file, table.first_row - 1, m, None, f"a column named {m}{alias}")
+                )
+        return [], problems, ignored
+    if not table.rows:
+        problems.append(Problem(table.file, None, None, None, "at least one data row"))
+    out: list[dict[str, Any]] = []
+    for offset, cells in enumerate(table.rows):
+        row_no = table.first_row + offset
+        if not any(cells):
+            continue
+        rec: dict[str, Any] = {}
+        for s in specs:
+            pos = positions.get(s.name)
+            if pos is None:
+                continue
+            raw = cells[pos] if pos < len(cells) else ""
+            if raw == "":
+                if s.required:
+                    problems.append(
+                        Problem(table.file, row_no, header_label[s.name], "", "a value (required)")
+                    )
+                rec[s.name] = None
+                continue
+            try:
+                rec[s.name] = _parse(s, raw)
+            except ValueError as exc:
+                problems.append(Problem(table.file, row_no, header_label[s.name], raw, str(exc)))
+        rec["__row__"] = row_no
+        out.append(rec)
+    return out, problems, ignored
+
+
+def _natural_key(cls: type[Base], rec: dict[str, Any]) -> tuple:
+    return tuple(rec.get(k) for k in cls.NATURAL_KEY)
+
+
+def _check_duplicates(cls: type[Base], rows: list[dict[str, Any]], file: str) -> list[Problem]:
+    seen: dict[tuple, int] = {}
+    problems = []
+    for rec in rows:
+        key = _natural_key(cls, rec)
+        if key in seen:
+            problems.append(
+                Problem(
+                    file,
+                    rec["__row__"],
+                    ", ".join(cls.NATURAL_KEY),
+                    " / ".join("" if v is None else str(v) for v in key),
+                    f"a unique {', '.join(cls.NATURAL_KEY)} (already on row {seen[key]})",
+                )
+            )
+        else:
+            seen[key] = rec["__row__"]
+    return problems
+
+
+def _existing_ids(session: Session, kind: str) -> set[str]:
+    cls = kind_class(kind)
+    (pk,) = cls.__table__.primary_key.columns
+    return set(session.scalars(select(pk)))
+
+
+def _check_references(
+    session: Session, cls: type[Base], rows: list[dict[str, Any]], file: str
+) -> list[Problem]:
+    problems = []
+    cache: dict[str, set[str]] = {}
+    for s in column_specs(cls):
+        if s.ref is None:
+            continue
+        values = {r.get(s.name) for r in rows} - {None}
+        if not values:
+            continue
+        if s.ref not in cache:
+            cache[s.ref] = _existing_ids(session, s.ref)
+        known = cache[s.ref]
+        for r in rows:
+            v = r.get(s.name)
+            if v is not None and v not in known:
+                problems.append(
+                    Problem(
+                        file,
+                        r["__row__"],
+                        s.name,
+                        str(v),
+                        f"an existing {s.ref} id (import {s.ref} first)",
+                    )
+                )
+    return problems
+
+
+def _upsert(
+    session: Session, cls: type[Base], rows: list[dict[str, Any]], counts: ImportCounts
+) -> None:
+    specs = [s.name for s in column_specs(cls)]
+    table = cls.__table__
+    surrogate = "id" in table.columns and table.columns["id"].primary_key
+    key_cols = [table.columns[k] for k in cls.NATURAL_KEY]
+    existing: dict[tuple, dict[str, Any]] = {}
+    wanted = [*key_cols, *(table.columns[n] for n in specs if n not in cls.NATURAL_KEY)]
+    if surrogate:
+        wanted.append(table.columns["id"])
+    for row in session.execute(select(*wanted)).mappings():
+        existing[tuple(row[c.name] for c in key_cols)] = dict(row)
+    new, changed = [], []
+    for rec in rows:
+        values = {n: rec.get(n) for n in specs}
+        key = _natural_key(cls, rec)
+        old = existing.get(key)
+        if old is None:
+            new.append(values)
+            existing[key] = values
+        elif any(old.get(n) != values[n] for n in specs):
+            if surrogate:
+                values["id"] = old["id"]
+            changed.append(values)
+        else:
+            counts.unchanged += 1
+    if new:
+        session.execute(insert(cls), new)
+    if changed:
+        session.execute(update(cls), changed)
+    counts.created += len(new)
+    counts.updated += len(changed)
+
+
+def load_rows(
+    session: Session,
+    kind: str,
+    rows: list[dict[str, Any]],
+    *,
+    file: str,
+    ignored: Iterable[str] = (),
+) -> ImportCounts:
+    """Check duplicates and references of typed ``rows`` and upsert them (no commit)."""
+    cls = kind_class(kind)
+    problems = _check_duplicates(cls, rows, file) + _check_references(session, cls, rows, file)
+    if problems:
+        raise InvalidInput(problems)
+    counts = ImportCounts(kind, file, ignored_columns=list(ignored))
+    _upsert(session, cls, rows, counts)
+    session.flush()
+    return counts
+
+
+def import_file(session: Session, kind: str, path: Path) -> ImportCounts:
+    """Validate ``path`` as ``kind`` and upsert it in ``session``'s transaction.
+
+    Raises :class:`InvalidInput` listing every problem; the caller rolls back.
+    """
+    raw = read_raw(path, kind)
+    rows, problems, ignored = validate(raw, kind)
+    if problems:
+        raise InvalidInput(problems)
+    return load_rows(session, kind, rows, file=str(path), ignored=ignored)
+
+
+def import_directory(session: Session, directory: Path) -> list[ImportCounts]:
+    """Import every ``<kind>.csv`` / ``<kind>.xlsx`` in ``directory``, referenced kinds first.
+
+    All problems of all files are collected; one problem anywhere and nothing is written.
+    """
+    files = []
+    for kind in IMPORT_KINDS:
+        for suffix in (".csv", ".xlsx"):
+            p = directory / f"{kind}{suffix}"
+            if p.exists():
+                files.append((kind, p))
+    if not files:
+        raise InvalidInput(
+            [
+                Problem(
+                    str(directory),
+                    None,
+                    None,
+                    None,
+                    f"files named <kind>.csv or <kind>.xlsx, kinds: {', '.join(IMPORT_KINDS)}",
+                )
+            ]
+        )
+    results, problems = [], []
+    for kind, path in files:
+        try:
+            results.append(import_file(session, kind, path))
+        except InvalidInput as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InvalidInput(problems)
+    return results
+
+
+# --- export -----------------------------------------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formula(value: Any) -> Any:
+    """Prefix text a spreadsheet would run as a formula with ``'``; numbers pass unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
+    return value
+
+
+def table_frame(session: Session, kind: str) -> pd.DataFrame:
+    """All rows of an importable kind, columns as in the import format."""
+    cls = kind_class(kind)
+    names = [s.name for s in column_specs(cls)]
+    cols = [cls.__table__.columns[n] for n in names]
+    order = [cls.__table__.columns[k] for k in cls.NATURAL_KEY]
+    rows = session.execute(select(*cols).order_by(*order)).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=names, dtype=object)
+
+
+def write_frame(frame: pd.DataFrame, path: Path | None, fmt: str) -> bytes | None:
+    """Write ``frame`` as CSV (UTF-8 with BOM, so Excel shows Chinese) or XLSX, formula-safe.
+
+    With ``path`` None, CSV is returned as bytes (for stdout); XLSX needs a path.
+    """
+    safe = frame.astype(object).map(escape_formula)
+    safe = safe.where(pd.notna(safe), None)
+    if fmt == "csv":
+        data = safe.to_csv(index=False).encode("utf-8-sig")
+        if path is None:
+            return data
+        path.write_bytes(data)
+        return None
+    if fmt == "xlsx":
+        if path is None:
+            raise ValueError("XLSX export needs --out FILE")
+        safe.to_excel(path, index=False, engine="openpyxl")
+        return None
+    raise ValueError(f"unknown format {fmt!r}; expected csv or xlsx")
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (recorded in audit events)."""
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()

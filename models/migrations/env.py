@@ -1,0 +1,15 @@
+"""Alembic environment: runs migrations on the engine that ``models.db.upgrade`` passes in."""
+
+from alembic import context
+
+from models.schema import Base
+
+engine = context.config.attributes["engine"]
+with engine.begin() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    context.run_migrations()

@@ -1,0 +1,1 @@
+"""The ``reviewopt`` command line and scripts for scheduled jobs and benchmarks."""

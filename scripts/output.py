@@ -1,0 +1,169 @@
+"""Rendering for the CLI: readable tables for people (CJK-aware), one JSON line for jobs.
+
+Every command returns a :class:`Report`; the shared ``output_options`` decorator adds ``--json``
+and prints the report one way or the other. Errors go to stderr with documented exit codes.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INVALID_INPUT = 3
+EXIT_INFEASIBLE = 4
+EXIT_LOCKED = 5
+
+
+class CliError(click.ClickException):
+    """An error with its exit code; the message says the cause and the fix."""
+
+    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.exit_code = code
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Error: {self.format_message()}", err=True)
+
+
+@dataclass
+class TableOut:
+    """A titled table: column headers and rows of cells."""
+
+    title: str
+    columns: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+
+
+@dataclass
+class Report:
+    """What a command produced: ``data`` for ``--json``, tables and lines for people."""
+
+    data: dict[str, Any]
+    tables: list[TableOut] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    exit_code: int = 0
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def to_json(data: dict[str, Any]) -> str:
+    """One line of JSON; NaN and infinities become null, Chinese stays readable."""
+    return json.dumps(_jsonable(data), ensure_ascii=False, default=str, allow_nan=False)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float | np.floating):
+        if not math.isfinite(v):
+            return ""
+        return f"{v:,.3f}".rstrip("0").rstrip(".") if abs(v) < 1e6 else f"{v:,.0f}"
+    if isinstance(v, bool | np.bool_):
+        return "yes" if v else "no"
+    return str(v)
+
+
+def render(report: Report, console: Console) -> None:
+    for t in report.tables:
+        table = Table(title=t.title, title_justify="left", header_style="bold")
+        for c in t.columns:
+            table.add_column(c)
+        for r in t.rows:
+            table.add_row(*(_cell(v) for v in r))
+        console.print(table)
+    for line in report.lines:
+        console.print(line, highlight=False, markup=False)
+
+
+def output_options(fn: Callable[..., Report]) -> Callable[..., None]:
+    """Add ``--json`` and print the command's :class:`Report` as a table or as one JSON line."""
+
+    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for jobs).")
+    @functools.wraps(fn)
+    def wrapper(*args: Any, as_json: bool, **kwargs: Any) -> None:
+        report = fn(*args, **kwargs)
+        if as_json:
+            click.echo(to_json(report.data))
+        else:
+            render(report, Console(soft_wrap=False, width=max(Console().width, 120)))
+        if report.exit_code:
+            sys.exit(report.exit_code)
+
+    return wrapper
+
+
+@contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, float], None]]:
+    """A progress callback ``(stage, fraction)`` drawing a bar on stderr (hidden when piped)."""
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield lambda stage, fraction: None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as prog:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, fraction: float) -> None:
+            if stage not in tasks:
+                tasks[stage] = prog.add_task(stage, total=1.0)
+            prog.update(tasks[stage], completed=min(max(fraction, 0.0), 1.0))
+
+        yield update
+
+
+def write_table_option(fn: Callable[..., Any]) -> Callable[..., None]:
+    """Add ``--format csv|xlsx`` and ``--out FILE``; the command returns a frame to write.
+
+    CSV goes to stdout when no ``--out`` is given; XLSX needs ``--out``.
+    """
+    from pathlib import Path
+
+    from models.io import write_frame
+
+    @click.option(
+        "--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True
+    )
+    @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file.")
+    @functools.wraps(fn)
+    def wrapper(*args: Any, fmt: str, out: Path | None, **kwargs: Any) -> None:
+        if fmt == "xlsx" and out is None:
+            raise CliError("--format xlsx needs --out FILE.xlsx", EXIT_USAGE)
+        frame = fn(*args, **kwargs)
+        data = write_frame(frame, out, fmt)
+        if data is not None:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        else:
+            click.echo(f"wrote {len(frame)} rows to {out}", err=True)
+
+    return wrapper
