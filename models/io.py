@@ -323,6 +323,7 @@ def _parse(spec: ColumnSpec, raw: str) -> Any:
                 return code
         raise ValueError("one of " + ", ".join(f"{c} ({lbl})" for c, lbl in spec.enum.items()))
     if spec.kind == "str":
+        raw = unescape_formula(raw)
         if spec.max_len is not None and len(raw) > spec.max_len:
             raise ValueError(f"text of at most {spec.max_len} characters (got {len(raw)})")
         return raw
@@ -559,35 +560,24 @@ def _upsert(
     counts.updated += len(changed)
 
 
-def load_rows(
-    session: Session,
-    kind: str,
-    rows: list[dict[str, Any]],
-    *,
-    file: str,
-    ignored: Iterable[str] = (),
-) -> ImportCounts:
-    """Check duplicates and references of typed ``rows`` and upsert them (no commit)."""
-    cls = kind_class(kind)
-    problems = _check_duplicates(cls, rows, file) + _check_references(session, cls, rows, file)
-    if problems:
-        raise InvalidInput(problems)
-    counts = ImportCounts(kind, file, ignored_columns=list(ignored))
-    _upsert(session, cls, rows, counts)
-    session.flush()
-    return counts
-
-
 def import_file(session: Session, kind: str, path: Path) -> ImportCounts:
     """Validate ``path`` as ``kind`` and upsert it in ``session``'s transaction.
 
-    Raises :class:`InvalidInput` listing every problem; the caller rolls back.
+    Raises :class:`InvalidInput` listing every problem (types, enums, required values,
+    duplicates, references); the caller rolls back.
     """
+    cls = kind_class(kind)
     raw = read_raw(path, kind)
     rows, problems, ignored = validate(raw, kind)
+    if rows:
+        problems += _check_duplicates(cls, rows, raw.file)
+        problems += _check_references(session, cls, rows, raw.file)
     if problems:
         raise InvalidInput(problems)
-    return load_rows(session, kind, rows, file=str(path), ignored=ignored)
+    counts = ImportCounts(kind, raw.file, ignored_columns=ignored)
+    _upsert(session, cls, rows, counts)
+    session.flush()
+    return counts
 
 
 def import_directory(session: Session, directory: Path) -> list[ImportCounts]:
@@ -636,6 +626,13 @@ def escape_formula(value: Any) -> Any:
             float(value)
         except ValueError:
             return "'" + value
+    return value
+
+
+def unescape_formula(value: str) -> str:
+    """Undo :func:`escape_formula`, so that an exported table re-imports unchanged."""
+    if value.startswith("'") and escape_formula(value[1:]) != value[1:]:
+        return value[1:]
     return value
 
 

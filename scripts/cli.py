@@ -43,6 +43,10 @@ class Ctx:
             self._engine = make_engine(self.url)
         return self._engine
 
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
 
 def domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the library's domain exceptions into CLI errors with documented exit codes."""
@@ -83,6 +87,7 @@ pass_ctx = click.make_pass_decorator(Ctx)
 def cli(ctx: click.Context, db: str | None, actor: str) -> None:
     """reviewopt: screen proposals, assign expert reviewers, calibrate scores, select projects."""
     ctx.obj = Ctx(db, actor)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @cli.command()
