@@ -19,7 +19,7 @@ import io
 import math
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from sqlalchemy import Boolean, Date, DateTime, Float, Integer, String, Text, in
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import Column
 
+from models.checks import ROW_CHECKS
 from models.schema import IMPORT_KINDS, Base
 
 MAX_LISTED = 50
@@ -572,6 +573,8 @@ def import_file(session: Session, kind: str, path: Path) -> ImportCounts:
     if rows:
         problems += _check_duplicates(cls, rows, raw.file)
         problems += _check_references(session, cls, rows, raw.file)
+        if not problems and kind in ROW_CHECKS:
+            problems += ROW_CHECKS[kind](session, rows, raw.file)
     if problems:
         raise InvalidInput(problems)
     counts = ImportCounts(kind, raw.file, ignored_columns=ignored)

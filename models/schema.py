@@ -96,6 +96,8 @@ class Batch(Base):
     year: Mapped[int] = mapped_column(Integer, info=col("年度"))
     batch_date: Mapped[dt.date] = mapped_column(Date, info=col("评审日期"))
     deadline: Mapped[dt.datetime] = mapped_column(DateTime, info=col("截止时间"))
+    # the scoring sheet: {criterion: max points}; empty = the default sheet
+    sheet: Mapped[dict | None] = mapped_column(JSON, info={"internal": True})
     finalized_at: Mapped[dt.datetime | None] = mapped_column(DateTime, info={"internal": True})
     finalized_by: Mapped[str | None] = mapped_column(String(64), info={"internal": True})
 
@@ -396,10 +398,10 @@ class Review(Base):
         ForeignKey("experts.expert_id"), index=True, info=col("专家编号", ref="experts")
     )
     innovation: Mapped[float] = mapped_column(Float, info=col("创新性"))
-    feasibility: Mapped[float] = mapped_column(Float, info=col("技术路线可行性"))
+    feasibility: Mapped[float] = mapped_column(Float, info=col("技术路线与可行性"))
     team: Mapped[float] = mapped_column(Float, info=col("团队与基础"))
-    prospects: Mapped[float] = mapped_column(Float, info=col("产业与经济前景"))
-    targets: Mapped[float] = mapped_column(Float, info=col("绩效目标与预算"))
+    prospects: Mapped[float] = mapped_column(Float, info=col("预期成果与产业化前景"))
+    targets: Mapped[float] = mapped_column(Float, info=col("绩效目标"))
     total: Mapped[float] = mapped_column(Float, info=col("总分"))
     confidence: Mapped[int | None] = mapped_column(Integer, info=col("熟悉程度"))
     verdict: Mapped[str] = mapped_column(String(8), info=col("评审意见", enum=VERDICT))

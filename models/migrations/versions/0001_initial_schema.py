@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 07:44:57.336076
+Create Date: 2026-11-27
 """
 
 import sqlalchemy as sa
@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("year", sa.Integer(), nullable=False),
         sa.Column("batch_date", sa.Date(), nullable=False),
         sa.Column("deadline", sa.DateTime(), nullable=False),
+        sa.Column("sheet", sa.JSON(), nullable=True),
         sa.Column("finalized_at", sa.DateTime(), nullable=True),
         sa.Column("finalized_by", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("batch_id"),

@@ -1,0 +1,98 @@
+"""Checks on imported rows that need the database beyond references (run inside the import).
+
+Reviews: each criterion within its maximum on the batch's sheet, the total equal to the sum of
+the criteria, the expert assigned to the proposal in the latest run (not declined or replaced),
+and the pair not conflicted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models.schema import Assignment, Batch, Conflict, Proposal
+from scoring.simulate import DEFAULT_CRITERIA
+
+TOTAL_TOLERANCE = 0.01
+
+
+def sheet_of(batch: Batch | None) -> dict[str, float]:
+    """The batch's scoring sheet {criterion: max points} (the default one unless set)."""
+    sheet = {name: float(mx) for name, _label, mx in DEFAULT_CRITERIA}
+    if batch is not None and batch.sheet:
+        sheet.update({k: float(v) for k, v in batch.sheet.items()})
+    return sheet
+
+
+def _review_problems(session: Session, rows: list[dict[str, Any]], file: str) -> list:
+    from models.io import Problem
+
+    problems: list[Problem] = []
+    ids = {r["proposal_id"] for r in rows if r.get("proposal_id")}
+    batch_of = dict(
+        session.execute(
+            select(Proposal.proposal_id, Proposal.batch_id).where(Proposal.proposal_id.in_(ids))
+        ).all()
+    )
+    sheets = {b.batch_id: sheet_of(b) for b in session.scalars(select(Batch))}
+    latest = select(func.max(Assignment.run_id)).scalar_subquery()
+    assigned = set(
+        session.execute(
+            select(Assignment.proposal_id, Assignment.expert_id).where(
+                Assignment.run_id == latest,
+                Assignment.status.in_(("invited", "accepted")),
+            )
+        ).all()
+    )
+    conflicted = set(session.execute(select(Conflict.proposal_id, Conflict.expert_id)).all())
+    for r in rows:
+        row = r["__row__"]
+        sheet = sheets.get(batch_of.get(r.get("proposal_id"), ""), sheet_of(None))
+        scores = []
+        for name, mx in sheet.items():
+            v = r.get(name)
+            if v is None:
+                continue
+            scores.append(v)
+            if not 0 <= v <= mx:
+                problems.append(Problem(file, row, name, str(v), f"a score from 0 to {mx:g}"))
+        total = r.get("total")
+        if total is not None and len(scores) == len(sheet):
+            expect = sum(scores)
+            if abs(total - expect) > TOTAL_TOLERANCE:
+                problems.append(
+                    Problem(file, row, "total", str(total), f"the sum of the criteria ({expect:g})")
+                )
+        pair = (r.get("proposal_id"), r.get("expert_id"))
+        if None in pair:
+            continue
+        if pair in conflicted:
+            problems.append(
+                Problem(
+                    file,
+                    row,
+                    "expert_id",
+                    pair[1],
+                    f"an expert without a conflict of interest with {pair[0]} "
+                    "(see `reviewopt explain`)",
+                )
+            )
+        elif pair not in assigned:
+            problems.append(
+                Problem(
+                    file,
+                    row,
+                    "expert_id",
+                    pair[1],
+                    f"an expert assigned to {pair[0]} in the latest assignment run",
+                )
+            )
+    return problems
+
+
+ROW_CHECKS: dict[str, Callable[[Session, list[dict[str, Any]], str], list]] = {
+    "reviews": _review_problems,
+}
