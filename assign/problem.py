@@ -24,7 +24,7 @@ class Status(StrEnum):
 
 
 def _as_array(value: object, dtype: type, n: int, name: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=dtype)
+    arr: np.ndarray = np.asarray(value, dtype=dtype)
     if arr.ndim == 0:
         arr = np.full(n, arr.item(), dtype=dtype)
     if arr.shape != (n,):
@@ -109,17 +109,16 @@ class AssignmentProblem:
                 f"affinity of pair ({self.proposal_ids[self.cand_p[bad]]}, "
                 f"{self.expert_ids[self.cand_e[bad]]}) is not a finite number"
             )
-        if np.any(self.k < 0):
-            bad_p = int(np.flatnonzero(self.k < 0)[0])
-            raise ValueError(
-                f"k must be >= 0; proposal {self.proposal_ids[bad_p]} has {self.k[bad_p]}"
-            )
-        bad_e = np.flatnonzero((self.min_load < 0) | (self.min_load > self.max_load))
+        k, lo, hi = np.asarray(self.k), np.asarray(self.min_load), np.asarray(self.max_load)
+        if np.any(k < 0):
+            bad_p = int(np.flatnonzero(k < 0)[0])
+            raise ValueError(f"k must be >= 0; proposal {self.proposal_ids[bad_p]} has {k[bad_p]}")
+        bad_e = np.flatnonzero((lo < 0) | (lo > hi))
         if bad_e.size:
             e = int(bad_e[0])
             raise ValueError(
                 f"expert {self.expert_ids[e]}: need 0 <= min_load <= max_load, got "
-                f"{self.min_load[e]} and {self.max_load[e]}"
+                f"{lo[e]} and {hi[e]}"
             )
         if c:
             key = self.cand_p * max(n_e, 1) + self.cand_e
