@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, String, Text, insert, select, update
 from sqlalchemy.orm import Session
@@ -639,14 +640,31 @@ def unescape_formula(value: str) -> str:
     return value
 
 
+def _typed(values: list[Any], spec: ColumnSpec) -> pd.Series:
+    """A column as the cores expect it: the same values a reader of the CSV form would see."""
+    if spec.kind == "date":
+        return pd.Series([None if v is None else v.isoformat() for v in values], dtype="str")
+    if spec.kind == "datetime":
+        fmt = "%Y-%m-%d %H:%M"
+        return pd.Series([None if v is None else v.strftime(fmt) for v in values], dtype="str")
+    if spec.kind == "int":
+        return pd.Series(values, dtype="Int64")
+    if spec.kind == "float":
+        return pd.Series([np.nan if v is None else v for v in values], dtype="float64")
+    if spec.kind == "bool":
+        return pd.Series(values, dtype="boolean")
+    return pd.Series(values, dtype="str")
+
+
 def table_frame(session: Session, kind: str) -> pd.DataFrame:
-    """All rows of an importable kind, columns as in the import format."""
+    """All rows of an importable kind, columns as in the import format (dates as ISO text)."""
     cls = kind_class(kind)
-    names = [s.name for s in column_specs(cls)]
-    cols = [cls.__table__.columns[n] for n in names]
+    specs = column_specs(cls)
+    cols = [cls.__table__.columns[s.name] for s in specs]
     order = [cls.__table__.columns[k] for k in cls.NATURAL_KEY]
     rows = session.execute(select(*cols).order_by(*order)).all()
-    return pd.DataFrame([tuple(r) for r in rows], columns=names, dtype=object)
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(specs)
+    return pd.DataFrame({s.name: _typed(list(c), s) for s, c in zip(specs, columns, strict=True)})
 
 
 def write_frame(frame: pd.DataFrame, path: Path | None, fmt: str) -> bytes | None:
