@@ -24,13 +24,13 @@ import numpy as np
 import pandas as pd
 
 from scoring.calibrate import METHODS, calibrate
+from scoring.metrics import score_metrics
 from scoring.simulate import draw_truth, simulate_reviews
 
 DEFAULT_SETTING = {"leniency_sd": 5.0, "noise_sd": 6.0, "reviewers": 5}
 GRID_LENIENCY = (0.0, 5.0, 10.0)
 GRID_NOISE = (3.0, 6.0)
 GRID_REVIEWERS = (3, 5, 7)
-N_SELECT = 2
 
 
 def random_design(
@@ -94,37 +94,6 @@ def make_batch(
     )
     reviews = simulate_reviews(assignments, truth_p, truth_e, seed=s_rev)
     return proposals, truth_p, reviews
-
-
-def _kendall_tau_b(x: np.ndarray, y: np.ndarray) -> float:
-    """Kendall τ-b of two short vectors (NaN when either is constant)."""
-    sx = np.sign(x[:, None] - x[None, :])
-    sy = np.sign(y[:, None] - y[None, :])
-    iu = np.triu_indices(len(x), 1)
-    a, b = sx[iu], sy[iu]
-    den = np.sqrt(float((a != 0).sum()) * float((b != 0).sum()))
-    return float((a * b).sum() / den) if den > 0 else float("nan")
-
-
-def score_metrics(
-    proposals: pd.DataFrame, quality: np.ndarray, score: np.ndarray
-) -> dict[str, float]:
-    """Kendall τ, best-selected share and regret (points) of one score vector (P,) against the
-    true quality (P,), per direction and averaged over directions."""
-    taus, shares, regrets = [], [], []
-    for _, idx in proposals.groupby("direction_code", sort=True).indices.items():
-        q, s = quality[idx], score[idx]
-        taus.append(_kendall_tau_b(s, q))
-        k = min(N_SELECT, len(idx))
-        best = np.argsort(-q, kind="stable")[:k]
-        chosen = np.argsort(-np.nan_to_num(s, nan=-np.inf), kind="stable")[:k]
-        shares.append(len(np.intersect1d(best, chosen)) / k)
-        regrets.append(float(q[best].sum() - q[chosen].sum()))
-    return {
-        "kendall_tau": float(np.nanmean(taus)),
-        "best_selected_share": float(np.mean(shares)),
-        "regret": float(np.mean(regrets)),
-    }
 
 
 def evaluate(

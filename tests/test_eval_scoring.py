@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 from click.testing import CliRunner
 
+from scoring.metrics import score_metrics
 from scripts.eval_scoring import (
     evaluate,
     main,
     make_batch,
     random_design,
-    score_metrics,
 )
 
 METRICS = {"kendall_tau", "best_selected_share", "regret"}
