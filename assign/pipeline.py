@@ -1,0 +1,140 @@
+"""From batch tables to an assignment problem: the one place that maps ids to indices.
+
+``build_problem`` takes the batch tables (plain frames, as in the import formats), the proposals
+and experts in play and the conflict pairs, fits the specialty affinity, keeps each proposal's
+top candidates (conflicted pairs never take a place) and returns the arrays the solvers read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from assign.affinity import AffinityModel, fit_affinity, top_candidates
+from assign.problem import AssignmentProblem
+
+HOME_PROVINCE = "江苏"
+
+
+class PipelineInputError(ValueError):
+    """Batch tables that cannot make an assignment problem."""
+
+
+@dataclass(frozen=True)
+class AssignOptions:
+    """Correspondence-review rules of a batch.
+
+    k: experts per proposal; k_by_direction: overrides per direction code; max_load: default
+    cap per expert (experts.max_load overrides it); min_load: hard minimum per expert;
+    floor: lowest usable affinity; top_n: candidates kept per proposal; min_industry /
+    min_outside / min_senior: per-proposal quotas of 产业 experts, experts from outside the
+    province and 正高 experts.
+    """
+
+    k: int = 5
+    k_by_direction: Mapping[str, int] = field(default_factory=dict)
+    max_load: int = 6
+    min_load: int = 0
+    floor: float = 0.0
+    top_n: int = 60
+    min_industry: int = 0
+    min_outside: int = 0
+    min_senior: int = 0
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise PipelineInputError(f"k must be >= 1, got {self.k}")
+        bad = {d: v for d, v in self.k_by_direction.items() if v < 1}
+        if bad:
+            raise PipelineInputError(f"k per direction must be >= 1, got {bad}")
+        if not 0 <= self.min_load <= self.max_load:
+            raise PipelineInputError(
+                f"need 0 <= min_load <= max_load, got {self.min_load} and {self.max_load}"
+            )
+        if self.top_n < 1:
+            raise PipelineInputError(f"top_n must be >= 1, got {self.top_n}")
+
+
+def expert_frame(tables: Mapping[str, pd.DataFrame], expert_ids: Sequence[str]) -> pd.DataFrame:
+    """Experts in ``expert_ids`` order with their person's unit and title joined in."""
+    experts = tables["experts"].set_index("expert_id")
+    missing = [e for e in expert_ids if e not in experts.index]
+    if missing:
+        raise PipelineInputError(f"unknown experts: {', '.join(missing[:5])}")
+    people = tables["people"].set_index("person_id")[["unit_id", "title", "name"]]
+    out = experts.loc[list(expert_ids)].join(people, how="left")
+    return out.reset_index(names="expert_id")
+
+
+def proposal_frame(tables: Mapping[str, pd.DataFrame], proposal_ids: Sequence[str]) -> pd.DataFrame:
+    props = tables["proposals"].set_index("proposal_id")
+    missing = [p for p in proposal_ids if p not in props.index]
+    if missing:
+        raise PipelineInputError(f"unknown proposals: {', '.join(missing[:5])}")
+    return props.loc[list(proposal_ids)].reset_index(names="proposal_id")
+
+
+def build_problem(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    proposal_ids: Sequence[str],
+    expert_ids: Sequence[str],
+    conflicts: pd.DataFrame,
+    options: AssignOptions,
+    progress: Callable[[str, float], None] | None = None,
+) -> tuple[AssignmentProblem, AffinityModel]:
+    """The assignment problem over ``proposal_ids`` × ``expert_ids`` and its affinity model.
+
+    conflicts: columns proposal_id, expert_id (any extra columns are ignored).
+    """
+    if not proposal_ids:
+        raise PipelineInputError("no proposals to assign (all rejected in screening?)")
+    if not expert_ids:
+        raise PipelineInputError("no experts in the pool (all set aside by the pool filters?)")
+    props = proposal_frame(tables, proposal_ids)
+    experts = expert_frame(tables, expert_ids)
+    model = fit_affinity(props, experts, tables.get("guide"))
+    pairs_df = conflicts[["proposal_id", "expert_id"]].drop_duplicates()
+    pairs = set(zip(pairs_df["proposal_id"], pairs_df["expert_id"], strict=True))
+    aff = top_candidates(
+        model,
+        top_n=options.top_n,
+        exclude=pairs,
+        floor=options.floor,
+        progress=(lambda f: progress("affinity", f)) if progress else None,
+    )
+    p_index = {p: i for i, p in enumerate(proposal_ids)}
+    e_index = {e: i for i, e in enumerate(expert_ids)}
+    cp = pairs_df["proposal_id"].map(p_index).fillna(-1).to_numpy(np.int64)
+    ce = pairs_df["expert_id"].map(e_index).fillna(-1).to_numpy(np.int64)
+    keep = (cp >= 0) & (ce >= 0)
+
+    units, _ = pd.factorize(experts["unit_id"], use_na_sentinel=True)
+    max_load = experts["max_load"].astype("Float64").fillna(options.max_load).to_numpy(np.int64)
+    k = props["direction_code"].map(lambda d: options.k_by_direction.get(d, options.k))
+    problem = AssignmentProblem(
+        proposal_ids=tuple(proposal_ids),
+        expert_ids=tuple(expert_ids),
+        cand_p=aff.cand_p,
+        cand_e=aff.cand_e,
+        cand_w=aff.cand_w,
+        k=k.to_numpy(np.int64),
+        max_load=max_load,
+        min_load=np.minimum(options.min_load, max_load),
+        expert_unit=units,
+        is_industry=(experts["kind"] == "industry").to_numpy(bool),
+        is_outside=(experts["province"].notna() & (experts["province"] != HOME_PROVINCE)).to_numpy(
+            bool
+        ),
+        is_senior=(experts["title"] == "senior").fillna(False).to_numpy(bool),
+        min_industry=options.min_industry,
+        min_outside=options.min_outside,
+        min_senior=options.min_senior,
+        conflict_p=cp[keep],
+        conflict_e=ce[keep],
+        affinity_floor=options.floor,
+    )
+    return problem, model
