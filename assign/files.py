@@ -25,79 +25,44 @@ import pandas as pd
 
 from assign.problem import AssignmentProblem
 from assign.solver import AssignmentResult, solve, solve_dense_problem
+from models.problems import InvalidInput, Problem, escape_formula
 
-MAX_LISTED = 50
 JIANGSU = frozenset({"jiangsu", "江苏", "江苏省", "js"})
 SENIOR_TITLES = frozenset({"senior", "正高", "正高级", "professor", "研究员", "教授"})
 KINDS = ("academic", "industry", "finance")
 
 
-@dataclass(frozen=True)
-class FileProblem:
-    """One bad cell or row: file name, row (header = row 1), column, value, what was expected."""
-
-    file: str
-    row: int | None
-    column: str | None
-    value: str | None
-    expected: str
-
-    def __str__(self) -> str:
-        where = self.file
-        if self.row is not None:
-            where += f", row {self.row}"
-        if self.column is not None:
-            where += f", column {self.column}"
-        if self.value is None:
-            return f"{where}: expected {self.expected}"
-        return f"{where}: got {self.value!r}; expected {self.expected}"
-
-
-class InputError(ValueError):
-    """Bad input files; ``problems`` lists every problem found (the message shows 50)."""
-
-    def __init__(self, problems: list[FileProblem]) -> None:
-        files = list(dict.fromkeys(p.file for p in problems))
-        self.problems = sorted(problems, key=lambda p: (files.index(p.file), p.row or 0))
-        lines = [str(p) for p in self.problems[:MAX_LISTED]]
-        if len(self.problems) > MAX_LISTED:
-            lines.append(f"... and {len(self.problems) - MAX_LISTED} more")
-        n = len(self.problems)
-        head = f"{n} problem{'s' if n != 1 else ''} in the input files:"
-        super().__init__("\n".join([head, *lines]))
-
-
 def _read_table(
-    path: Path, required: tuple[str, ...], problems: list[FileProblem]
+    path: Path, required: tuple[str, ...], problems: list[Problem]
 ) -> pd.DataFrame | None:
     """Read a CSV as strings; record missing file/header/columns/data as problems."""
     name = path.name
     if not path.exists():
-        problems.append(FileProblem(name, None, None, None, f"an existing file at {path}"))
+        problems.append(Problem(name, None, None, None, f"an existing file at {path}"))
         return None
     want = ",".join(required)
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, engine="c")
     except pd.errors.EmptyDataError:
-        problems.append(FileProblem(name, None, None, None, f"a header row {want} and data rows"))
+        problems.append(Problem(name, None, None, None, f"a header row {want} and data rows"))
         return None
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in required if c not in df.columns]
     if missing:
         found = ",".join(df.columns)
         for col in missing:
-            problems.append(FileProblem(name, 1, col, found, f"a header row with columns {want}"))
+            problems.append(Problem(name, 1, col, found, f"a header row with columns {want}"))
         return None
     if len(df) == 0:
-        problems.append(FileProblem(name, None, None, None, "at least one data row"))
+        problems.append(Problem(name, None, None, None, "at least one data row"))
         return None
     return df
 
 
-def _blank_ids(df: pd.DataFrame, cols: tuple[str, ...], name: str, out: list[FileProblem]) -> None:
+def _blank_ids(df: pd.DataFrame, cols: tuple[str, ...], name: str, out: list[Problem]) -> None:
     for col in cols:
         bad = np.flatnonzero(df[col].str.strip().to_numpy() == "")
-        out.extend(FileProblem(name, int(i) + 2, col, "", "a non-empty id") for i in bad)
+        out.extend(Problem(name, int(i) + 2, col, "", "a non-empty id") for i in bad)
 
 
 def _clean_ids(col: pd.Series) -> bool:
@@ -108,7 +73,7 @@ def _clean_ids(col: pd.Series) -> bool:
     return bool(len(cats) == 0 or (cats.str.strip() == cats).all() and (cats != "").all())
 
 
-def read_scores(path: Path, problems: list[FileProblem]) -> pd.DataFrame | None:
+def read_scores(path: Path, problems: list[Problem]) -> pd.DataFrame | None:
     """scores.csv as columns proposal, expert (str), score (float64); problems recorded."""
     name = path.name
     df = None
@@ -140,7 +105,7 @@ def read_scores(path: Path, problems: list[FileProblem]) -> pd.DataFrame | None:
     else:
         bad_val = None
         if len(df) == 0:
-            problems.append(FileProblem(name, None, None, None, "at least one data row"))
+            problems.append(Problem(name, None, None, None, "at least one data row"))
             return None
     score = df["score"].to_numpy(np.float64)
     bad = np.flatnonzero(~np.isfinite(score))
@@ -153,7 +118,7 @@ def read_scores(path: Path, problems: list[FileProblem]) -> pd.DataFrame | None:
             else ""
         )
         problems.append(
-            FileProblem(name, int(i) + 2, "score", val, "a finite number (the affinity score)")
+            Problem(name, int(i) + 2, "score", val, "a finite number (the affinity score)")
         )
     pc, _ = pd.factorize(df["proposal"])
     ec, euniq = pd.factorize(df["expert"])
@@ -164,7 +129,7 @@ def read_scores(path: Path, problems: list[FileProblem]) -> pd.DataFrame | None:
         for i in np.flatnonzero(dup):
             val = f"{df['proposal'].iloc[i]},{df['expert'].iloc[i]}"
             problems.append(
-                FileProblem(
+                Problem(
                     name,
                     int(i) + 2,
                     "proposal,expert",
@@ -176,7 +141,7 @@ def read_scores(path: Path, problems: list[FileProblem]) -> pd.DataFrame | None:
 
 
 def _read_conflicts(
-    path: Path, p_index: dict[str, int], e_index: dict[str, int], problems: list[FileProblem]
+    path: Path, p_index: dict[str, int], e_index: dict[str, int], problems: list[Problem]
 ) -> tuple[np.ndarray, np.ndarray]:
     df = _read_table(path, ("proposal", "expert"), problems)
     if df is None:
@@ -189,14 +154,14 @@ def _read_conflicts(
         ok = True
         if p and p not in p_index:
             problems.append(
-                FileProblem(
+                Problem(
                     path.name, i + 2, "proposal", p, "a proposal id that occurs in the scores file"
                 )
             )
             ok = False
         if e and e not in e_index:
             problems.append(
-                FileProblem(
+                Problem(
                     path.name, i + 2, "expert", e, "an expert id that occurs in the scores file"
                 )
             )
@@ -220,7 +185,7 @@ class _ExpertTable:
 
 
 def _read_experts(
-    path: Path, scored: list[str], default_max: int, problems: list[FileProblem]
+    path: Path, scored: list[str], default_max: int, problems: list[Problem]
 ) -> _ExpertTable | None:
     name = path.name
     df = _read_table(path, ("expert",), problems)
@@ -232,9 +197,7 @@ def _read_experts(
     for i, e in enumerate(ids):
         if e in seen:
             problems.append(
-                FileProblem(
-                    name, i + 2, "expert", e, f"each expert once (first at row {seen[e] + 2})"
-                )
+                Problem(name, i + 2, "expert", e, f"each expert once (first at row {seen[e] + 2})")
             )
         else:
             seen[e] = i
@@ -242,7 +205,7 @@ def _read_experts(
     missing = [e for e in scored if e not in listed]
     for e in missing:
         problems.append(
-            FileProblem(name, None, "expert", e, "a row for every expert in the scores file")
+            Problem(name, None, "expert", e, "a row for every expert in the scores file")
         )
     n = len(ids)
     col = {c: df[c].str.strip().to_numpy() if c in df.columns else np.full(n, "", object)
@@ -256,11 +219,11 @@ def _read_experts(
             if max_load[i] < 0:
                 raise ValueError
         except ValueError:
-            problems.append(FileProblem(name, i + 2, "max_load", v, "an integer >= 0 or empty"))
+            problems.append(Problem(name, i + 2, "max_load", v, "an integer >= 0 or empty"))
     kind = np.char.lower(col["kind"].astype(str))
     for i in np.flatnonzero((kind != "") & ~np.isin(kind, KINDS)).tolist():
         problems.append(
-            FileProblem(
+            Problem(
                 name,
                 int(i) + 2,
                 "kind",
@@ -296,18 +259,18 @@ def solve_files(
     min_senior: int = 0,
     progress: Callable[[str, float], None] | None = None,
 ) -> tuple[AssignmentProblem, AssignmentResult]:
-    """Read and validate the files, then solve; raise ``InputError`` listing every problem.
+    """Read and validate the files, then solve; raise ``InvalidInput`` listing every problem.
 
     Dense inputs (``allow_missing``, or at least half of all pairs scored) go through the
     pricing certificate over the full (P, E) matrix; the returned problem then holds the pairs
     finally kept. Returns (problem, result); the result's pairs index into the problem.
     """
-    problems: list[FileProblem] = []
+    problems: list[Problem] = []
     if progress is not None:
         progress("read", 0.0)
     sc = read_scores(Path(scores), problems)
     if sc is None:
-        raise InputError(problems)
+        raise InvalidInput(problems)
     pc, puniq = pd.factorize(sc["proposal"])
     ec, euniq = pd.factorize(sc["expert"])
     pids = [str(x) for x in puniq]
@@ -323,7 +286,7 @@ def solve_files(
     if conflicts is not None:
         cf_p, cf_e = _read_conflicts(Path(conflicts), p_index, e_index, problems)
     if problems:
-        raise InputError(problems)
+        raise InvalidInput(problems)
     if progress is not None:
         progress("read", 1.0)
     # map the scores' expert codes into the (possibly experts.csv-ordered) index
@@ -355,13 +318,6 @@ def solve_files(
     return problem, solve(problem, progress=progress)
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _escape(cell: str) -> str:
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
-
-
 def write_assignment_csv(
     result: AssignmentResult, path: Path, *, escape_formulas: bool = True
 ) -> int:
@@ -375,6 +331,6 @@ def write_assignment_csv(
         w.writerow(["proposal", "expert", "score"])
         for p, e, s in zip(df["proposal_id"], df["expert_id"], df["affinity"], strict=True):
             if escape_formulas:
-                p, e = _escape(str(p)), _escape(str(e))
+                p, e = escape_formula(str(p)), escape_formula(str(e))
             w.writerow([p, e, repr(float(s))])
     return len(df)

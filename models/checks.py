@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from models.problems import Problem
 from models.schema import Assignment, Batch, Conflict, Proposal
 from scoring.simulate import DEFAULT_CRITERIA
 
@@ -27,9 +28,7 @@ def sheet_of(batch: Batch | None) -> dict[str, float]:
     return sheet
 
 
-def _review_problems(session: Session, rows: list[dict[str, Any]], file: str) -> list:
-    from models.io import Problem
-
+def _review_problems(session: Session, rows: list[dict[str, Any]], file: str) -> list[Problem]:
     problems: list[Problem] = []
     ids = {r["proposal_id"] for r in rows if r.get("proposal_id")}
     batch_of = dict(

@@ -19,7 +19,6 @@ import io
 import math
 import re
 import zipfile
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,45 +30,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import Column
 
 from models.checks import ROW_CHECKS
+from models.problems import InvalidInput, Problem, escape_formula, unescape_formula
 from models.schema import IMPORT_KINDS, Base
-
-MAX_LISTED = 50
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with an input file, precise enough to fix it."""
-
-    file: str
-    row: int | None
-    column: str | None
-    value: str | None
-    expected: str
-
-    def __str__(self) -> str:
-        where = self.file
-        if self.row is not None:
-            where += f", row {self.row}"
-        if self.column is not None:
-            where += f", column {self.column}"
-        got = "" if self.value is None else f": got {self.value!r}"
-        return f"{where}{got}; expected {self.expected}"
-
-
-class InvalidInput(ValueError):
-    """Input files with problems; nothing was written."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
-        shown = [f"  - {p}" for p in self.problems[:MAX_LISTED]]
-        more = len(self.problems) - MAX_LISTED
-        if more > 0:
-            shown.append(f"  … and {more} more")
-        n = len(self.problems)
-        super().__init__(
-            f"{n} problem{'s' if n != 1 else ''} in the input; nothing was written:\n"
-            + "\n".join(shown)
-        )
 
 
 @dataclass
@@ -619,25 +581,6 @@ def import_directory(session: Session, directory: Path) -> list[ImportCounts]:
 
 
 # --- export -----------------------------------------------------------------------------------
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def escape_formula(value: Any) -> Any:
-    """Prefix text a spreadsheet would run as a formula with ``'``; numbers pass unchanged."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        try:
-            float(value)
-        except ValueError:
-            return "'" + value
-    return value
-
-
-def unescape_formula(value: str) -> str:
-    """Undo :func:`escape_formula`, so that an exported table re-imports unchanged."""
-    if value.startswith("'") and escape_formula(value[1:]) != value[1:]:
-        return value[1:]
-    return value
 
 
 def _typed(values: list[Any], spec: ColumnSpec) -> pd.Series:

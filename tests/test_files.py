@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assign.files import FileProblem, InputError, solve_files, write_assignment_csv
+from assign.files import solve_files, write_assignment_csv
 from assign.problem import Status
 from assign.solver import quality_summary
+from models.problems import InvalidInput, Problem
 
 GOOD = "proposal,expert,score\nP1,E1,0.9\nP1,E2,0.8\nP2,E1,0.7\nP2,E2,0.1\nP2,E3,0.5\n"
 
@@ -22,7 +23,7 @@ def put(tmp_path: Path, name: str, text: str) -> Path:
 
 def reject(tmp_path: Path, scores: str, **files: str) -> str:
     paths = {k: put(tmp_path, f"{k}.csv", v) for k, v in files.items()}
-    with pytest.raises(InputError) as info:
+    with pytest.raises(InvalidInput) as info:
         solve_files(
             put(tmp_path, "scores.csv", scores),
             conflicts=paths.get("conflicts"),
@@ -55,41 +56,42 @@ def test_bad_scores_all_listed(tmp_path: Path) -> None:
         "proposal,expert,score\nP1,E1,0.9\nP1,E2,abc\nP1,E1,0.5\n,E3,0.2\nP2,E3,inf\nP2,E4,\n",
     )
     assert msg == (
-        "5 problems in the input files:\n"
+        "5 problems in the input; nothing was written:\n  - "
         "scores.csv, row 3, column score: got 'abc'; expected a finite number (the affinity "
         "score)\n"
-        "scores.csv, row 4, column proposal,expert: got 'P1,E1'; expected each (proposal, "
+        "  - scores.csv, row 4, column proposal,expert: got 'P1,E1'; expected each (proposal, "
         "expert) pair once (first at row 2)\n"
-        "scores.csv, row 5, column proposal: got ''; expected a non-empty id\n"
-        "scores.csv, row 6, column score: got 'inf'; expected a finite number (the affinity "
+        "  - scores.csv, row 5, column proposal: got ''; expected a non-empty id\n"
+        "  - scores.csv, row 6, column score: got 'inf'; expected a finite number (the affinity "
         "score)\n"
-        "scores.csv, row 7, column score: got ''; expected a finite number (the affinity "
+        "  - scores.csv, row 7, column score: got ''; expected a finite number (the affinity "
         "score)"
     )
 
 
 def test_scores_missing_header_and_empty(tmp_path: Path) -> None:
     assert reject(tmp_path, "proposal,expert\nP1,E1\n") == (
-        "1 problem in the input files:\n"
+        "1 problem in the input; nothing was written:\n  - "
         "scores.csv, row 1, column score: got 'proposal,expert'; expected a header row with "
         "columns proposal,expert,score"
     )
     assert reject(tmp_path, "") == (
-        "1 problem in the input files:\n"
+        "1 problem in the input; nothing was written:\n  - "
         "scores.csv: expected a header row proposal,expert,score and data rows"
     )
     assert reject(tmp_path, "proposal,expert,score\n") == (
-        "1 problem in the input files:\nscores.csv: expected at least one data row"
+        "1 problem in the input; nothing was written:\n"
+        "  - scores.csv: expected at least one data row"
     )
 
 
 def test_unknown_ids_in_conflicts(tmp_path: Path) -> None:
     msg = reject(tmp_path, GOOD, conflicts="proposal,expert\nP1,E9\nP7,E1\nP1,E1\n")
     assert msg == (
-        "2 problems in the input files:\n"
+        "2 problems in the input; nothing was written:\n  - "
         "conflicts.csv, row 2, column expert: got 'E9'; expected an expert id that occurs in "
         "the scores file\n"
-        "conflicts.csv, row 3, column proposal: got 'P7'; expected a proposal id that occurs "
+        "  - conflicts.csv, row 3, column proposal: got 'P7'; expected a proposal id that occurs "
         "in the scores file"
     )
 
@@ -101,13 +103,13 @@ def test_bad_experts_file(tmp_path: Path) -> None:
         experts="expert,max_load,unit,kind\nE1,2,U1,industry\nE2,x,U1,alien\nE2,,,\n",
     )
     assert msg == (
-        "4 problems in the input files:\n"
+        "4 problems in the input; nothing was written:\n  - "
         "experts.csv, column expert: got 'E3'; expected a row for every expert in the scores "
         "file\n"
-        "experts.csv, row 3, column max_load: got 'x'; expected an integer >= 0 or empty\n"
-        "experts.csv, row 3, column kind: got 'alien'; expected academic, industry, finance "
+        "  - experts.csv, row 3, column max_load: got 'x'; expected an integer >= 0 or empty\n"
+        "  - experts.csv, row 3, column kind: got 'alien'; expected academic, industry, finance "
         "or empty\n"
-        "experts.csv, row 4, column expert: got 'E2'; expected each expert once (first at "
+        "  - experts.csv, row 4, column expert: got 'E2'; expected each expert once (first at "
         "row 3)"
     )
 
@@ -118,7 +120,7 @@ def test_problem_list_capped_at_fifty(tmp_path: Path) -> None:
     lines = msg.splitlines()
     assert lines[0] == "60 problems in the input files:"
     assert len(lines) == 52
-    assert lines[-1] == "... and 10 more"
+    assert lines[-1] == "  … and 10 more"
 
 
 def test_input_error_is_value_error_with_records(tmp_path: Path) -> None:
@@ -130,9 +132,9 @@ def test_input_error_is_value_error_with_records(tmp_path: Path) -> None:
             k=1,
             max_load=1,
         )
-    assert isinstance(info.value, InputError)
+    assert isinstance(info.value, InvalidInput)
     assert info.value.problems == [
-        FileProblem("scores.csv", 2, "score", "x", "a finite number (the affinity score)")
+        Problem("scores.csv", 2, "score", "x", "a finite number (the affinity score)")
     ]
 
 

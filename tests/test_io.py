@@ -82,7 +82,7 @@ def test_import_creates_then_is_idempotent_then_updates(engine: Engine, tmp_path
     [
         (
             "unit_id,name,city,province\nU9,某公司,南京,江苏\n",
-            "units.csv, row 1, column type; expected a column named type (or 单位类型)",
+            "units.csv, row 1, column type: expected a column named type (or 单位类型)",
         ),
         (
             "unit_id,name,type,city,province\nU9,某公司,factory,南京,江苏\n",
@@ -95,14 +95,14 @@ def test_import_creates_then_is_idempotent_then_updates(engine: Engine, tmp_path
             "units.csv, row 3, column unit_id: got 'U9'; expected a unique unit_id "
             "(already on row 2)",
         ),
-        ("", "units.csv; expected a header row and data rows (file is empty)"),
+        ("", "units.csv: expected a header row and data rows (file is empty)"),
         (
             "unit_id,name,type,city,province\n",
-            "units.csv; expected at least one data row",
+            "units.csv: expected at least one data row",
         ),
         (
             "hello world\nthis is not a table\n",
-            "units.csv, row 1; expected a table whose header names the units columns "
+            "units.csv, row 1: expected a table whose header names the units columns "
             "(unit_id, name, type, city, province, credit_code, head_id)",
         ),
     ],
