@@ -403,9 +403,49 @@ def _indicator(rows_keys: list[list[int]], n_keys: int) -> sp.csr_matrix:
     return sp.csr_matrix((data, idx, indptr), shape=(len(rows_keys), n_keys))
 
 
+def _code_sets(
+    cells: Sequence[str],
+) -> tuple[tuple[tuple[str, ...], ...], np.ndarray, list[tuple[str, ...]]]:
+    """Codes of each row, (N,) int64 code-set id of each row, and the distinct code sets.
+
+    Rows holding the same codes in any order share a set; each distinct cell is parsed once.
+    """
+    cell_id, uniq = pd.factorize(np.asarray(list(cells), dtype=object))
+    parsed = [parse_codes(str(c)) for c in uniq]
+    set_index: dict[tuple[str, ...], int] = {}
+    set_of_cell = np.zeros(len(parsed), dtype=np.int64)
+    for i, codes in enumerate(parsed):
+        set_of_cell[i] = set_index.setdefault(tuple(sorted(codes)), len(set_index))
+    rows = tuple(parsed[i] for i in cell_id.tolist())
+    return rows, set_of_cell[cell_id], list(set_index)
+
+
+def _level_scores(
+    p_levels: Sequence[sp.csr_matrix],
+    e_levels: Sequence[sp.csr_matrix],
+    steps: Sequence[float],
+    p_rows: np.ndarray,
+    e_rows: np.ndarray,
+) -> np.ndarray:
+    """(len(p_rows), len(e_rows)) float32 code score from the level-key indicators of both sides.
+
+    Levels are nested (an exact match is also a field and a group match), so the best pair of
+    codes scores the sum of the steps of the levels where any key is shared.
+    """
+    out = np.zeros((p_rows.size, e_rows.size), dtype=np.float32)
+    for p_l, e_l, step in zip(p_levels, e_levels, steps, strict=True):
+        if step == 0.0:
+            continue
+        hit = (p_l[p_rows] @ e_l[e_rows].T).toarray()
+        np.minimum(hit, np.float32(1.0), out=hit)
+        hit *= np.float32(step)
+        out += hit
+    return out
+
+
 # ----------------------------------------------------------------------------- the model
 
-_DENSE_LEVEL_LIMIT = 1 << 25  # keys × experts entries up to which a code level is kept dense
+_SET_TABLE_LIMIT = 1 << 24  # code sets × code sets up to which every set pair's score is stored
 
 
 @dataclass(frozen=True, eq=False)
@@ -434,10 +474,12 @@ class AffinityModel:
     code_group_weight: float
     _e_text_t: sp.csr_matrix  # (V, E)
     _p_text_t: sp.csr_matrix  # (V, P)
-    _p_levels: tuple[sp.csr_matrix, ...]  # (P, K_l) code-key indicators, l = group, field, exact
-    _e_levels: tuple[sp.csr_matrix | np.ndarray, ...]  # (K_l, E), dense when small
-    _e_levels_rows: tuple[sp.csr_matrix, ...]  # (E, K_l)
+    _p_set: np.ndarray  # (P,) int64 code-set id of each proposal
+    _e_set: np.ndarray  # (E,) int64 code-set id of each expert
+    _ps_levels: tuple[sp.csr_matrix, ...]  # (S_p, K_l) key indicators, l = group, field, exact
+    _es_levels: tuple[sp.csr_matrix, ...]  # (S_e, K_l)
     _level_steps: tuple[float, float, float]
+    _set_table: np.ndarray | None  # (S_p, S_e) float32 code score of every set pair, when small
     _p_index: dict[str, int]
     _e_index: dict[str, int]
 
@@ -469,51 +511,50 @@ class AffinityModel:
                 f"expert {expert_id} is not in the affinity model; fit it with that expert"
             ) from None
 
-    def _code_rows(self, rows: slice | np.ndarray) -> np.ndarray:
-        """(R, E) float32 code score of proposal rows against all experts."""
-        out = np.zeros((self._p_levels[0][rows].shape[0], self.n_experts), dtype=np.float32)
-        for p_l, e_l, step in zip(self._p_levels, self._e_levels, self._level_steps, strict=True):
-            if step == 0.0:
-                continue
-            hit = p_l[rows] @ e_l
-            hit = hit if isinstance(hit, np.ndarray) else hit.toarray()
-            np.minimum(hit, np.float32(1.0), out=hit)
-            hit *= np.float32(step)
-            out += hit
-        return out
+    def _set_scores(self, ps: np.ndarray, es: np.ndarray | None = None) -> np.ndarray:
+        """(len(ps), len(es)) float32 code score of proposal code sets × expert code sets."""
+        if es is None:
+            es = np.arange(self._es_levels[0].shape[0])
+        if self._set_table is not None:
+            return self._set_table[np.ix_(ps, es)]
+        return _level_scores(self._ps_levels, self._es_levels, self._level_steps, ps, es)
 
     def dense_block(self, rows: slice | np.ndarray) -> np.ndarray:
         """(R, E) float32 affinity of the proposal rows ``rows`` (a slice or index array).
 
-        The full matrix, before any exclusion: conflicts are the solver's to apply.
+        The full matrix, before any exclusion: conflicts are the solver's to apply. Each entry
+        is computed the same way whatever the block, so blocks agree with each other exactly.
         """
         out = (self.p_text[rows] @ self._e_text_t).toarray()
         out *= np.float32(self.text_weight)
         if self.code_weight:
-            out += np.float32(self.code_weight) * self._code_rows(rows)
+            sets, inv = np.unique(self._p_set[rows], return_inverse=True)
+            per_set = self._set_scores(sets)[:, self._e_set]  # (S, E)
+            per_set *= np.float32(self.code_weight)
+            out += per_set[inv]
         np.clip(out, 0.0, 1.0, out=out)
         return out
 
     def __call__(self, rows: slice | np.ndarray) -> np.ndarray:
         return self.dense_block(rows)
 
-    def expert_block(self, cols: np.ndarray) -> np.ndarray:
-        """(P, len(cols)) float32 affinity of all proposals against the experts ``cols``."""
+    def _expert_rows(self, cols: np.ndarray) -> np.ndarray:
+        """(len(cols), P) float32 affinity of the experts ``cols`` against all proposals."""
         cols = np.asarray(cols, dtype=np.int64)
-        out = (self.e_text[cols] @ self._p_text_t).toarray().T
-        out = np.ascontiguousarray(out) * np.float32(self.text_weight)
+        out = (self.e_text[cols] @ self._p_text_t).toarray()
+        out *= np.float32(self.text_weight)
         if self.code_weight:
-            code = np.zeros_like(out)
-            for p_l, e_l, step in zip(
-                self._p_levels, self._e_levels_rows, self._level_steps, strict=True
-            ):
-                if step == 0.0:
-                    continue
-                hit = (p_l @ e_l[cols].T).toarray()
-                code += np.float32(step) * np.minimum(hit, np.float32(1.0))
-            out += np.float32(self.code_weight) * code
+            sets, inv = np.unique(self._e_set[cols], return_inverse=True)
+            all_p = np.arange(self._ps_levels[0].shape[0])
+            per_set = np.ascontiguousarray(self._set_scores(all_p, sets).T)[:, self._p_set]
+            per_set *= np.float32(self.code_weight)
+            out += per_set[inv]
         np.clip(out, 0.0, 1.0, out=out)
         return out
+
+    def expert_block(self, cols: np.ndarray) -> np.ndarray:
+        """(P, len(cols)) float32 affinity of all proposals against the experts ``cols``."""
+        return np.ascontiguousarray(self._expert_rows(cols).T)
 
     def components(self, p: int, e: int) -> tuple[float, float]:
         """(text, codes) similarity of one pair, each in [0, 1], before weighting."""
@@ -533,12 +574,16 @@ class AffinityModel:
         text = np.asarray(self.p_text[p].multiply(self.e_text[e]).sum(axis=1)).ravel()
         score = self.text_weight * text.astype(np.float64)
         if self.code_weight:
-            code = np.zeros(p.size)
-            for p_l, e_l, step in zip(
-                self._p_levels, self._e_levels_rows, self._level_steps, strict=True
-            ):
-                hit = np.asarray(p_l[p].multiply(e_l[e]).sum(axis=1)).ravel()
-                code += step * np.minimum(hit, 1.0)
+            ps, es = self._p_set[p], self._e_set[e]
+            if self._set_table is not None:
+                code = self._set_table[ps, es].astype(np.float64)
+            else:
+                code = np.zeros(p.size)
+                for p_l, e_l, step in zip(
+                    self._ps_levels, self._es_levels, self._level_steps, strict=True
+                ):
+                    hit = np.asarray(p_l[ps].multiply(e_l[es]).sum(axis=1)).ravel()
+                    code += step * np.minimum(hit, 1.0)
             score += self.code_weight * code
         return np.clip(score, 0.0, 1.0)
 
@@ -663,23 +708,28 @@ def fit_affinity(
     p_text = _l2_rows(p_mat)
     e_text = _l2_rows(e_mat)
 
-    # -- discipline codes: indicator matrices per level (group, field, exact)
-    p_codes = tuple(parse_codes(c) for c in _cells(proposals, "disciplines"))
-    e_codes = tuple(parse_codes(c) for c in _cells(experts, "disciplines"))
-    p_levels: list[sp.csr_matrix] = []
-    e_levels: list[sp.csr_matrix | np.ndarray] = []
-    e_levels_rows: list[sp.csr_matrix] = []
+    # -- discipline codes: per distinct code set, indicator matrices per level (group, field,
+    # exact); the score of every pair of sets is stored when there are few sets
+    p_codes, p_set, p_sets = _code_sets(_cells(proposals, "disciplines"))
+    e_codes, e_set, e_sets = _code_sets(_cells(experts, "disciplines"))
+    ps_levels: list[sp.csr_matrix] = []
+    es_levels: list[sp.csr_matrix] = []
     for level in range(3):
         keys: dict[str, int] = {}
-        pr = _level_rows(p_codes, level, keys)
-        er = _level_rows(e_codes, level, keys)
-        pm, em = _indicator(pr, len(keys)), _indicator(er, len(keys))
-        p_levels.append(pm)
-        e_levels_rows.append(em)
-        em_t = em.T.tocsr()
-        small = len(keys) * max(len(eids), 1) <= _DENSE_LEVEL_LIMIT
-        e_levels.append(em_t.toarray() if small else em_t)
-    steps = (code_group_weight, code_field_weight - code_group_weight, 1.0 - code_field_weight)
+        pr = _level_rows(p_sets, level, keys)
+        er = _level_rows(e_sets, level, keys)
+        ps_levels.append(_indicator(pr, len(keys)))
+        es_levels.append(_indicator(er, len(keys)))
+    steps = (
+        float(code_group_weight),
+        float(code_field_weight - code_group_weight),
+        float(1.0 - code_field_weight),
+    )
+    table = None
+    if len(p_sets) * len(e_sets) <= _SET_TABLE_LIMIT:
+        table = _level_scores(
+            ps_levels, es_levels, steps, np.arange(len(p_sets)), np.arange(len(e_sets))
+        )
 
     n_p, n_g = len(p_own), len(guide_txt)
     p_strings = tuple(
@@ -702,10 +752,12 @@ def fit_affinity(
         code_group_weight=float(code_group_weight),
         _e_text_t=e_text.T.tocsr(),
         _p_text_t=p_text.T.tocsr(),
-        _p_levels=tuple(p_levels),
-        _e_levels=tuple(e_levels),
-        _e_levels_rows=tuple(e_levels_rows),
-        _level_steps=(float(steps[0]), float(steps[1]), float(steps[2])),
+        _p_set=p_set,
+        _e_set=e_set,
+        _ps_levels=tuple(ps_levels),
+        _es_levels=tuple(es_levels),
+        _level_steps=steps,
+        _set_table=table,
         _p_index={p: i for i, p in enumerate(pids)},
         _e_index={e: i for i, e in enumerate(eids)},
     )
@@ -718,18 +770,17 @@ def _exclusion_index(
     model: AffinityModel, exclude: Iterable[tuple[str, str]]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sorted (p, e) index arrays of excluded pairs; pairs naming unknown ids are ignored."""
-    ps: list[int] = []
-    es: list[int] = []
-    for pid, eid in exclude:
-        p = model._p_index.get(pid)
-        e = model._e_index.get(eid)
-        if p is not None and e is not None:
-            ps.append(p)
-            es.append(e)
-    p_arr = np.asarray(ps, dtype=np.int64)
-    e_arr = np.asarray(es, dtype=np.int64)
-    order = np.lexsort((e_arr, p_arr))
-    return p_arr[order], e_arr[order]
+    pairs = list(exclude)
+    if not pairs:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty.copy()
+    frame = pd.DataFrame(pairs, columns=["p", "e"], dtype=object)
+    p_arr = frame["p"].map(model._p_index).to_numpy(dtype=np.float64, na_value=-1.0)
+    e_arr = frame["e"].map(model._e_index).to_numpy(dtype=np.float64, na_value=-1.0)
+    known = (p_arr >= 0) & (e_arr >= 0)
+    p_idx, e_idx = p_arr[known].astype(np.int64), e_arr[known].astype(np.int64)
+    order = np.lexsort((e_idx, p_idx))
+    return p_idx[order], e_idx[order]
 
 
 def _top_of_rows(block: np.ndarray, n: int, floor: float) -> tuple[np.ndarray, np.ndarray]:
@@ -741,7 +792,9 @@ def _top_of_rows(block: np.ndarray, n: int, floor: float) -> tuple[np.ndarray, n
     rows, width = block.shape
     if n == 0 or rows == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    thresh = np.full(rows, floor, dtype=np.float64)
+    # entries kept must be > floor: in the block's precision, >= the next number above it
+    above = np.nextafter(block.dtype.type(floor), block.dtype.type(np.inf))
+    thresh = np.full(rows, above, dtype=block.dtype)
     if n < width:
         chunk = max(1, width // (4 * n))
         n_full = width // chunk
@@ -750,17 +803,72 @@ def _top_of_rows(block: np.ndarray, n: int, floor: float) -> tuple[np.ndarray, n
             tail = block[:, n_full * chunk :].max(axis=1, keepdims=True)
             maxima = np.concatenate([maxima, tail], axis=1)
         kth = np.partition(maxima, maxima.shape[1] - n, axis=1)[:, maxima.shape[1] - n]
-        thresh = np.maximum(thresh, kth.astype(np.float64))
-    cand = block >= thresh.astype(block.dtype)[:, None]
-    cand &= block > block.dtype.type(floor)
-    r, c = np.nonzero(cand)
+        np.maximum(thresh, kth, out=thresh)
+    r, c = np.nonzero(block >= thresh[:, None])
     v = block[r, c]
     order = np.lexsort((c, -v, r))
     r, c = r[order], c[order]
     starts = np.searchsorted(r, np.arange(rows))
     rank = np.arange(r.size) - starts[r]
     keep = rank < n
-    return r[keep], c[keep]
+    return r[keep].astype(np.int64), c[keep].astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class _TopRows:
+    """Top-N of a block of proposal rows (or, with ``by_expert``, of expert rows)."""
+
+    model: AffinityModel
+    xp: np.ndarray  # (X,) excluded pairs, sorted by (xp, xe)
+    xe: np.ndarray
+    n: int
+    floor: float
+
+    def proposals(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(p, e, score float32) of the top pairs of proposals r0..r1-1."""
+        block = self.model.dense_block(slice(r0, r1))
+        a, b = np.searchsorted(self.xp, [r0, r1])
+        if b > a:
+            block[self.xp[a:b] - r0, self.xe[a:b]] = -1.0
+        r, c = _top_of_rows(block, self.n, self.floor)
+        return r + r0, c, block[r, c]
+
+    def experts(self, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(p, e, score float32) of the top pairs of the experts ``cols``."""
+        block = self.model._expert_rows(cols)  # (c, P)
+        pos = np.full(self.model.n_experts, -1, dtype=np.int64)
+        pos[cols] = np.arange(cols.size)
+        hit = pos[self.xe] >= 0
+        if hit.any():
+            block[pos[self.xe[hit]], self.xp[hit]] = -1.0
+        r, c = _top_of_rows(block, self.n, self.floor)
+        return c, cols[r], block[r, c]
+
+
+_Part = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _map_parts(
+    fn: Callable[[int], _Part],
+    n_parts: int,
+    *,
+    n_workers: int,
+    progress: Callable[[float], None] | None,
+) -> list[_Part]:
+    """``[fn(i) for i in range(n_parts)]`` on up to ``n_workers`` threads, in order."""
+    out: list[_Part] = []
+    if n_workers > 1 and n_parts > 1:
+        with ThreadPoolExecutor(max_workers=min(n_workers, n_parts)) as pool:
+            for i, part in enumerate(pool.map(fn, range(n_parts))):
+                out.append(part)
+                if progress is not None:
+                    progress((i + 1) / n_parts)
+    else:
+        for i in range(n_parts):
+            out.append(fn(i))
+            if progress is not None:
+                progress((i + 1) / n_parts)
+    return out
 
 
 def top_candidates(
@@ -778,10 +886,11 @@ def top_candidates(
 
     Pairs with affinity <= ``floor`` and pairs in ``exclude`` ((proposal_id, expert_id), e.g.
     conflicts) are never kept, so they do not use up a proposal's top-N. An expert holding fewer
-    than ``per_expert`` pairs afterwards gets its best ``per_expert`` proposals added (when their
-    affinity is above the floor), so the solver can use every expert with a positive match; only
-    these additions make a proposal hold more than ``top_n`` pairs.
-    Rows are scored in blocks of ``block_rows`` proposals on ``n_threads`` threads.
+    than ``per_expert`` pairs afterwards gets its best ``per_expert`` proposals not excluded
+    added (when their affinity is above the floor), so the solver can use every expert with a
+    positive match; only these additions make a proposal hold more than ``top_n`` pairs.
+    Rows are scored in blocks of ``block_rows`` proposals on ``n_threads`` threads; the result
+    does not depend on either.
     """
     if top_n < 0 or per_expert < 0:
         raise AffinityInputError(f"top_n and per_expert must be >= 0, got {top_n} and {per_expert}")
@@ -794,30 +903,15 @@ def top_candidates(
     xp, xe = _exclusion_index(model, exclude)
     step = block_rows or max(1, min(n_p, (1 << 24) // n_e))
     starts = list(range(0, n_p, step))
-
-    def run(r0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        r1 = min(n_p, r0 + step)
-        block = model.dense_block(slice(r0, r1))
-        a, b = np.searchsorted(xp, [r0, r1])
-        if b > a:
-            block[xp[a:b] - r0, xe[a:b]] = -1.0
-        r, c = _top_of_rows(block, top_n, floor)
-        return r + r0, c, block[r, c]
-
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    if n_threads > 1 and len(starts) > 1:
-        with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            for i, part in enumerate(pool.map(run, starts)):
-                parts.append(part)
-                if progress is not None:
-                    progress((i + 1) / len(starts))
-    else:
-        for i, r0 in enumerate(starts):
-            parts.append(run(r0))
-            if progress is not None:
-                progress((i + 1) / len(starts))
-    cp = np.concatenate([p[0] for p in parts]).astype(np.int64)
-    ce = np.concatenate([p[1] for p in parts]).astype(np.int64)
+    job = _TopRows(model, xp, xe, top_n, floor)
+    parts = _map_parts(
+        lambda i: job.proposals(starts[i], min(n_p, starts[i] + step)),
+        len(starts),
+        n_workers=n_threads,
+        progress=progress,
+    )
+    cp = np.concatenate([p[0] for p in parts])
+    ce = np.concatenate([p[1] for p in parts])
     cw = np.concatenate([p[2] for p in parts]).astype(np.float64)
 
     # -- coverage: experts short of per_expert pairs get their best proposals
@@ -825,22 +919,21 @@ def top_candidates(
         counts = np.bincount(ce, minlength=n_e)
         short = np.flatnonzero(counts < per_expert)
         if short.size:
-            have = np.sort(cp * n_e + ce)
-            xkey = np.sort(xp * n_e + xe)
             cols_step = max(1, (1 << 24) // n_p)
-            adds: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-            for c0 in range(0, short.size, cols_step):
-                cols = short[c0 : c0 + cols_step]
-                block = model.expert_block(cols)  # (P, c)
-                r, j = _top_of_rows(np.ascontiguousarray(block.T), per_expert, floor)
-                pp, ee, ww = j, cols[r], block[j, r]
-                key = pp * n_e + ee
-                new = ~np.isin(key, have, assume_unique=False) & ~np.isin(key, xkey)
-                adds.append((pp[new], ee[new], ww[new]))
-            if adds:
-                cp = np.concatenate([cp, *[a[0] for a in adds]])
-                ce = np.concatenate([ce, *[a[1] for a in adds]])
-                cw = np.concatenate([cw, *[a[2].astype(np.float64) for a in adds]])
+            chunks = [short[c0 : c0 + cols_step] for c0 in range(0, short.size, cols_step)]
+            cover = _TopRows(model, xp, xe, per_expert, floor)
+            adds = _map_parts(
+                lambda i: cover.experts(chunks[i]), len(chunks), n_workers=n_threads, progress=None
+            )
+            ap = np.concatenate([a[0] for a in adds])
+            ae = np.concatenate([a[1] for a in adds])
+            aw = np.concatenate([a[2] for a in adds]).astype(np.float64)
+            # pairs of short experts already held are few: fewer than per_expert per expert
+            held = np.isin(ce, short)
+            new = ~np.isin(ap * n_e + ae, cp[held] * n_e + ce[held])
+            cp = np.concatenate([cp, ap[new]])
+            ce = np.concatenate([ce, ae[new]])
+            cw = np.concatenate([cw, aw[new]])
     return SparseAffinity(model.proposal_ids, model.expert_ids, cp, ce, np.clip(cw, 0.0, 1.0))
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from assign.affinity import AffinityModel, fit_affinity, top_candidates
+from assign.panels import PanelProblem, group_proposals
 from assign.problem import AssignmentProblem
 
 HOME_PROVINCE = "江苏"
@@ -138,3 +139,38 @@ def build_problem(
         affinity_floor=options.floor,
     )
     return problem, model
+
+
+def panel_problem(
+    problem: AssignmentProblem,
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    by: str = "direction",
+    n: int = 7,
+    n_min: int = 5,
+    min_industry: int = 0,
+    min_finance: int = 0,
+) -> PanelProblem:
+    """The panel-formation (会评) problem over the same proposals, experts and affinities."""
+    props = proposal_frame(tables, problem.proposal_ids)
+    experts = expert_frame(tables, problem.expert_ids)
+    group_ids, proposal_group = group_proposals(props["direction_code"].tolist(), by=by)  # type: ignore[arg-type]
+    return PanelProblem(
+        group_ids=group_ids,
+        proposal_ids=problem.proposal_ids,
+        proposal_group=proposal_group,
+        expert_ids=problem.expert_ids,
+        cand_p=problem.cand_p,
+        cand_e=problem.cand_e,
+        cand_w=problem.cand_w,
+        expert_unit=problem.expert_unit,
+        expert_kind=experts["kind"].fillna("academic").to_numpy(object),
+        is_senior=problem.is_senior,
+        expert_level=experts["level"].fillna("").to_numpy(object),
+        conflict_p=problem.conflict_p,
+        conflict_e=problem.conflict_e,
+        n=np.asarray(n),
+        n_min=np.asarray(n_min),
+        min_industry=np.asarray(min_industry),
+        min_finance=np.asarray(min_finance),
+    )

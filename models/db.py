@@ -196,3 +196,8 @@ def get_batch(session: Session, batch_id: str | None) -> Batch:
             + "); name one with --batch"
         )
     return batches[0]
+
+
+def session(engine: Engine) -> Session:
+    """A session whose objects stay readable after commit (jobs return what they wrote)."""
+    return Session(engine, expire_on_commit=False)

@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.orm import Session
 
 from models import io
-from models.db import audit, check_schema, digest, upgrade
-from models.schema import IMPORT_KINDS
+from models.db import audit, batch_lock, check_schema, digest, get_batch, session, upgrade
+from models.schema import IMPORT_KINDS, Leniency, Proposal, Ranking, Review, TruthProposal
+from scoring.calibrate import CalibrationResult, calibrate
+from scoring.metrics import score_metrics
 
 
 def init_db(engine: Engine) -> str:
@@ -25,7 +27,7 @@ def init_db(engine: Engine) -> str:
 def import_kind(engine: Engine, kind: str, path: Path, *, actor: str) -> io.ImportCounts:
     """Import one file of ``kind`` all-or-nothing, with an audit event."""
     check_schema(engine)
-    with Session(engine) as s, s.begin():
+    with session(engine) as s, s.begin():
         counts = io.import_file(s, kind, path)
         audit(
             s,
@@ -41,7 +43,7 @@ def import_kind(engine: Engine, kind: str, path: Path, *, actor: str) -> io.Impo
 def import_all(engine: Engine, directory: Path, *, actor: str) -> list[io.ImportCounts]:
     """Import every ``<kind>.csv`` of ``directory`` in one transaction, with an audit event."""
     check_schema(engine)
-    with Session(engine) as s, s.begin():
+    with session(engine) as s, s.begin():
         results = io.import_directory(s, directory)
         audit(
             s,
@@ -62,7 +64,7 @@ def load_tables(session: Session, kinds: list[str] | None = None) -> dict[str, p
 def export_kind(engine: Engine, kind: str) -> pd.DataFrame:
     """The rows of an importable kind or of a result view, ready to write."""
     check_schema(engine)
-    with Session(engine) as s:
+    with session(engine) as s:
         if kind in IMPORT_KINDS:
             return io.table_frame(s, kind)
         from models import views
@@ -78,3 +80,121 @@ def export_kinds() -> list[str]:
 
 def counts_summary(results: list[io.ImportCounts]) -> dict[str, Any]:
     return {r.kind: r.as_dict() for r in results}
+
+
+# --- ranking ----------------------------------------------------------------------------------
+
+DEFAULT_METHOD = "bayes"
+"""The calibration method the accuracy table supports (see the README)."""
+
+
+def _proposal_frame(session: Session, batch_id: str) -> pd.DataFrame:
+    rows = session.execute(
+        select(Proposal.proposal_id, Proposal.direction_code).where(Proposal.batch_id == batch_id)
+    ).all()
+    return pd.DataFrame(rows, columns=["proposal_id", "direction_code"])
+
+
+def _review_frame(session: Session, batch_id: str) -> pd.DataFrame:
+    rows = session.execute(
+        select(Review.proposal_id, Review.expert_id, Review.total)
+        .join(Proposal, Proposal.proposal_id == Review.proposal_id)
+        .where(Proposal.batch_id == batch_id)
+        .order_by(Review.proposal_id, Review.expert_id)
+    ).all()
+    return pd.DataFrame(rows, columns=["proposal_id", "expert_id", "total"])
+
+
+def calibrate_batch(
+    session: Session, batch_id: str, *, method: str, n_draws: int, seed: int
+) -> CalibrationResult:
+    """Calibrate the batch's reviews (pure core over the loaded frames)."""
+    reviews = _review_frame(session, batch_id)
+    if reviews.empty:
+        raise LookupError(
+            f"batch {batch_id} has no reviews yet; import them with `reviewopt import reviews FILE`"
+        )
+    return calibrate(
+        reviews, _proposal_frame(session, batch_id), method=method, n_draws=n_draws, seed=seed
+    )
+
+
+def truth_accuracy(session: Session, result: CalibrationResult) -> dict[str, float] | None:
+    """Kendall τ, best-selected share and regret against the ground truth, where there is one."""
+    truth = dict(session.execute(select(TruthProposal.proposal_id, TruthProposal.quality)).all())
+    props = result.proposals
+    if not truth or not props["proposal_id"].isin(truth).all():
+        return None
+    quality = props["proposal_id"].map(truth).to_numpy(float)
+    return score_metrics(props, quality, props["score"].to_numpy(float))
+
+
+def rank_job(
+    engine: Engine,
+    batch_id: str | None,
+    *,
+    method: str = DEFAULT_METHOD,
+    n_draws: int = 200,
+    seed: int = 0,
+    actor: str,
+) -> tuple[CalibrationResult, dict[str, float] | None]:
+    """Calibrate and rank; store scores, rank intervals and leniencies for ``method``."""
+    check_schema(engine)
+    with session(engine) as s:
+        batch = get_batch(s, batch_id)
+    with batch_lock(engine, batch.batch_id), session(engine) as s, s.begin():
+        result = calibrate_batch(s, batch.batch_id, method=method, n_draws=n_draws, seed=seed)
+        ids = result.proposals["proposal_id"].tolist()
+        s.execute(delete(Ranking).where(Ranking.method == method, Ranking.proposal_id.in_(ids)))
+        s.execute(
+            insert(Ranking),
+            [
+                {
+                    "proposal_id": r.proposal_id,
+                    "method": method,
+                    "score": _num(r.score),
+                    "se": _num(r.se),
+                    "expected_rank": _num(r.expected_rank),
+                    "rank_lo": _num(r.rank_lo),
+                    "rank_hi": _num(r.rank_hi),
+                    "n_reviews": int(r.n_reviews),
+                }
+                for r in result.proposals.itertuples()
+                if r.n_reviews > 0
+            ],
+        )
+        experts = result.experts
+        s.execute(
+            delete(Leniency).where(
+                Leniency.method == method, Leniency.expert_id.in_(experts["expert_id"].tolist())
+            )
+        )
+        rows = [
+            {
+                "expert_id": r.expert_id,
+                "method": method,
+                "leniency": _num(r.leniency),
+                "lo": _num(r.leniency_lo),
+                "hi": _num(r.leniency_hi),
+            }
+            for r in experts.itertuples()
+            if pd.notna(r.leniency)
+        ]
+        if rows:
+            s.execute(insert(Leniency), rows)
+        accuracy = truth_accuracy(s, result)
+        audit(
+            s,
+            actor=actor,
+            command="rank",
+            params={"batch": batch.batch_id, "method": method, "n_draws": n_draws},
+            seed=seed,
+            input_digest=digest(_review_frame(s, batch.batch_id).to_dict("split")),
+            result_digest=digest(result.proposals[["proposal_id", "score"]].to_dict("split")),
+            message=f"{len(ids)} proposals ranked by {method}",
+        )
+    return result, accuracy
+
+
+def _num(v: Any) -> float | None:
+    return None if v is None or pd.isna(v) else float(v)

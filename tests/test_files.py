@@ -118,7 +118,7 @@ def test_problem_list_capped_at_fifty(tmp_path: Path) -> None:
     rows = "".join(f"P{i},E{i},bad\n" for i in range(60))
     msg = reject(tmp_path, "proposal,expert,score\n" + rows)
     lines = msg.splitlines()
-    assert lines[0] == "60 problems in the input files:"
+    assert lines[0] == "60 problems in the input; nothing was written:"
     assert len(lines) == 52
     assert lines[-1] == "  … and 10 more"
 
