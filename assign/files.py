@@ -258,12 +258,15 @@ def solve_files(
     min_outside: int = 0,
     min_senior: int = 0,
     progress: Callable[[str, float], None] | None = None,
+    solver: Callable[[AssignmentProblem], AssignmentResult] | None = None,
 ) -> tuple[AssignmentProblem, AssignmentResult]:
     """Read and validate the files, then solve; raise ``InvalidInput`` listing every problem.
 
     Dense inputs (``allow_missing``, or at least half of all pairs scored) go through the
     pricing certificate over the full (P, E) matrix; the returned problem then holds the pairs
-    finally kept. Returns (problem, result); the result's pairs index into the problem.
+    finally kept. ``solver`` (e.g. a fair or randomised one) replaces the exact solve and then
+    sees every candidate pair. Returns (problem, result); the result's pairs index into the
+    problem.
     """
     problems: list[Problem] = []
     if progress is not None:
@@ -301,7 +304,7 @@ def solve_files(
         "is_outside": None if table is None else table.is_outside,
         "is_senior": None if table is None else table.is_senior,
     }
-    if allow_missing or cand_p.size * 2 >= n_p * n_e:
+    if solver is None and (allow_missing or cand_p.size * 2 >= n_p * n_e):
         mat = np.full((n_p, n_e), 0.0 if allow_missing else np.nan, dtype=np.float64)
         mat[cand_p, cand_e] = cand_w
         return solve_dense_problem(
@@ -309,13 +312,18 @@ def solve_files(
             min_industry=min_industry, min_outside=min_outside, min_senior=min_senior,
             proposal_ids=tuple(pids), expert_ids=tuple(eids), progress=progress, **attrs,
         )  # type: ignore[arg-type]  # fmt: skip
+    if allow_missing:  # every pair is a candidate, unscored ones at 0
+        scored = np.zeros((n_p, n_e))
+        scored[cand_p, cand_e] = cand_w
+        cand_p, cand_e = (a.ravel().astype(np.int64) for a in np.indices((n_p, n_e)))
+        cand_w = scored.ravel()
     problem = AssignmentProblem(
         proposal_ids=tuple(pids), expert_ids=tuple(eids), cand_p=cand_p, cand_e=cand_e,
         cand_w=cand_w, k=k, min_load=min_load, conflict_p=cf_p, conflict_e=cf_e,
         affinity_floor=floor, min_industry=min_industry, min_outside=min_outside,
         min_senior=min_senior, **attrs,
     )  # type: ignore[arg-type]  # fmt: skip
-    return problem, solve(problem, progress=progress)
+    return problem, solver(problem) if solver else solve(problem, progress=progress)
 
 
 def write_assignment_csv(

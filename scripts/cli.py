@@ -14,17 +14,25 @@ from pathlib import Path
 from typing import Any
 
 import click
+import pandas as pd
 from sqlalchemy import Engine
 
-from models import io, jobs
+from assign.pipeline import AssignOptions
+from models import assign_jobs, io, jobs, screen_jobs
 from models.db import BatchLocked, SchemaOutOfDate, database_url, make_engine
+from models.io import write_frame
+from models.problems import InvalidInput
+from scoring.calibrate import METHODS
 from scripts.output import (
+    EXIT_INFEASIBLE,
     EXIT_INVALID_INPUT,
     EXIT_LOCKED,
+    EXIT_USAGE,
     CliError,
     Report,
     TableOut,
     output_options,
+    progress_bar,
     write_table_option,
 )
 
@@ -55,8 +63,10 @@ def domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except io.InvalidInput as exc:
+        except InvalidInput as exc:
             raise CliError(str(exc), EXIT_INVALID_INPUT) from None
+        except assign_jobs.Infeasible as exc:
+            raise CliError(str(exc), EXIT_INFEASIBLE) from None
         except BatchLocked as exc:
             raise CliError(str(exc), EXIT_LOCKED) from None
         except (SchemaOutOfDate, LookupError) as exc:
@@ -167,6 +177,708 @@ def export(ctx: Ctx, kind: str) -> Any:
             f"unknown kind {kind!r}; expected one of: {', '.join(jobs.export_kinds())}", 2
         )
     return jobs.export_kind(ctx.engine, kind)
+
+
+def _batch_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--batch", "batch_id", metavar="ID", help="Batch id (default: the only batch)."
+    )(fn)
+
+
+def _wait_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--wait",
+        type=float,
+        default=0.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long to wait for a batch locked by another run (then exit 5).",
+    )(fn)
+
+
+def _frame_rows(frame: Any, limit: int | None = None) -> list[list[Any]]:
+    rows = frame.head(limit) if limit else frame
+    return [list(r) for r in rows.itertuples(index=False)]
+
+
+# --- screening, pool, conflicts ---------------------------------------------------------------
+
+
+@cli.command()
+@_batch_option
+@click.option(
+    "--similarity",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Near-duplicate threshold (TF-IDF cosine of title + abstract; default 0.7).",
+)
+@output_options
+@pass_ctx
+@domain_errors
+def screen(ctx: Ctx, batch_id: str | None, similarity: float | None) -> Report:
+    """Screen proposals against the call's eligibility rules (形式审查) and store the findings."""
+    from assign.screening import summary_by_direction, summary_by_rule
+
+    result = screen_jobs.screen_job(
+        ctx.engine, batch_id, actor=ctx.actor, similarity_threshold=similarity
+    )
+    by_rule = summary_by_rule(result)
+    by_dir = summary_by_direction(result)
+    counts = result.status["status"].value_counts().to_dict()
+    data = {
+        "proposals": len(result.status),
+        "eligible": int(counts.get("eligible", 0)),
+        "warnings": int(counts.get("warnings", 0)),
+        "rejected": int(counts.get("rejected", 0)),
+        "by_rule": {r.rule: r.proposals for r in by_rule.itertuples() if r.findings},
+    }
+    return Report(
+        data,
+        tables=[
+            TableOut("Findings by rule", list(by_rule.columns), _frame_rows(by_rule)),
+            TableOut("Proposals by direction", list(by_dir.columns), _frame_rows(by_dir)),
+        ],
+        lines=[
+            f"{data['proposals']} proposals: {data['eligible']} eligible, "
+            f"{data['warnings']} with warnings, {data['rejected']} rejected. "
+            "Details: `reviewopt export findings`."
+        ],
+    )
+
+
+@cli.command()
+@click.argument("proposal")
+@click.argument("rule")
+@click.option("--reason", required=True, help="Why the finding is waived (recorded).")
+@output_options
+@pass_ctx
+@domain_errors
+def waive(ctx: Ctx, proposal: str, rule: str, reason: str) -> Report:
+    """Waive a screening finding of PROPOSAL under RULE, with a reason (audited)."""
+    result = screen_jobs.waive_job(ctx.engine, proposal, rule, reason=reason, actor=ctx.actor)
+    status = result.status.set_index("proposal_id")["status"].get(proposal)
+    return Report(
+        {"proposal": proposal, "rule": rule, "status": status},
+        lines=[f"{proposal}: {rule} waived by {ctx.actor}; status now {status}"],
+    )
+
+
+@cli.command()
+@_batch_option
+@click.option("--max-age", type=int, default=70, show_default=True, help="超龄: oldest age kept.")
+@click.option(
+    "--title",
+    "titles",
+    multiple=True,
+    type=click.Choice(["senior", "associate", "intermediate", "other"]),
+    help="Keep only these titles (repeat; e.g. senior and associate = 副高及以上).",
+)
+@click.option(
+    "--level",
+    "levels",
+    multiple=True,
+    type=click.Choice(["A", "B", "C"]),
+    help="Keep only these levels.",
+)
+@click.option(
+    "--province", type=click.Choice(["in", "out"]), help="Keep only in- or out-of-province experts."
+)
+@output_options
+@pass_ctx
+@domain_errors
+def pool(
+    ctx: Ctx,
+    batch_id: str | None,
+    max_age: int,
+    titles: tuple[str, ...],
+    levels: tuple[str, ...],
+    province: str | None,
+) -> Report:
+    """Set experts aside before assignment (inactive, 超龄, 失信, 连续2次较差, officer filters)."""
+    filters = screen_jobs.PoolFilters(
+        max_age=max_age,
+        titles=titles or None,
+        levels=levels or None,
+        province_scope=province,
+    )
+    aside = screen_jobs.pool_job(ctx.engine, batch_id, filters=filters, actor=ctx.actor)
+    reasons = aside["reason"].str.split("; ").explode().str.split(" \\(| [0-9]", regex=True).str[0]
+    by_reason = reasons.value_counts().to_dict()
+    return Report(
+        {"set_aside": len(aside), "by_reason": by_reason},
+        tables=[TableOut("Set aside", ["expert", "reason"], _frame_rows(aside, 20))],
+        lines=[f"{len(aside)} experts set aside (first 20 shown; `reviewopt export pool`)."],
+    )
+
+
+@cli.command()
+@_batch_option
+@click.option(
+    "--policy",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Conflict policy file (TOML) overriding the defaults.",
+)
+@click.option("--coauthor-years", type=int, help="Co-authorship window in years (default 3).")
+@click.option("--former-employment-years", type=int, help="Left the unit within N years (2).")
+@click.option("--shareholding/--no-shareholding", default=None, help="Shareholding relates units.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write CSV/XLSX.")
+@output_options
+@pass_ctx
+@domain_errors
+def conflicts(
+    ctx: Ctx,
+    batch_id: str | None,
+    policy: Path | None,
+    coauthor_years: int | None,
+    former_employment_years: int | None,
+    shareholding: bool | None,
+    out: Path | None,
+) -> Report:
+    """Find every conflicted (expert, proposal) pair with its reason chain (回避)."""
+    overrides = {
+        k: v
+        for k, v in {
+            "coauthor_years": coauthor_years,
+            "former_employment_years": former_employment_years,
+            "shareholding": shareholding,
+        }.items()
+        if v is not None
+    }
+    found = screen_jobs.conflicts_job(
+        ctx.engine, batch_id, policy_file=policy, overrides=overrides, actor=ctx.actor
+    )
+    pairs = found[["proposal_id", "expert_id"]].drop_duplicates()
+    by_kind = (
+        found.drop_duplicates(["proposal_id", "expert_id", "kind"])["kind"].value_counts().to_dict()
+    )
+    if out is not None:
+        write_frame(jobs.export_kind(ctx.engine, "conflicts"), out, out.suffix.lstrip(".") or "csv")
+    return Report(
+        {"pairs": len(pairs), "by_reason": by_kind},
+        tables=[TableOut("Conflicts by reason", ["reason", "pairs"], list(by_kind.items()))],
+        lines=[f"{len(pairs)} conflicted (expert, proposal) pairs."],
+    )
+
+
+@cli.command()
+@click.argument("expert")
+@click.argument("proposal")
+@click.option("--policy", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@output_options
+@pass_ctx
+@domain_errors
+def explain(ctx: Ctx, expert: str, proposal: str, policy: Path | None) -> Report:
+    """Say why EXPERT may not review PROPOSAL, or that nothing stands in the way."""
+    chains = screen_jobs.explain_job(ctx.engine, expert, proposal, policy_file=policy)
+    lines = chains or [f"no conflict of interest between {expert} and {proposal}"]
+    return Report(
+        {"expert": expert, "proposal": proposal, "conflicted": bool(chains), "reasons": chains},
+        lines=lines,
+    )
+
+
+# --- assignment -------------------------------------------------------------------------------
+
+
+def _assign_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    opts = [
+        click.option(
+            "--k",
+            type=click.IntRange(1),
+            default=5,
+            show_default=True,
+            help="Experts per proposal.",
+        ),
+        click.option(
+            "--max-load",
+            type=click.IntRange(1),
+            default=6,
+            show_default=True,
+            help="Most proposals per expert.",
+        ),
+        click.option(
+            "--min-load",
+            type=click.IntRange(0),
+            default=0,
+            show_default=True,
+            help="Fewest proposals per expert (hard).",
+        ),
+        click.option(
+            "--min-industry",
+            type=click.IntRange(0),
+            default=0,
+            help="At least N 产业 experts per proposal.",
+        ),
+        click.option(
+            "--min-outside",
+            type=click.IntRange(0),
+            default=0,
+            help="At least N experts from outside the province.",
+        ),
+        click.option(
+            "--min-senior",
+            type=click.IntRange(0),
+            default=0,
+            help="At least N 正高 experts per proposal.",
+        ),
+        click.option(
+            "--fair", is_flag=True, help="Maximise the worst-off proposal's affinity first."
+        ),
+        click.option(
+            "--max-probability",
+            type=click.FloatRange(0, 1, min_open=True),
+            help="Randomised draw: no (expert, proposal) pair more likely than this.",
+        ),
+        click.option(
+            "--seed", type=int, default=0, show_default=True, help="Seed of the draw (recorded)."
+        ),
+    ]
+    for o in reversed(opts):
+        fn = o(fn)
+    return fn
+
+
+@cli.command()
+@_batch_option
+@click.option(
+    "--mode",
+    type=click.Choice(["review", "panel"]),
+    default="review",
+    show_default=True,
+    help="通讯评审 or 会评.",
+)
+@_assign_options
+@click.option(
+    "--k-direction", multiple=True, metavar="CODE=K", help="k for one direction (repeat)."
+)
+@click.option(
+    "--affinity-floor", type=float, default=0.0, show_default=True, help="Lowest usable affinity."
+)
+@click.option(
+    "--candidates",
+    type=click.IntRange(1),
+    default=60,
+    show_default=True,
+    help="Candidates per proposal.",
+)
+@click.option(
+    "--reserve-ratio",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Reserves per seat (1:N).",
+)
+@click.option(
+    "--panel-size", type=click.IntRange(1), default=7, show_default=True, help="Panel size (odd)."
+)
+@click.option(
+    "--panel-min",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Non-conflicted members per proposal.",
+)
+@click.option(
+    "--panel-by",
+    type=click.Choice(["direction", "programme"]),
+    default="direction",
+    show_default=True,
+)
+@click.option(
+    "--panel-industry", type=click.IntRange(0), default=0, help="At least N 产业 experts per panel."
+)
+@click.option(
+    "--panel-finance", type=click.IntRange(0), default=0, help="At least N 财务 experts per panel."
+)
+@output_options
+@pass_ctx
+@domain_errors
+def assign(
+    ctx: Ctx,
+    batch_id: str | None,
+    mode: str,
+    k: int,
+    max_load: int,
+    min_load: int,
+    min_industry: int,
+    min_outside: int,
+    min_senior: int,
+    fair: bool,
+    max_probability: float | None,
+    seed: int,
+    k_direction: tuple[str, ...],
+    affinity_floor: float,
+    candidates: int,
+    reserve_ratio: float,
+    panel_size: int,
+    panel_min: int,
+    panel_by: str,
+    panel_industry: int,
+    panel_finance: int,
+) -> Report:
+    """Assign experts to the batch's eligible proposals (exact, fair or a capped random draw)."""
+    if fair and max_probability is not None:
+        raise CliError("--fair and --max-probability cannot be combined", EXIT_USAGE)
+    k_by = {}
+    for item in k_direction:
+        code, _, val = item.partition("=")
+        if not val.isdigit():
+            raise CliError(f"--k-direction takes CODE=K, got {item!r}", EXIT_USAGE)
+        k_by[code] = int(val)
+    spec = assign_jobs.RunSpec(
+        mode=mode,
+        options=AssignOptions(
+            k=k, k_by_direction=k_by, max_load=max_load, min_load=min_load, floor=affinity_floor,
+            top_n=candidates, min_industry=min_industry, min_outside=min_outside,
+            min_senior=min_senior,
+        ),
+        max_probability=max_probability, fair=fair, reserve_ratio=reserve_ratio, seed=seed,
+        panel_by=panel_by, panel_size=panel_size, panel_min=panel_min,
+        panel_industry=panel_industry, panel_finance=panel_finance,
+    )  # fmt: skip
+    with progress_bar() as progress:
+        out = assign_jobs.assign_job(
+            ctx.engine, batch_id, spec=spec, actor=ctx.actor, progress=progress
+        )
+    return _assign_report(out)
+
+
+def _assign_report(out: assign_jobs.AssignOutcome) -> Report:
+    s = out.summary
+    data = {
+        "run_id": out.run_id,
+        "mode": out.spec.mode,
+        "proposals": out.problem.n_proposals,
+        "k": out.spec.options.k,
+        **s,
+    }
+    if out.panels is not None:
+        rows = [[g, len(m), out.panels.leaders.get(g, "")] for g, m in out.panels.panels.items()]
+        return Report(
+            data,
+            tables=[TableOut(f"Panels of run {out.run_id}", ["group", "members", "leader"], rows)],
+            lines=[f"status {s['status']}, objective {s['objective']:.3f}, gap {s['gap']:.2%}"],
+        )
+    hist = s.get("load_histogram", {})
+    lines = [
+        f"run {out.run_id}: {s['status']}, {out.problem.n_proposals} proposals x "
+        f"k={out.spec.options.k}, total affinity {s['total_affinity']:.3f}, "
+        f"worst proposal {s['min_proposal_affinity']:.3f}",
+        f"conflicts violated: {s['conflicts_violated']}; "
+        f"one-per-unit violated: {s['one_per_unit_violated']}; "
+        + ("certified optimal" if s.get("certified") else f"gap {s.get('gap')}"),
+    ]
+    if "price_of_fairness" in s:
+        lines.append(
+            f"fair: worst proposal {s['fair_min_affinity']:.3f} "
+            f"(plain {s['plain_min_affinity']:.3f}), total {s['fair_total']:.3f} "
+            f"(plain {s['plain_total']:.3f}); price of fairness {s['price_of_fairness']:.3f}"
+        )
+    if "expected_objective" in s:
+        lines.append(
+            f"draw with max probability {s['max_probability']}: expected affinity "
+            f"{s['expected_objective']:.3f}, drawn {s['realised_objective']:.3f}"
+        )
+    return Report(
+        data,
+        tables=[TableOut("Load histogram", ["load", "experts"], sorted(hist.items()))],
+        lines=lines,
+    )
+
+
+@cli.command()
+@_batch_option
+@click.argument("declined", nargs=-1, required=True, metavar="PROPOSAL:EXPERT...")
+@output_options
+@pass_ctx
+@domain_errors
+def replace(ctx: Ctx, batch_id: str | None, declined: tuple[str, ...]) -> Report:
+    """Replace experts who declined, from reserves first, moving nobody else."""
+    pairs = []
+    for item in declined:
+        p, sep, e = item.partition(":")
+        if not sep or not p or not e:
+            raise CliError(f"expected PROPOSAL:EXPERT, got {item!r}", EXIT_USAGE)
+        pairs.append((p, e))
+    out = assign_jobs.replace_job(ctx.engine, batch_id, pairs, actor=ctx.actor)
+    return Report(
+        {
+            "run_id": out.run_id,
+            "declined": len(out.declined),
+            "from_reserve": sum(1 for a in out.added if a[2] == "reserve"),
+            "re_solved": sum(1 for a in out.added if a[2] != "reserve"),
+            "unfilled": out.unfilled,
+        },
+        tables=[
+            TableOut(
+                "Invited instead", ["proposal", "expert", "from"], [list(a) for a in out.added]
+            )
+        ],
+        lines=out.diagnosis,
+        exit_code=EXIT_INFEASIBLE if out.unfilled else 0,
+    )
+
+
+@cli.command()
+@click.option(
+    "--scores", type=click.Path(path_type=Path), required=True, help="proposal,expert,score CSV."
+)
+@click.option(
+    "--conflicts", "conflicts_file", type=click.Path(path_type=Path), help="proposal,expert CSV."
+)
+@click.option(
+    "--experts",
+    "experts_file",
+    type=click.Path(path_type=Path),
+    help="expert[,max_load,unit,kind,province,title] CSV.",
+)
+@_assign_options
+@click.option("--affinity-floor", type=float, default=0.0, show_default=True)
+@click.option(
+    "--allow-missing", is_flag=True, help="Pairs absent from the scores are candidates at score 0."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Assignment CSV to write.",
+)
+@output_options
+@domain_errors
+def solve(
+    scores: Path,
+    conflicts_file: Path | None,
+    experts_file: Path | None,
+    k: int,
+    max_load: int,
+    min_load: int,
+    min_industry: int,
+    min_outside: int,
+    min_senior: int,
+    fair: bool,
+    max_probability: float | None,
+    seed: int,
+    affinity_floor: float,
+    allow_missing: bool,
+    out: Path,
+) -> Report:
+    """Solve an assignment from plain files, no database (scripts, other matchers' inputs)."""
+    from assign.draw import draw_assignment
+    from assign.fair import solve_fair
+    from assign.files import solve_files, write_assignment_csv
+    from assign.solver import quality_summary
+
+    if fair and max_probability is not None:
+        raise CliError("--fair and --max-probability cannot be combined", EXIT_USAGE)
+    solver = None
+    if fair:
+        solver = lambda pr: solve_fair(pr).assignment  # noqa: E731
+    elif max_probability is not None:
+        solver = lambda pr: draw_assignment(pr, q=max_probability, seed=seed).assignment  # noqa: E731
+    with progress_bar() as progress:
+        problem, result = solve_files(
+            scores, conflicts=conflicts_file, experts=experts_file, k=k, max_load=max_load,
+            min_load=min_load, floor=affinity_floor, allow_missing=allow_missing,
+            min_industry=min_industry, min_outside=min_outside, min_senior=min_senior,
+            progress=progress, solver=solver,
+        )  # fmt: skip
+    data = {
+        "status": str(result.status), "objective": result.objective, "bound": result.bound,
+        "gap": result.gap, "wall_s": result.wall_s, "certified": result.certified,
+        "proposals": problem.n_proposals, "experts": problem.n_experts, "k": k,
+        "diagnosis": list(result.diagnosis),
+    }  # fmt: skip
+    if result.status in ("infeasible", "unknown"):
+        return Report(
+            data,
+            lines=[f"no assignment ({result.status}):", *result.diagnosis],
+            exit_code=EXIT_INFEASIBLE,
+        )
+    n = write_assignment_csv(result, out)
+    summary = quality_summary(problem, result)
+    data.update({k_: v for k_, v in summary.items() if k_ not in data})
+    return Report(
+        data,
+        lines=[
+            f"{result.status}: objective {result.objective:.6f}, bound {result.bound:.6f}, "
+            f"gap {result.gap:.2e}, {'certified' if result.certified else 'not certified'}, "
+            f"{result.wall_s:.2f} s; {n} pairs written to {out}"
+        ],
+    )
+
+
+# --- scoring ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@_batch_option
+@click.option(
+    "--method", type=click.Choice(list(METHODS)), default=jobs.DEFAULT_METHOD, show_default=True
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(0),
+    default=200,
+    show_default=True,
+    help="Posterior or bootstrap draws.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--top", type=click.IntRange(1), default=5, show_default=True, help="Rows shown per direction."
+)
+@output_options
+@pass_ctx
+@domain_errors
+def rank(ctx: Ctx, batch_id: str | None, method: str, draws: int, seed: int, top: int) -> Report:
+    """Calibrate the reviews and rank proposals per direction with 80 % rank intervals."""
+    result, accuracy = jobs.rank_job(
+        ctx.engine, batch_id, method=method, n_draws=draws, seed=seed, actor=ctx.actor
+    )
+    props = result.proposals.sort_values(["direction_code", "expected_rank"])
+    shown = props.groupby("direction_code").head(top)
+    rows = [
+        [
+            r.direction_code,
+            r.proposal_id,
+            r.score,
+            r.se,
+            r.expected_rank,
+            f"{r.rank_lo:g}–{r.rank_hi:g}",
+            r.n_reviews,
+        ]
+        for r in shown.itertuples()
+    ]
+    experts = result.experts.dropna(subset=["leniency"]).sort_values("leniency")
+    lenient = [
+        [r.expert_id, r.leniency, f"{r.leniency_lo:.1f}–{r.leniency_hi:.1f}", r.n_reviews]
+        for r in pd.concat([experts.head(5), experts.tail(5)]).itertuples()
+    ]
+    d = result.diagnostics
+    data = {
+        "method": method,
+        "proposals": int((props["n_reviews"] > 0).sum()),
+        "leniency_identifiable": d.leniency_identifiable,
+        "components": d.n_components,
+        **(
+            {"kendall_tau": accuracy["kendall_tau"], "regret": accuracy["regret"]}
+            if accuracy
+            else {}
+        ),
+    }
+    lines = [
+        f"method {method}; leniency identifiable: {d.leniency_identifiable} "
+        f"({d.n_components} component(s)); {' '.join(d.notes)}"
+    ]
+    if accuracy:
+        lines.append(
+            f"against the ground truth: Kendall tau {accuracy['kendall_tau']:.3f}, "
+            f"regret {accuracy['regret']:.2f} points"
+        )
+    return Report(
+        data,
+        tables=[
+            TableOut(
+                f"Calibrated ranking ({method}), top {top} per direction",
+                ["direction", "proposal", "score", "se", "E[rank]", "80% rank", "reviews"],
+                rows,
+            ),
+            TableOut(
+                "Most severe and most lenient experts",
+                ["expert", "leniency", "80% interval", "reviews"],
+                lenient,
+            ),
+        ],
+        lines=lines,
+    )
+
+
+# --- demo and synthetic data -----------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write.",
+)
+@click.option("--experts", type=click.IntRange(1), default=3000, show_default=True)
+@click.option(
+    "--proposals", type=click.IntRange(1), help="Total proposals (default 8–20 per direction)."
+)
+@click.option(
+    "--relations", type=click.IntRange(0), help="Person–person relations (default ~3 per person)."
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@output_options
+def generate(
+    out: Path, experts: int, proposals: int | None, relations: int | None, seed: int
+) -> Report:
+    """Write a synthetic batch (clearly invented units, people, proposals, ground truth) as CSVs."""
+    from data.build_guide import load_guide
+    from data.generate import generate_batch, write_batch
+
+    tables = generate_batch(
+        load_guide(), n_experts=experts, n_proposals=proposals, n_relations=relations, seed=seed
+    )
+    paths = write_batch(tables, out)
+    rows = [[p.stem, len(tables[p.stem])] for p in paths]
+    return Report(
+        {"folder": str(out), "rows": dict(rows)},
+        tables=[TableOut(f"Wrote {len(paths)} files to {out}", ["kind", "rows"], rows)],
+        lines=[f"Load them with: reviewopt import all {out}"],
+    )
+
+
+@cli.command()
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo-out"),
+    show_default=True,
+    help="Folder for the database and every output (replaced if present).",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--experts", type=click.IntRange(1), default=3000, show_default=True)
+@click.option("--mode", type=click.Choice(["review", "panel"]), default="review", show_default=True)
+@click.option("--k", type=click.IntRange(1), default=5, show_default=True)
+@click.option(
+    "--max-probability", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True
+)
+@output_options
+@domain_errors
+def demo(
+    workdir: Path, seed: int, experts: int, mode: str, k: int, max_probability: float
+) -> Report:
+    """Run every stage on the 2024 catalogue and a generated batch, in a fresh SQLite database."""
+    from models.demo import run_demo
+
+    with progress_bar() as progress:
+        out = run_demo(
+            workdir, seed=seed, n_experts=experts, mode=mode, k=k,
+            max_probability=max_probability, progress=progress,
+        )  # fmt: skip
+    tables = []
+    for stage, figures in out.items():
+        if isinstance(figures, dict):
+            rows = [[key, _show(v)] for key, v in figures.items()]
+            tables.append(TableOut(stage, ["figure", "value"], rows))
+    return Report(
+        out,
+        tables=tables,
+        lines=[
+            f"Database: {out['database']} (try `reviewopt --db {out['database']} export decisions`)"
+        ],
+    )
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {_show(x)}" for k, x in v.items())
+    if isinstance(v, list):
+        return ", ".join(map(str, v))
+    if isinstance(v, float):
+        return f"{v:,.4g}"
+    return str(v)
 
 
 def main() -> None:

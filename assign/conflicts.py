@@ -1,0 +1,1171 @@
+"""Conflicts of interest (回避) between experts and proposals, each with a readable reason chain.
+
+Two implementations of one policy:
+
+- :func:`conflict_chains` / :func:`find_conflicts`: the bulk pass. It never enumerates expert ×
+  proposal pairs; it walks from each proposal's units and people with frame joins, one function
+  per relation kind (``_employment``, ``_former_employment``, ...).
+- :class:`Explainer` / :func:`explain`: a walk on the ``networkx`` graph of :mod:`assign.graph`
+  for one (expert, proposal) pair. It yields the same chains (tested).
+
+A chain names people and units by name, e.g. ``张某 works at 苏南智能装备有限公司, a subsidiary
+of 江苏恒远集团, which leads proposal P-3002-07``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from assign.graph import (
+    DEFAULT_REACH,
+    REACH_CHOICES,
+    build_graph,
+    describe_related,
+    name_maps,
+    normalise,
+    related_unit_pairs,
+    related_units_in_graph,
+    table,
+    to_date,
+    years_before,
+)
+
+#: Every conflict kind, in report order.
+KINDS: tuple[str, ...] = (
+    "employment",
+    "former_employment",
+    "unit_head",
+    "team_member",
+    "coauthor",
+    "coapplicant",
+    "advisor",
+    "relative",
+    "own_application",
+    "similar_application",
+    "recusal",
+    "recusal_unit",
+    "direction_expert",
+)
+_KIND_ORDER = {k: i for i, k in enumerate(KINDS)}
+TEAM_SCOPES = {"pi": frozenset({"pi"}), "key": frozenset({"pi", "key", "joint_leader"})}
+DEFAULT_POLICY_FILE = Path(__file__).with_name("conflict_policy.toml")
+OUTPUT_COLUMNS = ["proposal_id", "expert_id", "kind", "reason"]
+
+
+class ConflictPolicyError(ValueError):
+    """A conflict policy (file or override) that cannot be used."""
+
+
+@dataclass(frozen=True)
+class ConflictPolicy:
+    """Which relations make an expert conflicted with a proposal (defaults: conflict_policy.toml).
+
+    kinds: enabled conflict kinds (subset of KINDS). unit_reach ⊆ {parent, subsidiary, sibling};
+    shareholding: shareholding relations also relate units. Windows in whole years before the
+    batch date / batch year. team_scope: pi | key | all (whose personal relations count).
+    similarity_threshold: TF-IDF cosine in (0, 1] for ``similar_application``.
+    """
+
+    kinds: frozenset[str] = frozenset(KINDS)
+    unit_reach: frozenset[str] = DEFAULT_REACH
+    shareholding: bool = False
+    former_employment_years: int = 2
+    coauthor_years: int = 3
+    coapplicant_years: int = 3
+    team_scope: str = "all"
+    direction_applicant: bool = True
+    similarity_threshold: float = 0.6
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kinds", frozenset(self.kinds))
+        object.__setattr__(self, "unit_reach", frozenset(self.unit_reach))
+        bad = sorted(self.kinds - set(KINDS))
+        if bad:
+            raise ConflictPolicyError(
+                f"unknown conflict kind(s) {', '.join(bad)}; use some of {', '.join(KINDS)}"
+            )
+        bad = sorted(self.unit_reach - REACH_CHOICES)
+        if bad:
+            raise ConflictPolicyError(
+                f"unknown unit_reach value(s) {', '.join(bad)}; use some of "
+                f"{', '.join(sorted(REACH_CHOICES))} (shareholding is its own switch)"
+            )
+        for name in ("former_employment_years", "coauthor_years", "coapplicant_years"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConflictPolicyError(f"{name} must be a whole number >= 0, got {v!r}")
+        if self.team_scope not in ("pi", "key", "all"):
+            raise ConflictPolicyError(
+                f"team_scope must be 'pi', 'key' or 'all', got {self.team_scope!r}"
+            )
+        t = self.similarity_threshold
+        if isinstance(t, bool) or not isinstance(t, int | float) or not 0 < t <= 1:
+            raise ConflictPolicyError(f"similarity_threshold must be in (0, 1], got {t!r}")
+        for name in ("shareholding", "direction_applicant"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConflictPolicyError(f"{name} must be true or false")
+
+    def team_roles(self, role: str | None) -> bool:
+        """Whether a team member with this role is in scope for personal relations."""
+        if self.team_scope == "all":
+            return True
+        return role in TEAM_SCOPES[self.team_scope]
+
+
+def _policy_from_mapping(
+    base: ConflictPolicy, data: Mapping[str, Any], where: str
+) -> ConflictPolicy:
+    names = {f.name for f in fields(ConflictPolicy)}
+    bad = sorted(set(data) - names)
+    if bad:
+        raise ConflictPolicyError(
+            f"{where}: unknown policy key(s) {', '.join(bad)}; "
+            f"known keys: {', '.join(sorted(names))}"
+        )
+    values: dict[str, Any] = {}
+    for k, v in data.items():
+        if v is None:
+            continue
+        if k in ("kinds", "unit_reach"):
+            if isinstance(v, str):
+                v = [x.strip() for x in v.split(",") if x.strip()]
+            v = frozenset(v)
+        values[k] = v
+    try:
+        return replace(base, **values)
+    except ConflictPolicyError as exc:
+        raise ConflictPolicyError(f"{where}: {exc}") from None
+
+
+def load_policy(path: str | Path | None = None, **overrides: Any) -> ConflictPolicy:
+    """The default policy, updated by a TOML file (``path``) and then by keyword overrides.
+
+    Overrides set to ``None`` are ignored (so a CLI can pass every option). Raises
+    ConflictPolicyError naming the file and key for unknown keys or bad values.
+    """
+    with DEFAULT_POLICY_FILE.open("rb") as fh:
+        policy = _policy_from_mapping(ConflictPolicy(), tomllib.load(fh), str(DEFAULT_POLICY_FILE))
+    if path is not None:
+        try:
+            with Path(path).open("rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConflictPolicyError(
+                f"conflict policy file {path} does not exist; give an existing TOML file"
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConflictPolicyError(
+                f"conflict policy file {path} is not valid TOML: {exc}"
+            ) from None
+        policy = _policy_from_mapping(policy, data, str(path))
+    return _policy_from_mapping(policy, overrides, "override")
+
+
+# ---------------------------------------------------------------------------------------------
+# phrasing (shared by the bulk pass and the graph walk)
+
+
+def _role_phrase(role: str | None, seq: int | None) -> str:
+    if role == "pi":
+        return "the PI of"
+    if role == "key":
+        return "a key member of"
+    if role == "joint_leader":
+        return f"the leader of joint direction {seq} of"
+    if role in (None, "member"):
+        return "a member of"
+    return f"a team member ({role}) of"
+
+
+def _applicant_phrase(role: str, seq: int | None, proposal: str) -> str:
+    if role == "lead":
+        return f"which leads proposal {proposal}"
+    return f"which carries joint direction {seq} of proposal {proposal}"
+
+
+def _year_phrase(year: int | None) -> str:
+    return "year unknown" if year is None else f"most recently {year}"
+
+
+def _personal_chain(
+    expert: str, kind: str, forward: bool, other: str, year: int | None, role_ph: str, prop: str
+) -> str:
+    tail = f", who is {role_ph} proposal {prop}"
+    if kind == "coauthor":
+        return f"{expert} co-authored with {other} ({_year_phrase(year)}){tail}"
+    if kind == "coapplicant":
+        return f"{expert} co-applied with {other} ({_year_phrase(year)}){tail}"
+    if kind == "advisor_of":
+        if forward:
+            return f"{expert} was the advisor of {other}{tail}"
+        return f"{expert} was advised by {other}{tail}"
+    return f"{expert} is a relative of {other}{tail}"
+
+
+_PERSONAL = {
+    "coauthor": "coauthor",
+    "coapplicant": "coapplicant",
+    "advisor_of": "advisor",
+    "relative_of": "relative",
+}
+
+
+def _txt(v: Any) -> str | None:
+    return v.strip() or None if isinstance(v, str) else None
+
+
+def _recusal_tail(reason: str | None) -> str:
+    return f" (reason given: {reason})" if reason else ""
+
+
+def _direction_chain(expert: str, role: str | None, code: str, prop: str) -> str:
+    tail = f"guide direction {code}, under which proposal {prop} was submitted"
+    if role == "drafter":
+        return f"{expert} drafted {tail}"
+    if role == "advisor":
+        return f"{expert} sits on the advisory committee of {tail}"
+    return f"{expert} has the role {role or 'unknown'} for {tail}"
+
+
+def _similar_chain(
+    expert: str, role_ph: str, own: str, prop: str, sim: float, threshold: float
+) -> str:
+    return (
+        f"{expert} is {role_ph} proposal {own}, whose title and abstract are {sim:.2f} similar "
+        f"to those of proposal {prop} (threshold {threshold:.2f})"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# text similarity (TF-IDF char 2-3-grams of title + abstract)
+
+
+_WHITESPACE_RUNS = re.compile(r"\s\s+")
+
+
+def char_ngram_tfidf(texts: Sequence[str]) -> sp.csr_matrix:
+    """(n, V) l2-normalised TF-IDF of character 2- and 3-grams, vectorised with NumPy.
+
+    The same numbers as scikit-learn's ``TfidfVectorizer(analyzer="char", ngram_range=(2, 3),
+    sublinear_tf=True)``: lower-cased, runs of 2+ whitespace collapsed to one space,
+    tf = 1 + ln(count), idf = ln((1 + n) / (1 + df)) + 1. Rows without text are zero.
+    """
+    n = len(texts)
+    docs = [_WHITESPACE_RUNS.sub(" ", t.lower()) for t in texts]
+    lens = np.fromiter((len(d) for d in docs), dtype=np.int64, count=n)
+    total = int(lens.sum())
+    if n == 0 or total == 0:
+        return sp.csr_matrix((n, 1))
+    cps = np.frombuffer("".join(docs).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64) + 1
+    doc = np.repeat(np.arange(n, dtype=np.int64), lens)
+    pos = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
+    rem = np.repeat(lens, lens) - pos  # characters left in the document from here
+    keys: list[np.ndarray] = []
+    rows: list[np.ndarray] = []
+    ok2 = np.flatnonzero(rem >= 2)
+    keys.append((cps[ok2] << np.uint64(21)) | cps[ok2 + 1])
+    rows.append(doc[ok2])
+    ok3 = np.flatnonzero(rem >= 3)
+    keys.append((cps[ok3] << np.uint64(42)) | (cps[ok3 + 1] << np.uint64(21)) | cps[ok3 + 2])
+    rows.append(doc[ok3])
+    key = np.concatenate(keys)
+    row = np.concatenate(rows)
+    if key.size == 0:
+        return sp.csr_matrix((n, 1))
+    vocab, col = np.unique(key, return_inverse=True)
+    counts = sp.csr_matrix(
+        (np.ones(key.size), (row, col.ravel())), shape=(n, vocab.size), dtype=np.float64
+    )
+    counts.sum_duplicates()
+    df = np.bincount(counts.indices, minlength=vocab.size)
+    idf = np.log((1.0 + n) / (1.0 + df)) + 1.0
+    counts.data = (1.0 + np.log(counts.data)) * idf[counts.indices]
+    norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sp.csr_matrix(sp.diags(1.0 / norms) @ counts)
+
+
+@dataclass(frozen=True, eq=False)
+class TextIndex:
+    """TF-IDF rows of the batch's proposals. ids: (n,) proposal ids; matrix: (n, V) csr, l2 rows."""
+
+    ids: tuple[str, ...]
+    matrix: sp.csr_matrix
+    position: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_proposals(cls, proposals: pd.DataFrame) -> TextIndex:
+        """Fit over ``proposals`` (columns proposal_id, title, abstract)."""
+        df = table({"proposals": proposals}, "proposals")
+        df = df[df["proposal_id"].notna()].drop_duplicates("proposal_id")
+        ids = tuple(df["proposal_id"])
+        texts = [
+            f"{t if isinstance(t, str) else ''}\n{a if isinstance(a, str) else ''}".strip()
+            for t, a in zip(df["title"], df["abstract"], strict=True)
+        ]
+        m = char_ngram_tfidf(texts)
+        return cls(ids=ids, matrix=m, position={p: i for i, p in enumerate(ids)})
+
+    def pair(self, a: str, b: str) -> float:
+        """Cosine similarity of two proposals (0 when either is unknown or has no text)."""
+        i, j = self.position.get(a), self.position.get(b)
+        if i is None or j is None:
+            return 0.0
+        return float(self.matrix[i].multiply(self.matrix[j]).sum())
+
+    def pairs(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
+        """(len(a),) cosine similarities of the pairs (a[i], b[i])."""
+        ia = np.array([self.position.get(x, -1) for x in a], dtype=np.int64)
+        ib = np.array([self.position.get(x, -1) for x in b], dtype=np.int64)
+        out = np.zeros(len(ia))
+        ok = (ia >= 0) & (ib >= 0)
+        if ok.any():
+            prod = self.matrix[ia[ok]].multiply(self.matrix[ib[ok]])
+            out[ok] = np.asarray(prod.sum(axis=1)).ravel()
+        return out
+
+    def neighbours(
+        self, sources: Iterable[str], *, threshold: float, chunk: int = 512, workers: int = 2
+    ) -> pd.DataFrame:
+        """Pairs (source, target, similarity) with target ≠ source and similarity ≥ threshold.
+
+        Exact, without the all-pairs product: n-grams are ranked from the most to the least
+        common and the longest common prefix C is taken with ||x_C||² < threshold for every row.
+        Then x·y ≤ ||x_C||·||y_C|| + x_R·y_R, so only pairs sharing a rarer n-gram whose bound
+        reaches the threshold are candidates (products in row chunks on ``workers`` threads;
+        SciPy's sparse product runs without the GIL); each candidate is recomputed exactly.
+        """
+        src = np.array(sorted({self.position[s] for s in sources if s in self.position}))
+        x = self.matrix
+        empty = pd.DataFrame({"source": [], "target": [], "similarity": []})
+        if src.size == 0 or x.nnz == 0:
+            return empty
+        n, v = x.shape
+        freq = np.bincount(x.indices, minlength=v)
+        rank = np.empty(v, dtype=np.int64)
+        rank[np.argsort(-freq, kind="stable")] = np.arange(v)
+        # fresh arrays: sort_indices / eliminate_zeros work in place and must not touch x
+        xr = sp.csr_matrix((x.data.copy(), rank[x.indices], x.indptr.copy()), shape=(n, v))
+        xr.sort_indices()
+        sq = xr.data**2
+        row = np.repeat(np.arange(n), np.diff(xr.indptr))
+        total = np.concatenate([[0.0], np.cumsum(sq)])
+        cum = total[1:] - total[xr.indptr[:-1]][row]  # running sum of squares within each row
+        reach = np.flatnonzero(cum >= threshold - 1e-9)
+        prefix = int(xr.indices[reach].min()) if reach.size else v
+        common = xr.indices < prefix
+        norm_c = np.sqrt(np.bincount(row[common], weights=sq[common], minlength=n))
+        rare_data = np.where(common, 0.0, xr.data)
+        rare = sp.csr_matrix((rare_data, xr.indices.copy(), xr.indptr.copy()), shape=(n, v))
+        rare.eliminate_zeros()
+        rare_t = sp.csr_matrix(rare.T)
+
+        def block(k: int) -> tuple[np.ndarray, np.ndarray]:
+            idx = src[k : k + chunk]
+            prod = sp.coo_matrix(rare[idx] @ rare_t)
+            bound = prod.data + norm_c[idx[prod.row]] * norm_c[prod.col]
+            keep = (bound >= threshold - 1e-6) & (idx[prod.row] != prod.col)
+            return idx[prod.row[keep]], prod.col[keep]
+
+        starts = range(0, src.size, chunk)
+        if workers > 1 and src.size > chunk:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                parts = list(pool.map(block, starts))
+        else:
+            parts = [block(k) for k in starts]
+        si = np.concatenate([p[0] for p in parts])
+        ti = np.concatenate([p[1] for p in parts])
+        if si.size == 0:
+            return empty
+        ids = np.array(self.ids, dtype=object)
+        out = pd.DataFrame({"source": ids[si], "target": ids[ti]})
+        # recompute exactly as :meth:`pairs` does, so the graph walk agrees to the last bit
+        out["similarity"] = self.pairs(out["source"].tolist(), out["target"].tolist())
+        return out[out["similarity"] >= threshold].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# bulk pass
+
+
+@dataclass(frozen=True, eq=False)
+class _Batch:
+    """Frames the bulk pass walks over (all ids as str)."""
+
+    batch_date: date
+    policy: ConflictPolicy
+    experts: frozenset[str]
+    pn: dict[str, str]
+    un: dict[str, str]
+    proposals: pd.DataFrame  # proposal_id, direction_code, lead_unit_id, pi_id
+    applicant_units: pd.DataFrame  # proposal_id, unit_id, role (lead|joint), seq
+    team: pd.DataFrame  # proposal_id, person_id, role, seq
+    affiliations: pd.DataFrame  # expert_id, unit_id, status (current|former), end
+    tables: Mapping[str, pd.DataFrame]  # normalised with :func:`assign.graph.table`
+    _related: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def t(self, kind: str) -> pd.DataFrame:
+        """The normalised table of this kind."""
+        return self.tables[kind]
+
+    def related(self) -> pd.DataFrame:
+        """Applicant units joined with their related units (same unit included), cached.
+
+        ``phrase``: "<unit, relation to the applicant unit>, which leads proposal P" etc."""
+        if "r" not in self._related:
+            au = self.applicant_units
+            rel = related_unit_pairs(
+                self.tables["unit_relations"],
+                reach=self.policy.unit_reach,
+                shareholding=self.policy.shareholding,
+                include_same=True,
+                units=au["unit_id"].unique(),
+            )
+            aur = au.merge(rel, on="unit_id")
+            un = self.un
+            aur["phrase"] = pd.Series(
+                [
+                    describe_related(un.get(x, x), r, un.get(y, y), un.get(v, v))
+                    + ", "
+                    + _applicant_phrase(role, seq, p)
+                    for p, y, role, seq, x, r, v in _iter(
+                        aur,
+                        [
+                            "proposal_id",
+                            "unit_id",
+                            "role",
+                            "seq",
+                            "other_unit_id",
+                            "relation",
+                            "via",
+                        ],
+                    )
+                ],
+                index=aur.index,
+                dtype=object,
+            )
+            self._related["r"] = aur
+        return self._related["r"]
+
+
+def _seq(v: Any) -> int | None:
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        return None
+    try:
+        return int(float(v))
+    except (TypeError, ValueError):
+        return None
+
+
+def _objects(s: pd.Series, fn: Any) -> pd.Series:
+    """``fn`` applied to each value, kept as Python objects (None stays None, not NaN)."""
+    return pd.Series([fn(v) for v in s], index=s.index, dtype=object)
+
+
+def _expert_set(
+    tables: Mapping[str, pd.DataFrame], experts: Sequence[str] | None
+) -> frozenset[str]:
+    if experts is not None:
+        return frozenset(str(e) for e in experts)
+    ex = table(tables, "experts")
+    return frozenset(e for e in ex["expert_id"] if e is not None)
+
+
+def _affiliations(
+    tables: Mapping[str, pd.DataFrame], who: frozenset[str] | None, batch_date: date, years: int
+) -> pd.DataFrame:
+    """Current and former (within ``years``) employers: expert_id, unit_id, status, end.
+
+    Current: ``people.unit_id`` or an employment row with no end date or ending on/after the
+    batch date. Former: ended before the batch date and after ``batch_date - years``; a unit
+    that is current is never also former; of several former rows the latest end is kept.
+    """
+    people = table(tables, "people")
+    cur = people[["person_id", "unit_id"]].dropna()
+    emp = table(tables, "employment")
+    emp = emp[emp["person_id"].notna() & emp["unit_id"].notna()].copy()
+    end = pd.to_datetime(emp["end_date"], errors="coerce")
+    bd = pd.Timestamp(batch_date)
+    cutoff = pd.Timestamp(years_before(batch_date, years))
+    is_cur = end.isna() | (end >= bd)
+    is_former = ~is_cur & (end > cutoff)
+    a = pd.concat(
+        [cur, emp.loc[is_cur, ["person_id", "unit_id"]]], ignore_index=True
+    ).drop_duplicates()
+    a["status"] = "current"
+    a["end"] = None
+    f = emp.loc[is_former, ["person_id", "unit_id"]].copy()
+    f["end"] = end[is_former].dt.date.astype(object)
+    f = f.sort_values("end").drop_duplicates(["person_id", "unit_id"], keep="last")
+    f["status"] = "former"
+    f = f.merge(a[["person_id", "unit_id"]], how="left", indicator=True)
+    f = f[f["_merge"] == "left_only"].drop(columns="_merge")
+    out = pd.concat([a, f[["person_id", "unit_id", "status", "end"]]], ignore_index=True)
+    out = out.rename(columns={"person_id": "expert_id"})
+    if who is not None:
+        out = out[out["expert_id"].isin(who)]
+    return out.reset_index(drop=True)
+
+
+def _prepare(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    batch_date: date,
+    policy: ConflictPolicy,
+    experts: Sequence[str] | None,
+) -> _Batch:
+    pn, un = name_maps(tables)
+    props = table(tables, "proposals")
+    props = props[props["proposal_id"].notna()].drop_duplicates("proposal_id")
+    props = props[["proposal_id", "direction_code", "lead_unit_id", "pi_id"]].reset_index(drop=True)
+    known = set(props["proposal_id"])
+    lead = props[props["lead_unit_id"].notna()][["proposal_id", "lead_unit_id"]]
+    lead = lead.rename(columns={"lead_unit_id": "unit_id"})
+    lead = lead.assign(role="lead", seq=None)
+    jd = table(tables, "joint_directions")
+    jd = jd[jd["proposal_id"].isin(known)]
+    ju = jd[jd["unit_id"].notna()][["proposal_id", "unit_id", "seq"]].copy()
+    ju["seq"] = _objects(ju["seq"], _seq)
+    ju = ju.merge(lead[["proposal_id", "unit_id"]], how="left", indicator=True)
+    ju = ju[ju["_merge"] == "left_only"].drop(columns="_merge").assign(role="joint")
+    au = pd.concat([lead, ju[["proposal_id", "unit_id", "role", "seq"]]], ignore_index=True)
+    au = au.astype(object).drop_duplicates().reset_index(drop=True)
+
+    pi = props[props["pi_id"].notna()][["proposal_id", "pi_id"]].rename(
+        columns={"pi_id": "person_id"}
+    )
+    pi = pi.assign(role="pi", seq=None)
+    tm = table(tables, "team_members")
+    tm = tm[tm["proposal_id"].isin(known) & tm["person_id"].notna()][
+        ["proposal_id", "person_id", "role"]
+    ].copy()
+    tm["role"] = _objects(tm["role"], lambda r: r if isinstance(r, str) and r else None)
+    tm["seq"] = None
+    jl = jd[jd["leader_id"].notna()][["proposal_id", "leader_id", "seq"]].rename(
+        columns={"leader_id": "person_id"}
+    )
+    jl = jl.assign(role="joint_leader", seq=_objects(jl["seq"], _seq))
+    team = pd.concat([pi, tm, jl[["proposal_id", "person_id", "role", "seq"]]], ignore_index=True)
+    team = team.astype(object).drop_duplicates().reset_index(drop=True)
+    ex = _expert_set(tables, experts)
+    aff = _affiliations(tables, ex, batch_date, policy.former_employment_years)
+    return _Batch(
+        batch_date=batch_date,
+        policy=policy,
+        experts=ex,
+        pn=pn,
+        un=un,
+        proposals=props,
+        applicant_units=au,
+        team=team,
+        affiliations=aff,
+        tables=tables,
+    )
+
+
+def _iter(df: pd.DataFrame, cols: list[str]) -> Iterator[tuple[Any, ...]]:
+    """Rows of ``df[cols]`` as plain Python tuples (fast; NaN/None kept as they are)."""
+    return zip(*(df[c].tolist() for c in cols), strict=True)
+
+
+def _frame(p: list[str], e: list[str], kind: str, reasons: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"proposal_id": p, "expert_id": e, "kind": kind, "reason": reasons})
+
+
+def _employment_rows(b: _Batch, status: str) -> pd.DataFrame:
+    aur = b.related()
+    aff = b.affiliations[b.affiliations["status"] == status]
+    m = aur[["proposal_id", "other_unit_id", "phrase"]].merge(
+        aff[["expert_id", "unit_id", "end"]].rename(columns={"unit_id": "other_unit_id"}),
+        on="other_unit_id",
+    )
+    names = np.array([b.pn.get(e, e) for e in m["expert_id"].tolist()], dtype=object)
+    phrase = m["phrase"].to_numpy(dtype=object)
+    if status == "current":
+        reasons = names + " works at " + phrase
+    else:
+        ends = np.array([f" worked until {d.isoformat()} at " for d in m["end"].tolist()])
+        reasons = names + ends.astype(object) + phrase
+    kind = "employment" if status == "current" else "former_employment"
+    return _frame(m["proposal_id"].tolist(), m["expert_id"].tolist(), kind, list(reasons))
+
+
+def _employment(b: _Batch) -> pd.DataFrame:
+    """Expert works at an applicant unit or a unit related to one."""
+    return _employment_rows(b, "current")
+
+
+def _former_employment(b: _Batch) -> pd.DataFrame:
+    """Expert left an applicant (or related) unit within the former-employment window."""
+    return _employment_rows(b, "former")
+
+
+def _unit_head(b: _Batch) -> pd.DataFrame:
+    """Expert heads the lead unit or a joint unit."""
+    units = b.t("units")
+    heads = units[units["head_id"].isin(b.experts) & units["unit_id"].notna()][
+        ["unit_id", "head_id"]
+    ]
+    m = b.applicant_units.merge(heads, on="unit_id")
+    reasons = [
+        f"{b.pn.get(h, h)} heads {b.un.get(u, u)}, {_applicant_phrase(r, s, p)}"
+        for p, u, r, s, h in _iter(m, ["proposal_id", "unit_id", "role", "seq", "head_id"])
+    ]
+    return _frame(list(m["proposal_id"]), list(m["head_id"]), "unit_head", reasons)
+
+
+def _team_member(b: _Batch) -> pd.DataFrame:
+    """Expert is on the proposal's team (PI, key member, member, joint-direction leader)."""
+    t = b.team[b.team["person_id"].isin(b.experts)]
+    reasons = [
+        f"{b.pn.get(e, e)} is {_role_phrase(r, s)} proposal {p}"
+        for p, e, r, s in _iter(t, ["proposal_id", "person_id", "role", "seq"])
+    ]
+    return _frame(list(t["proposal_id"]), list(t["person_id"]), "team_member", reasons)
+
+
+def _personal_relations(b: _Batch) -> pd.DataFrame:
+    """Coauthor/coapplicant (within their windows), advisor, relative of a team member in scope."""
+    pol = b.policy
+    pr = b.t("person_relations")
+    pr = pr[pr["person_id"].notna() & pr["other_person_id"].notna()]
+    pr = pr[pr["person_id"] != pr["other_person_id"]]
+    pr = pr[pr["kind"].isin(list(_PERSONAL))].copy()
+    pr["year"] = _objects(pr["year"], _seq)
+    by = b.batch_date.year
+    win = {"coauthor": pol.coauthor_years, "coapplicant": pol.coapplicant_years}
+    in_window = [
+        k not in win or y is None or y >= by - win[k]
+        for k, y in zip(pr["kind"], pr["year"], strict=True)
+    ]
+    pr = pr[np.array(in_window, dtype=bool)]
+    pr = pr[pr["kind"].map(_PERSONAL).isin(pol.kinds)]
+    fwd = pr.rename(columns={"person_id": "expert_id", "other_person_id": "other"}).assign(
+        forward=True
+    )
+    rev = pr.rename(columns={"other_person_id": "expert_id", "person_id": "other"}).assign(
+        forward=False
+    )
+    both = pd.concat([fwd, rev], ignore_index=True)[
+        ["expert_id", "other", "kind", "year", "forward"]
+    ]
+    both = both[both["expert_id"].isin(b.experts)]
+    team = b.team[[pol.team_roles(r) for r in b.team["role"]]] if len(b.team) else b.team
+    m = both.merge(team.rename(columns={"person_id": "other"}), on="other")
+    pn = b.pn
+    reasons = [
+        _personal_chain(pn.get(e, e), k, bool(f), pn.get(o, o), y, _role_phrase(r, s), p)
+        for e, o, k, y, f, p, r, s in _iter(
+            m, ["expert_id", "other", "kind", "year", "forward", "proposal_id", "role", "seq"]
+        )
+    ]
+    return pd.DataFrame(
+        {
+            "proposal_id": list(m["proposal_id"]),
+            "expert_id": list(m["expert_id"]),
+            "kind": [_PERSONAL[k] for k in m["kind"]],
+            "reason": reasons,
+        }
+    )
+
+
+def _own_team(b: _Batch) -> pd.DataFrame:
+    t = b.team[b.team["person_id"].isin(b.experts)]
+    return t.rename(columns={"proposal_id": "own_id", "person_id": "expert_id"})
+
+
+def _own_application(b: _Batch) -> pd.DataFrame:
+    """Expert applies (any team role) in the same guide direction as the proposal."""
+    if not b.policy.direction_applicant:
+        return _frame([], [], "own_application", [])
+    own = _own_team(b).merge(
+        b.proposals[["proposal_id", "direction_code"]].rename(columns={"proposal_id": "own_id"}),
+        on="own_id",
+    )
+    own = own[own["direction_code"].notna()]
+    m = own.merge(b.proposals[["proposal_id", "direction_code"]], on="direction_code")
+    m = m[m["proposal_id"] != m["own_id"]]
+    reasons = [
+        f"{b.pn.get(e, e)} is {_role_phrase(r, s)} proposal {q}, which is in guide direction "
+        f"{d} like proposal {p}"
+        for e, r, s, q, d, p in _iter(
+            m, ["expert_id", "role", "seq", "own_id", "direction_code", "proposal_id"]
+        )
+    ]
+    return _frame(list(m["proposal_id"]), list(m["expert_id"]), "own_application", reasons)
+
+
+def _similar_application(b: _Batch, text: TextIndex | None = None) -> pd.DataFrame:
+    """Expert's own proposal is near the proposal (TF-IDF cosine ≥ threshold), any direction."""
+    own = _own_team(b)
+    if own.empty:
+        return _frame([], [], "similar_application", [])
+    text = text or TextIndex.from_proposals(b.t("proposals"))
+    thr = b.policy.similarity_threshold
+    nb = text.neighbours(own["own_id"].unique(), threshold=thr)
+    m = own.merge(nb.rename(columns={"source": "own_id", "target": "proposal_id"}), on="own_id")
+    reasons = [
+        _similar_chain(b.pn.get(e, e), _role_phrase(r, s), q, p, sim, thr)
+        for e, r, s, q, p, sim in _iter(
+            m, ["expert_id", "role", "seq", "own_id", "proposal_id", "similarity"]
+        )
+    ]
+    return _frame(list(m["proposal_id"]), list(m["expert_id"]), "similar_application", reasons)
+
+
+def _recusals(b: _Batch) -> pd.DataFrame:
+    """Applicants asked to avoid the expert (``recusal``) or the expert's current unit."""
+    rec = b.t("recusals")
+    rec = rec[rec["proposal_id"].isin(set(b.proposals["proposal_id"]))]
+    frames = []
+    if "recusal" in b.policy.kinds:
+        r = rec[rec["person_id"].isin(b.experts)]
+        reasons = [
+            f"the applicants of proposal {p} asked that {b.pn.get(e, e)} not review it"
+            f"{_recusal_tail(_txt(why))}"
+            for p, e, why in _iter(r, ["proposal_id", "person_id", "reason"])
+        ]
+        frames.append(_frame(list(r["proposal_id"]), list(r["person_id"]), "recusal", reasons))
+    if "recusal_unit" in b.policy.kinds:
+        r = rec[rec["unit_id"].notna()][["proposal_id", "unit_id", "reason"]]
+        cur = b.affiliations[b.affiliations["status"] == "current"][["expert_id", "unit_id"]]
+        m = r.merge(cur, on="unit_id")
+        reasons = [
+            f"{b.pn.get(e, e)} works at {b.un.get(u, u)}, which the applicants of proposal {p} "
+            f"asked to avoid{_recusal_tail(_txt(why))}"
+            for p, u, why, e in _iter(m, ["proposal_id", "unit_id", "reason", "expert_id"])
+        ]
+        frames.append(_frame(list(m["proposal_id"]), list(m["expert_id"]), "recusal_unit", reasons))
+    return pd.concat(frames, ignore_index=True) if frames else _frame([], [], "recusal", [])
+
+
+def _direction_expert(b: _Batch) -> pd.DataFrame:
+    """Expert drafted the proposal's guide direction or sits on its advisory committee."""
+    de = b.t("direction_experts")
+    de = de[de["person_id"].isin(b.experts) & de["direction_code"].notna()]
+    m = de.merge(b.proposals[["proposal_id", "direction_code"]], on="direction_code")
+    reasons = [
+        _direction_chain(b.pn.get(e, e), _txt(r), d, p)
+        for e, d, r, p in _iter(m, ["person_id", "direction_code", "role", "proposal_id"])
+    ]
+    return _frame(list(m["proposal_id"]), list(m["person_id"]), "direction_expert", reasons)
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})
+
+
+@dataclass(frozen=True, eq=False)
+class _Sorted:
+    """Distinct chains sorted by (proposal_id, expert_id, kind order, reason).
+
+    p, e: (N,) object ids; k: (N,) kind index; reason: (N,) object; starts: (G,) first row of
+    each (proposal, expert, kind) group."""
+
+    p: np.ndarray
+    e: np.ndarray
+    k: np.ndarray
+    reason: np.ndarray
+    starts: np.ndarray
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame) -> _Sorted:
+        df = df[["proposal_id", "expert_id", "kind", "reason"]].drop_duplicates()
+        pc, pu = pd.factorize(df["proposal_id"].to_numpy(dtype=object), sort=True)
+        ec, eu = pd.factorize(df["expert_id"].to_numpy(dtype=object), sort=True)
+        kind = np.array([_KIND_ORDER[x] for x in df["kind"].tolist()], dtype=np.int64)
+        order = np.lexsort((kind, ec, pc))
+        pc, ec, kind = pc[order], ec[order], kind[order]
+        reason = df["reason"].to_numpy(dtype=object)[order]
+        n = len(order)
+        new = np.ones(n, dtype=bool)
+        if n:
+            new[1:] = (pc[1:] != pc[:-1]) | (ec[1:] != ec[:-1]) | (kind[1:] != kind[:-1])
+        starts = np.flatnonzero(new)
+        ends = np.append(starts[1:], n)
+        for g in np.flatnonzero(ends - starts > 1):  # order the chains inside a group
+            lo, hi = starts[g], ends[g]
+            reason[lo:hi] = sorted(reason[lo:hi])
+        p = np.asarray(pu, dtype=object)[pc]
+        e = np.asarray(eu, dtype=object)[ec]
+        return cls(p=p, e=e, k=kind, reason=reason, starts=starts)
+
+    def chains(self) -> pd.DataFrame:
+        kinds = np.array(KINDS, dtype=object)
+        return pd.DataFrame(
+            {
+                "proposal_id": pd.Series(self.p, dtype=object),
+                "expert_id": pd.Series(self.e, dtype=object),
+                "kind": pd.Series(kinds[self.k], dtype=object),
+                "reason": pd.Series(self.reason, dtype=object),
+            }
+        )
+
+    def per_kind(self) -> pd.DataFrame:
+        st = self.starts
+        ends = np.append(st[1:], len(self.p))
+        reason = self.reason[st].copy()
+        for g in np.flatnonzero(ends - st > 1):
+            reason[g] = "; ".join(self.reason[st[g] : ends[g]])
+        kinds = np.array(KINDS, dtype=object)
+        return pd.DataFrame(
+            {
+                "proposal_id": pd.Series(self.p[st], dtype=object),
+                "expert_id": pd.Series(self.e[st], dtype=object),
+                "kind": pd.Series(kinds[self.k[st]], dtype=object),
+                "reason": pd.Series(reason, dtype=object),
+            }
+        )
+
+
+def _sort(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows ordered by proposal, expert, kind order, reason; duplicates dropped."""
+    return _empty() if df.empty else _Sorted.from_frame(df).chains()
+
+
+def _chain_rows(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    batch_date: date,
+    policy: ConflictPolicy | None,
+    experts: Sequence[str] | None,
+    text: TextIndex | None,
+) -> _Sorted | None:
+    """Every chain of the enabled kinds, distinct and sorted (None when there are none)."""
+    policy = policy or load_policy()
+    b = _prepare(normalise(tables), batch_date=batch_date, policy=policy, experts=experts)
+    k = policy.kinds
+    parts: list[pd.DataFrame] = []
+    if "employment" in k:
+        parts.append(_employment(b))
+    if "former_employment" in k:
+        parts.append(_former_employment(b))
+    if "unit_head" in k:
+        parts.append(_unit_head(b))
+    if "team_member" in k:
+        parts.append(_team_member(b))
+    if k & {"coauthor", "coapplicant", "advisor", "relative"}:
+        parts.append(_personal_relations(b))
+    if "own_application" in k:
+        parts.append(_own_application(b))
+    if "similar_application" in k:
+        parts.append(_similar_application(b, text))
+    if k & {"recusal", "recusal_unit"}:
+        parts.append(_recusals(b))
+    if "direction_expert" in k:
+        parts.append(_direction_expert(b))
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return None
+    return _Sorted.from_frame(pd.concat(parts, ignore_index=True))
+
+
+def conflict_chains(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    batch_date: date,
+    policy: ConflictPolicy | None = None,
+    experts: Sequence[str] | None = None,
+    text: TextIndex | None = None,
+) -> pd.DataFrame:
+    """Every reason chain: columns proposal_id, expert_id, kind, reason (one row per chain).
+
+    experts: ids to check (default: every row of ``experts``). text: a prebuilt TextIndex
+    (else fitted on the batch's proposals when ``similar_application`` is on).
+    """
+    rows = _chain_rows(tables, batch_date=batch_date, policy=policy, experts=experts, text=text)
+    return _empty() if rows is None else rows.chains()
+
+
+def find_conflicts(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    batch_date: date,
+    policy: ConflictPolicy | None = None,
+    experts: Sequence[str] | None = None,
+    text: TextIndex | None = None,
+) -> pd.DataFrame:
+    """Conflicted pairs: columns proposal_id, expert_id, kind, reason; one row per (pair, kind).
+
+    ``reason`` joins that kind's chains with "; " (sorted). Never enumerates all pairs.
+    """
+    rows = _chain_rows(tables, batch_date=batch_date, policy=policy, experts=experts, text=text)
+    return _empty() if rows is None else rows.per_kind()
+
+
+def collapse_conflicts(conflicts: pd.DataFrame) -> pd.DataFrame:
+    """One row per pair: proposal_id, expert_id, kinds (";"-joined in KINDS order), reason."""
+    cols = ("proposal_id", "expert_id", "kinds", "reason")
+    if conflicts.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    df = _sort(conflicts)
+    p = df["proposal_id"].to_numpy(dtype=object)
+    e = df["expert_id"].to_numpy(dtype=object)
+    kind = df["kind"].to_numpy(dtype=object)
+    reason = df["reason"].to_numpy(dtype=object)
+    new = np.ones(len(df), dtype=bool)
+    new[1:] = (p[1:] != p[:-1]) | (e[1:] != e[:-1])
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], len(df))
+    kinds = kind[starts].copy()
+    reasons = reason[starts].copy()
+    for g in np.flatnonzero(ends - starts > 1):
+        kinds[g] = ";".join(kind[starts[g] : ends[g]])
+        reasons[g] = "; ".join(reason[starts[g] : ends[g]])
+    data = (p[starts], e[starts], kinds, reasons)
+    return pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in zip(cols, data, strict=True)})
+
+
+def conflict_pairs(conflicts: pd.DataFrame) -> set[tuple[str, str]]:
+    """The set of conflicted (proposal_id, expert_id) pairs."""
+    return set(zip(conflicts["proposal_id"], conflicts["expert_id"], strict=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# graph walk
+
+
+class Explainer:
+    """Reason chains for one (expert, proposal) pair at a time, by walking the graph.
+
+    Build once per batch (graph and text index), then call :meth:`chains` / :meth:`explain`.
+    """
+
+    def __init__(
+        self,
+        tables: Mapping[str, pd.DataFrame],
+        *,
+        batch_date: date,
+        policy: ConflictPolicy | None = None,
+        graph: nx.MultiDiGraph | None = None,
+        text: TextIndex | None = None,
+    ) -> None:
+        self.policy = policy or load_policy()
+        self.batch_date = batch_date
+        tables = normalise(tables)
+        self.graph = graph if graph is not None else build_graph(tables)
+        self._tables = tables
+        self._text = text
+        props = table(tables, "proposals")
+        self._proposals = set(props["proposal_id"].dropna())
+
+    @property
+    def text(self) -> TextIndex:
+        if self._text is None:
+            self._text = TextIndex.from_proposals(table(self._tables, "proposals"))
+        return self._text
+
+    def _name(self, node: tuple[str, str]) -> str:
+        return str(self.graph.nodes[node].get("name", node[1])) if node in self.graph else node[1]
+
+    def _applicant_units(self, pnode: tuple[str, str]) -> list[tuple[str, str, int | None]]:
+        g = self.graph
+        lead = {u[1] for u, _, d in g.in_edges(pnode, data=True) if d["kind"] == "lead_unit"}
+        out = {(u, "lead", None) for u in lead}
+        for u, _, d in g.in_edges(pnode, data=True):
+            if d["kind"] == "joint_unit" and u[1] not in lead:
+                out.add((u[1], "joint", d.get("seq")))
+        return sorted(out, key=lambda t: (t[0], t[1], t[2] or 0))
+
+    def _team(self, pnode: tuple[str, str]) -> set[tuple[str, str | None, int | None]]:
+        return {
+            (u[1], d.get("role"), d.get("seq"))
+            for u, _, d in self.graph.in_edges(pnode, data=True)
+            if d["kind"] == "team_member"
+        }
+
+    def _direction(self, pnode: tuple[str, str]) -> str | None:
+        for _, d, data in self.graph.out_edges(pnode, data=True):
+            if data["kind"] == "in_direction":
+                return str(d[1])
+        return None
+
+    def _employers(self, enode: tuple[str, str]) -> tuple[set[str], dict[str, date]]:
+        cutoff = years_before(self.batch_date, self.policy.former_employment_years)
+        current: set[str] = set()
+        former: dict[str, date] = {}
+        if enode not in self.graph:
+            return current, former
+        for u, _, d in self.graph.in_edges(enode, data=True):
+            if d["kind"] != "employs":
+                continue
+            end = d.get("end")
+            if d.get("current") or end is None or end >= self.batch_date:
+                current.add(u[1])
+            elif end > cutoff:
+                former[u[1]] = max(end, former.get(u[1], end))
+        return current, {u: e for u, e in former.items() if u not in current}
+
+    def chains(self, expert_id: str, proposal_id: str) -> list[tuple[str, str]]:
+        """(kind, chain) pairs for the pair, sorted by kind order then text; [] if none."""
+        g, pol = self.graph, self.policy
+        pnode, enode = ("proposal", proposal_id), ("person", expert_id)
+        if proposal_id not in self._proposals or pnode not in g:
+            return []
+        ename = self._name(enode)
+        out: set[tuple[str, str]] = set()
+        role: str | None  # applicant-unit roles and team roles share the loop names
+        units = self._applicant_units(pnode)
+        current, former = self._employers(enode)
+        if current or former:
+            for y, role, seq in units:
+                app = _applicant_phrase(role, seq, proposal_id)
+                for x, rel, via in related_units_in_graph(
+                    g, y, reach=pol.unit_reach, shareholding=pol.shareholding
+                ):
+                    desc = describe_related(
+                        self._name(("unit", x)),
+                        rel,
+                        self._name(("unit", y)),
+                        None if via is None else self._name(("unit", via)),
+                    )
+                    if x in current and "employment" in pol.kinds:
+                        out.add(("employment", f"{ename} works at {desc}, {app}"))
+                    if x in former and "former_employment" in pol.kinds:
+                        end = former[x].isoformat()
+                        out.add(
+                            ("former_employment", f"{ename} worked until {end} at {desc}, {app}")
+                        )
+        edges_out = list(g.out_edges(enode, data=True)) if enode in g else []
+        edges_in = list(g.in_edges(enode, data=True)) if enode in g else []
+        if "unit_head" in pol.kinds:
+            heads = {u[1] for _, u, d in edges_out if d["kind"] == "head_of"}
+            for y, role, seq in units:
+                if y in heads:
+                    out.add(
+                        (
+                            "unit_head",
+                            f"{ename} heads {self._name(('unit', y))}, "
+                            f"{_applicant_phrase(role, seq, proposal_id)}",
+                        )
+                    )
+        team = self._team(pnode)
+        if "team_member" in pol.kinds:
+            for person, role, seq in team:
+                if person == expert_id:
+                    out.add(
+                        (
+                            "team_member",
+                            f"{ename} is {_role_phrase(role, seq)} proposal {proposal_id}",
+                        )
+                    )
+        personal = [(o, d, True) for _, o, d in edges_out] + [(o, d, False) for o, _, d in edges_in]
+        by = self.batch_date.year
+        win = {"coauthor": pol.coauthor_years, "coapplicant": pol.coapplicant_years}
+        for other, d, forward in personal:
+            k = d["kind"]
+            if k not in _PERSONAL or _PERSONAL[k] not in pol.kinds or other[1] == expert_id:
+                continue
+            year = d.get("year")
+            if k in win and year is not None and year < by - win[k]:
+                continue
+            for person, role, seq in team:
+                if person == other[1] and pol.team_roles(role):
+                    out.add(
+                        (
+                            _PERSONAL[k],
+                            _personal_chain(
+                                ename, k, forward, self._name(other), year,
+                                _role_phrase(role, seq), proposal_id,
+                            ),
+                        )
+                    )  # fmt: skip
+        own = [
+            (q[1], d.get("role"), d.get("seq"))
+            for _, q, d in edges_out
+            if d["kind"] == "team_member" and q[1] != proposal_id and q[1] in self._proposals
+        ]
+        direction = self._direction(pnode)
+        if "own_application" in pol.kinds and pol.direction_applicant and direction is not None:
+            for q, role, seq in own:
+                if self._direction(("proposal", q)) == direction:
+                    out.add(
+                        (
+                            "own_application",
+                            f"{ename} is {_role_phrase(role, seq)} proposal {q}, which is in "
+                            f"guide direction {direction} like proposal {proposal_id}",
+                        )
+                    )
+        if "similar_application" in pol.kinds and own:
+            thr = pol.similarity_threshold
+            for q, role, seq in own:
+                sim = float(self.text.pairs([q], [proposal_id])[0])
+                if sim >= thr:
+                    out.add(
+                        (
+                            "similar_application",
+                            _similar_chain(
+                                ename, _role_phrase(role, seq), q, proposal_id, sim, thr
+                            ),
+                        )
+                    )
+        for _, target, d in g.out_edges(pnode, data=True):
+            if d["kind"] != "recusal":
+                continue
+            tail = _recusal_tail(d.get("reason"))
+            if target == enode and "recusal" in pol.kinds:
+                out.add(
+                    (
+                        "recusal",
+                        f"the applicants of proposal {proposal_id} asked that {ename} not "
+                        f"review it{tail}",
+                    )
+                )
+            if target[0] == "unit" and target[1] in current and "recusal_unit" in pol.kinds:
+                out.add(
+                    (
+                        "recusal_unit",
+                        f"{ename} works at {self._name(target)}, which the applicants of "
+                        f"proposal {proposal_id} asked to avoid{tail}",
+                    )
+                )
+        if "direction_expert" in pol.kinds and direction is not None:
+            for _, dnode, d in edges_out:
+                if d["kind"] == "direction_role" and dnode[1] == direction:
+                    out.add(
+                        (
+                            "direction_expert",
+                            _direction_chain(ename, d.get("role"), direction, proposal_id),
+                        )
+                    )
+        return sorted(out, key=lambda t: (_KIND_ORDER[t[0]], t[1]))
+
+    def explain(self, expert_id: str, proposal_id: str) -> list[str]:
+        """The reason chains for the pair (sorted by kind, then text); empty if not conflicted."""
+        return [c for _, c in self.chains(expert_id, proposal_id)]
+
+
+def explain(
+    tables: Mapping[str, pd.DataFrame],
+    expert_id: str,
+    proposal_id: str,
+    *,
+    batch_date: date,
+    policy: ConflictPolicy | None = None,
+    graph: nx.MultiDiGraph | None = None,
+) -> list[str]:
+    """Reason chains why ``expert_id`` may not review ``proposal_id`` ([] when none)."""
+    return Explainer(tables, batch_date=batch_date, policy=policy, graph=graph).explain(
+        expert_id, proposal_id
+    )
+
+
+def batch_date_of(tables: Mapping[str, pd.DataFrame], batch_id: str | None = None) -> date | None:
+    """``batches.batch_date`` of the given (or the only) batch, else None."""
+    b = table(tables, "batches")
+    if batch_id is not None:
+        b = b[b["batch_id"] == batch_id]
+    dates = [d for d in (to_date(v) for v in b["batch_date"]) if d is not None]
+    return dates[0] if len(dates) == 1 or (dates and batch_id is not None) else None

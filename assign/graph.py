@@ -1,0 +1,517 @@
+"""The graph of people, units, proposals and guide directions built from the batch tables.
+
+Nodes are tuples ``(type, id)`` with type in ``person | unit | proposal | direction`` and a
+``name`` attribute (the Chinese name where the tables have one, else the id). Edges of the
+``networkx.MultiDiGraph`` carry a ``kind``:
+
+- ``employs`` unit → person (``start``, ``end``: ``date | None``; ``current``: from
+  ``people.unit_id`` or an employment row with no end date);
+- ``parent_of`` / ``controls`` / ``shareholding`` unit → unit (``share`` for shareholding);
+- ``coauthor`` / ``coapplicant`` / ``advisor_of`` / ``relative_of`` person → person (``year``);
+- ``team_member`` person → proposal (``role``: pi | key | member | joint_leader, ``seq``);
+- ``lead_unit`` / ``joint_unit`` unit → proposal (``seq`` for joint units);
+- ``recusal`` proposal → person or unit (``reason``);
+- ``head_of`` person → unit; ``direction_role`` person → direction (``role``: drafter | advisor);
+- ``in_direction`` proposal → direction.
+
+The same module holds the one definition of *related units* (关联单位), used both by the conflict
+rules and by the screening rule on related enterprises: :func:`related_unit_pairs` (vectorised,
+over the ``unit_relations`` frame) and :func:`related_units_in_graph` (a walk on the graph) give
+the same answer and are tested against each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+import networkx as nx
+import pandas as pd
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "guide": (
+        "code", "programme", "title", "cap_wan", "max_years", "mode", "note", "organiser",
+        "research_content", "indicators", "remarks",
+    ),
+    "units": ("unit_id", "name", "type", "city", "province", "credit_code", "head_id"),
+    "unit_relations": ("unit_id", "related_unit_id", "kind", "share"),
+    "people": ("person_id", "name", "unit_id", "birth_date", "title"),
+    "employment": ("person_id", "unit_id", "start_date", "end_date"),
+    "experts": (
+        "expert_id", "disciplines", "keywords", "profile", "kind", "level", "province",
+        "max_load", "active",
+    ),
+    "direction_experts": ("person_id", "direction_code", "role"),
+    "credit_penalties": ("subject_type", "subject_id", "start_date", "end_date", "reason"),
+    "ratings": ("expert_id", "batch_id", "rating", "rated_on"),
+    "proposals": (
+        "proposal_id", "batch_id", "direction_code", "title", "lead_unit_id", "pi_id",
+        "department", "total_budget_wan", "requested_wan", "own_funds_wan", "duration_years",
+        "keywords", "abstract", "disciplines", "submitted_at",
+    ),
+    "joint_directions": ("proposal_id", "seq", "unit_id", "leader_id", "task", "budget_wan"),
+    "team_members": ("proposal_id", "person_id", "role"),
+    "person_relations": ("person_id", "other_person_id", "kind", "year"),
+    "recusals": ("proposal_id", "person_id", "unit_id", "reason"),
+    "in_progress_projects": (
+        "project_id", "pi_id", "lead_unit_id", "mode", "start_year", "end_year",
+    ),
+    "batches": ("batch_id", "name", "year", "batch_date", "deadline"),
+}  # fmt: skip
+
+_NORMALISED = "reviewopt_normalised"
+_ID_COLUMNS = {
+    "code", "unit_id", "related_unit_id", "head_id", "person_id", "expert_id", "direction_code",
+    "subject_id", "batch_id", "proposal_id", "lead_unit_id", "pi_id", "leader_id",
+    "other_person_id", "project_id",
+}  # fmt: skip
+
+# Chinese labels accepted for enum columns (the importers translate them too; cores are lenient).
+_ENUM_ALIASES: dict[str, str] = {
+    "高校": "university", "科研院所": "institute", "企业": "enterprise", "新型研发机构": "new_rnd",
+    "实验室": "lab", "医院": "hospital", "其他": "other", "母公司": "parent_of", "控制": "controls",
+    "参股": "shareholding", "正高": "senior", "副高": "associate", "中级": "intermediate",
+    "科技": "academic", "产业": "industry", "财务": "finance", "指南编制": "drafter",
+    "咨询委员会": "advisor", "好": "good", "一般": "fair", "较差": "poor", "合著": "coauthor",
+    "合作申请": "coapplicant", "导师": "advisor_of", "亲属": "relative_of", "骨干": "key",
+    "负责人": "pi", "成员": "member",
+}  # fmt: skip
+_ENUM_COLUMNS: dict[str, frozenset[str]] = {
+    "units": frozenset({"type"}),
+    "unit_relations": frozenset({"kind"}),
+    "people": frozenset({"title"}),
+    "experts": frozenset({"kind"}),
+    "direction_experts": frozenset({"role"}),
+    "credit_penalties": frozenset({"subject_type"}),
+    "ratings": frozenset({"rating"}),
+    "team_members": frozenset({"role"}),
+    "person_relations": frozenset({"kind"}),
+}
+_MODE_ALIASES = {"directed": "定向委托", "open_call": "揭榜挂帅", "competitive": "竞争择优"}
+
+#: Reach of "related units": which neighbours of a unit count as related to it.
+REACH_CHOICES = frozenset({"parent", "subsidiary", "sibling"})
+#: Default reach (same unit always counts; shareholding is a separate switch).
+DEFAULT_REACH = frozenset({"parent", "subsidiary", "sibling"})
+_CONTROL_KINDS = ("parent_of", "controls")
+
+
+def _clean_ids(s: pd.Series) -> pd.Series:
+    """Ids as strings (numbers written without a trailing .0); missing stays missing."""
+    if pd.api.types.is_float_dtype(s) or pd.api.types.is_integer_dtype(s):
+        s = s.astype("Int64")
+    missing = s.isna().to_numpy()
+    text = s.astype(object).astype(str).str.strip()
+    out = text.to_numpy(dtype=object)
+    out[missing | (text == "").to_numpy()] = None
+    return pd.Series(out, index=s.index, dtype=object)
+
+
+def table(tables: Mapping[str, pd.DataFrame], kind: str) -> pd.DataFrame:
+    """A copy of ``tables[kind]`` with every documented column (missing kinds give empty frames).
+
+    Id columns become Python strings (``None`` when missing); enum columns are mapped from their
+    Chinese labels to the English codes; the caller's frame is not changed.
+    """
+    cols = COLUMNS[kind]
+    src = tables.get(kind)
+    if src is not None and src.attrs.get(_NORMALISED) == kind and set(cols) <= set(src.columns):
+        return src.copy(deep=False)  # already normalised (copy-on-write keeps the source safe)
+    df = pd.DataFrame(columns=list(cols)) if src is None else src.copy()
+    for c in cols:
+        if c not in df.columns:
+            df[c] = None
+    df = df.reset_index(drop=True)
+    for c in df.columns:
+        if c in _ID_COLUMNS:
+            df[c] = _clean_ids(df[c])
+        elif c in _ENUM_COLUMNS.get(kind, frozenset()):
+            df[c] = df[c].map(lambda v: _ENUM_ALIASES.get(v, v) if isinstance(v, str) else v)
+        elif c == "mode":
+            df[c] = df[c].map(lambda v: _MODE_ALIASES.get(v, v) if isinstance(v, str) else v)
+    df.attrs[_NORMALISED] = kind
+    return df
+
+
+def normalise(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Every documented kind through :func:`table` once (later ``table`` calls are cheap)."""
+    return {kind: table(tables, kind) for kind in COLUMNS}
+
+
+def to_date(value: Any) -> date | None:
+    """An ISO date / timestamp / date-like value as ``datetime.date`` (``None`` when missing)."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:  # the common case, ISO text, without pandas' per-call format inference
+            return datetime.fromisoformat(value.strip()).date()
+        except ValueError:
+            pass
+    ts = pd.to_datetime(value, errors="coerce")
+    if ts is None or pd.isna(ts):
+        return None
+    return ts.date()
+
+
+def years_before(day: date, years: int) -> date:
+    """The same calendar day ``years`` years earlier (29 February maps to 28 February)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def name_maps(tables: Mapping[str, pd.DataFrame]) -> tuple[dict[str, str], dict[str, str]]:
+    """(person id → name, unit id → name); ids without a name map to themselves."""
+    people = table(tables, "people")
+    units = table(tables, "units")
+    pn = {
+        pid: (str(n) if isinstance(n, str) and n else pid)
+        for pid, n in zip(people["person_id"], people["name"], strict=True)
+        if pid is not None
+    }
+    un = {
+        uid: (str(n) if isinstance(n, str) and n else uid)
+        for uid, n in zip(units["unit_id"], units["name"], strict=True)
+        if uid is not None
+    }
+    return pn, un
+
+
+# ---------------------------------------------------------------------------------------------
+# related units: one definition, two implementations (frame join and graph walk)
+
+
+def describe_related(other: str, relation: str, unit: str, via: str | None) -> str:
+    """Noun phrase naming ``other`` and how it relates to ``unit`` (names, not ids).
+
+    relation codes (``other`` relative to ``unit``): same, subsidiary, controlled, parent,
+    controller, sibling (both under ``via``), shareholder, investee.
+    """
+    if relation == "same":
+        return other
+    if relation == "subsidiary":
+        return f"{other}, a subsidiary of {unit}"
+    if relation == "controlled":
+        return f"{other}, controlled by {unit}"
+    if relation == "parent":
+        return f"{other}, the parent company of {unit}"
+    if relation == "controller":
+        return f"{other}, the controller of {unit}"
+    if relation == "sibling":
+        return f"{other}, a sister unit of {unit} (both under {via})"
+    if relation == "shareholder":
+        return f"{other}, a shareholder of {unit}"
+    if relation == "investee":
+        return f"{other}, an investee of {unit}"
+    raise ValueError(f"unknown unit relation code {relation!r}")
+
+
+def _check_reach(reach: Iterable[str]) -> frozenset[str]:
+    r = frozenset(reach)
+    bad = sorted(r - REACH_CHOICES)
+    if bad:
+        raise ValueError(
+            f"unknown unit relation reach {', '.join(bad)}; choose from "
+            f"{', '.join(sorted(REACH_CHOICES))} (shareholding is a separate switch)"
+        )
+    return r
+
+
+def related_unit_pairs(
+    unit_relations: pd.DataFrame,
+    *,
+    reach: Iterable[str] = DEFAULT_REACH,
+    shareholding: bool = False,
+    include_same: bool = False,
+    units: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """All (unit_id, other_unit_id) pairs where ``other`` is related to ``unit``.
+
+    Returns columns unit_id, other_unit_id, relation, via (the common parent/controller for
+    ``sibling``, else None), one row per way the two are related. ``reach`` ⊆ {parent,
+    subsidiary, sibling}; ``shareholding`` adds shareholder/investee pairs (either direction);
+    ``include_same`` adds (u, u, "same") for every unit in ``units``.
+    """
+    reach = _check_reach(reach)
+    rel = table({"unit_relations": unit_relations}, "unit_relations")
+    rel = rel[rel["unit_id"].notna() & rel["related_unit_id"].notna()]
+    rel = rel[rel["unit_id"] != rel["related_unit_id"]]
+    frames: list[pd.DataFrame] = []
+    ctrl = rel[rel["kind"].isin(_CONTROL_KINDS)][["unit_id", "related_unit_id", "kind"]]
+    ctrl = ctrl.drop_duplicates()
+    is_parent = ctrl["kind"] == "parent_of"
+    if "subsidiary" in reach:  # other is unit's subsidiary: unit →ctrl→ other
+        frames.append(
+            pd.DataFrame(
+                {
+                    "unit_id": ctrl["unit_id"].to_numpy(),
+                    "other_unit_id": ctrl["related_unit_id"].to_numpy(),
+                    "relation": is_parent.map({True: "subsidiary", False: "controlled"})
+                    .astype(object)
+                    .to_numpy(),
+                    "via": None,
+                }
+            )
+        )
+    if "parent" in reach:  # other is unit's parent: other →ctrl→ unit
+        frames.append(
+            pd.DataFrame(
+                {
+                    "unit_id": ctrl["related_unit_id"].to_numpy(),
+                    "other_unit_id": ctrl["unit_id"].to_numpy(),
+                    "relation": is_parent.map({True: "parent", False: "controller"})
+                    .astype(object)
+                    .to_numpy(),
+                    "via": None,
+                }
+            )
+        )
+    if "sibling" in reach and len(ctrl):
+        kids = ctrl[["unit_id", "related_unit_id"]].drop_duplicates()
+        kids = kids.rename(columns={"unit_id": "via"})
+        sib = kids.merge(kids, on="via", suffixes=("", "_o"))
+        sib = sib[sib["related_unit_id"] != sib["related_unit_id_o"]]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "unit_id": sib["related_unit_id"].to_numpy(),
+                    "other_unit_id": sib["related_unit_id_o"].to_numpy(),
+                    "relation": "sibling",
+                    "via": sib["via"].to_numpy(),
+                }
+            )
+        )
+    if shareholding:
+        sh = rel[rel["kind"] == "shareholding"][["unit_id", "related_unit_id"]].drop_duplicates()
+        # unit_id holds shares in related_unit_id
+        frames.append(
+            pd.DataFrame(
+                {
+                    "unit_id": sh["related_unit_id"].to_numpy(),
+                    "other_unit_id": sh["unit_id"].to_numpy(),
+                    "relation": "shareholder",
+                    "via": None,
+                }
+            )
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "unit_id": sh["unit_id"].to_numpy(),
+                    "other_unit_id": sh["related_unit_id"].to_numpy(),
+                    "relation": "investee",
+                    "via": None,
+                }
+            )
+        )
+    if include_same and units is not None:
+        us = pd.unique(pd.Series([u for u in units if u is not None], dtype=object))
+        frames.append(
+            pd.DataFrame({"unit_id": us, "other_unit_id": us, "relation": "same", "via": None})
+        )
+    cols = ["unit_id", "other_unit_id", "relation", "via"]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    out = pd.concat(frames, ignore_index=True)[cols].astype(object)
+    if units is not None:
+        keep = {u for u in units if u is not None}
+        out = out[out["unit_id"].isin(keep)]
+    return out.drop_duplicates().reset_index(drop=True)
+
+
+def related_units_in_graph(
+    graph: nx.MultiDiGraph,
+    unit_id: str,
+    *,
+    reach: Iterable[str] = DEFAULT_REACH,
+    shareholding: bool = False,
+    include_same: bool = True,
+) -> list[tuple[str, str, str | None]]:
+    """Units related to ``unit_id`` by walking the graph: list of (other_unit_id, relation, via).
+
+    Same definition as :func:`related_unit_pairs`; sorted, without duplicates.
+    """
+    reach = _check_reach(reach)
+    node = ("unit", unit_id)
+    out: set[tuple[str, str, str | None]] = set()
+    if include_same:
+        out.add((unit_id, "same", None))
+    if node not in graph:
+        return sorted(out, key=_rel_key)
+    for _, child, data in graph.out_edges(node, data=True):
+        k = data["kind"]
+        if child[0] != "unit" or child == node:
+            continue
+        if k in _CONTROL_KINDS and "subsidiary" in reach:
+            out.add((child[1], "subsidiary" if k == "parent_of" else "controlled", None))
+        if k == "shareholding" and shareholding:
+            out.add((child[1], "investee", None))
+    for par, _, data in graph.in_edges(node, data=True):
+        k = data["kind"]
+        if par[0] != "unit" or par == node:
+            continue
+        if k in _CONTROL_KINDS:
+            if "parent" in reach:
+                out.add((par[1], "parent" if k == "parent_of" else "controller", None))
+            if "sibling" in reach:
+                for _, sib, d2 in graph.out_edges(par, data=True):
+                    if d2["kind"] in _CONTROL_KINDS and sib[0] == "unit" and sib != node:
+                        if sib != par:
+                            out.add((sib[1], "sibling", par[1]))
+        if k == "shareholding" and shareholding:
+            out.add((par[1], "shareholder", None))
+    return sorted(out, key=_rel_key)
+
+
+def _rel_key(t: tuple[str, str, str | None]) -> tuple[str, str, str]:
+    return (t[0], t[1], t[2] or "")
+
+
+# ---------------------------------------------------------------------------------------------
+# the graph
+
+
+def _s(v: Any) -> str | None:
+    if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
+        return None
+    text = str(v).strip()
+    return text or None
+
+
+def _int(v: Any) -> int | None:
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        return None
+    try:
+        return int(float(v))
+    except (TypeError, ValueError):
+        return None
+
+
+def build_graph(tables: Mapping[str, pd.DataFrame]) -> nx.MultiDiGraph:
+    """The people/unit/proposal/direction graph of a batch (see the module docstring)."""
+    g: nx.MultiDiGraph = nx.MultiDiGraph()
+    pn, un = name_maps(tables)
+    for pid, name in pn.items():
+        g.add_node(("person", pid), name=name)
+    units = table(tables, "units")
+    for uid, name in un.items():
+        g.add_node(("unit", uid), name=name)
+
+    def person(pid: str) -> tuple[str, str]:
+        node = ("person", pid)
+        if node not in g:
+            g.add_node(node, name=pid)
+        return node
+
+    def unit(uid: str) -> tuple[str, str]:
+        node = ("unit", uid)
+        if node not in g:
+            g.add_node(node, name=uid)
+        return node
+
+    people = table(tables, "people")
+    for pid, uid in zip(people["person_id"], people["unit_id"], strict=True):
+        if pid and uid:
+            g.add_edge(unit(uid), person(pid), kind="employs", start=None, end=None, current=True)
+    emp = table(tables, "employment")
+    for pid, uid, st, en in emp[["person_id", "unit_id", "start_date", "end_date"]].itertuples(
+        index=False
+    ):
+        if pid and uid:
+            end = to_date(en)
+            g.add_edge(
+                unit(uid),
+                person(pid),
+                kind="employs",
+                start=to_date(st),
+                end=end,
+                current=end is None,
+            )
+    for uid, head in zip(units["unit_id"], units["head_id"], strict=True):
+        if uid and head:
+            g.add_edge(person(head), unit(uid), kind="head_of")
+    rel = table(tables, "unit_relations")
+    for a, b, k, share in rel[["unit_id", "related_unit_id", "kind", "share"]].itertuples(
+        index=False
+    ):
+        if a and b and k in ("parent_of", "controls", "shareholding"):
+            attrs: dict[str, Any] = {"kind": k}
+            if k == "shareholding":
+                attrs["share"] = None if pd.isna(share) else float(share)
+            g.add_edge(unit(a), unit(b), **attrs)
+    prel = table(tables, "person_relations")
+    for a, b, k, yr in prel[["person_id", "other_person_id", "kind", "year"]].itertuples(
+        index=False
+    ):
+        if a and b and k in ("coauthor", "coapplicant", "advisor_of", "relative_of"):
+            g.add_edge(person(a), person(b), kind=k, year=_int(yr))
+    props = table(tables, "proposals")
+    for row in props[["proposal_id", "direction_code", "lead_unit_id", "pi_id"]].itertuples(
+        index=False
+    ):
+        pid, code, lead, pi = row
+        if not pid:
+            continue
+        pnode = ("proposal", pid)
+        g.add_node(pnode, name=pid)
+        if code:
+            g.add_node(("direction", code), name=code)
+            g.add_edge(pnode, ("direction", code), kind="in_direction")
+        if lead:
+            g.add_edge(unit(lead), pnode, kind="lead_unit")
+        if pi:
+            g.add_edge(person(pi), pnode, kind="team_member", role="pi", seq=None)
+    jd = table(tables, "joint_directions")
+    for pid, seq, uid, leader in jd[["proposal_id", "seq", "unit_id", "leader_id"]].itertuples(
+        index=False
+    ):
+        if not pid:
+            continue
+        pnode = ("proposal", pid)
+        if pnode not in g:
+            g.add_node(pnode, name=pid)
+        if uid:
+            g.add_edge(unit(uid), pnode, kind="joint_unit", seq=_int(seq))
+        if leader:
+            g.add_edge(
+                person(leader), pnode, kind="team_member", role="joint_leader", seq=_int(seq)
+            )
+    tm = table(tables, "team_members")
+    for pid, person_id, role in tm[["proposal_id", "person_id", "role"]].itertuples(index=False):
+        if pid and person_id:
+            pnode = ("proposal", pid)
+            if pnode not in g:
+                g.add_node(pnode, name=pid)
+            g.add_edge(person(person_id), pnode, kind="team_member", role=_s(role), seq=None)
+    rec = table(tables, "recusals")
+    for pid, person_id, uid, reason in rec[
+        ["proposal_id", "person_id", "unit_id", "reason"]
+    ].itertuples(index=False):
+        if not pid:
+            continue
+        pnode = ("proposal", pid)
+        if pnode not in g:
+            g.add_node(pnode, name=pid)
+        if person_id:
+            g.add_edge(pnode, person(person_id), kind="recusal", reason=_s(reason))
+        if uid:
+            g.add_edge(pnode, unit(uid), kind="recusal", reason=_s(reason))
+    de = table(tables, "direction_experts")
+    for person_id, code, role in de[["person_id", "direction_code", "role"]].itertuples(
+        index=False
+    ):
+        if person_id and code:
+            dnode = ("direction", code)
+            if dnode not in g:
+                g.add_node(dnode, name=code)
+            g.add_edge(person(person_id), dnode, kind="direction_role", role=_s(role))
+    return g

@@ -1,0 +1,209 @@
+"""Expert-pool filters: who is set aside before assignment, and why.
+
+Standing filters: inactive, over age (超龄), an active credit penalty (失信), rated poor in both
+of the two most recent ratings (连续2次较差). Per-batch filters chosen by the officer: titles,
+levels, in/out of province.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from assign.graph import normalise, to_date
+
+HOME_PROVINCE = "江苏"
+FILTERS = ("inactive", "over_age", "credit", "poor_twice", "title", "level", "province")
+
+
+class PoolFilterError(ValueError):
+    """A pool filter option that cannot be used."""
+
+
+def _active(v: Any) -> bool | None:
+    """true/false/1/0/是/否 as bool; None when missing or unreadable."""
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        return None
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int | float):
+        return bool(v)
+    s = str(v).strip().lower()
+    if s in ("true", "t", "1", "yes", "y", "是"):
+        return True
+    if s in ("false", "f", "0", "no", "n", "否"):
+        return False
+    return None
+
+
+def age_on(birth: date, day: date) -> int:
+    """Whole years completed on ``day``."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def pool_reasons(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    batch_date: date,
+    max_age: int | None = 70,
+    titles: Iterable[str] | None = None,
+    levels: Iterable[str] | None = None,
+    province_scope: str | None = None,
+) -> pd.DataFrame:
+    """Every (expert_id, filter, reason) that sets an expert aside; filter is one of FILTERS."""
+    if province_scope not in (None, "in", "out"):
+        raise PoolFilterError(f"province_scope must be 'in', 'out' or None, got {province_scope!r}")
+    t = normalise(tables)
+    experts = t["experts"]
+    people = {r["person_id"]: r for r in t["people"].to_dict("records") if r["person_id"]}
+    title_set = None if titles is None else frozenset(titles)
+    level_set = None if levels is None else frozenset(levels)
+    pens: dict[str, list[tuple[date | None, date | None, str | None]]] = defaultdict(list)
+    cp = t["credit_penalties"]
+    for st, sid, s, e, why in cp[
+        ["subject_type", "subject_id", "start_date", "end_date", "reason"]
+    ].itertuples(index=False):
+        if st == "person" and sid:
+            pens[sid].append(
+                (to_date(s), to_date(e), why if isinstance(why, str) and why else None)
+            )
+    ratings: dict[str, list[tuple[date, str, str]]] = defaultdict(list)
+    rt = t["ratings"]
+    for eid, bid, rating, on in rt[["expert_id", "batch_id", "rating", "rated_on"]].itertuples(
+        index=False
+    ):
+        d = to_date(on)
+        if eid and d is not None and d <= batch_date:
+            ratings[eid].append((d, str(bid) if bid else "?", str(rating)))
+    rows: list[tuple[str, str, str]] = []
+    for r in experts.to_dict("records"):
+        eid = r["expert_id"]
+        if not eid:
+            continue
+        person = people.get(eid, {})
+        if _active(r["active"]) is False:
+            rows.append((eid, "inactive", "inactive in the expert pool"))
+        birth = to_date(person.get("birth_date"))
+        if max_age is not None and birth is not None:
+            age = age_on(birth, batch_date)
+            if age > max_age:
+                rows.append(
+                    (
+                        eid,
+                        "over_age",
+                        f"over age (超龄): {age} on {batch_date.isoformat()} (born "
+                        f"{birth.isoformat()}), limit {max_age}",
+                    )
+                )
+        for s, e, why in pens.get(eid, []):
+            if (s is None or s <= batch_date) and (e is None or e >= batch_date):
+                span = f"from {s.isoformat() if s else '?'} to {e.isoformat() if e else 'open'}"
+                rows.append(
+                    (
+                        eid,
+                        "credit",
+                        f"active credit penalty (失信) {span}" + (f": {why}" if why else ""),
+                    )
+                )
+        hist = sorted(ratings.get(eid, []))
+        if len(hist) >= 2 and hist[-1][2] == "poor" and hist[-2][2] == "poor":
+            (d1, b1, _), (d2, b2, _) = hist[-2], hist[-1]
+            rows.append(
+                (
+                    eid,
+                    "poor_twice",
+                    f"rated poor twice in a row (连续2次较差): {b1} on {d1.isoformat()} and {b2} "
+                    f"on {d2.isoformat()}",
+                )
+            )
+        if title_set is not None:
+            title = person.get("title")
+            title = title if isinstance(title, str) and title else None
+            if title not in title_set:
+                rows.append(
+                    (
+                        eid,
+                        "title",
+                        f"title {title or 'unknown'} is not among the titles asked for "
+                        f"({', '.join(sorted(title_set))})",
+                    )
+                )
+        if level_set is not None:
+            level = r["level"] if isinstance(r["level"], str) and r["level"] else None
+            if level not in level_set:
+                rows.append(
+                    (
+                        eid,
+                        "level",
+                        f"level {level or 'unknown'} is not among the levels asked for "
+                        f"({', '.join(sorted(level_set))})",
+                    )
+                )
+        if province_scope is not None:
+            prov = r["province"] if isinstance(r["province"], str) and r["province"] else None
+            inside = prov == HOME_PROVINCE
+            if province_scope == "in" and not inside:
+                where = prov or "unknown"
+                rows.append(
+                    (eid, "province", f"from {where}; this batch uses {HOME_PROVINCE} experts only")
+                )
+            if province_scope == "out" and inside:
+                rows.append(
+                    (
+                        eid,
+                        "province",
+                        f"from {HOME_PROVINCE}; this batch uses experts from outside only",
+                    )
+                )
+    return pd.DataFrame(
+        {
+            "expert_id": pd.Series([x[0] for x in rows], dtype=object),
+            "filter": pd.Series([x[1] for x in rows], dtype=object),
+            "reason": pd.Series([x[2] for x in rows], dtype=object),
+        }
+    )
+
+
+def filter_pool(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    batch_date: date,
+    max_age: int | None = 70,
+    titles: Iterable[str] | None = None,
+    levels: Iterable[str] | None = None,
+    province_scope: str | None = None,
+) -> pd.DataFrame:
+    """Experts set aside: columns expert_id, reason (one row per expert, reasons joined "; ").
+
+    max_age: oldest age (whole years on ``batch_date``) still allowed, None = no limit.
+    titles / levels: allowed people.title / experts.level codes (None = any).
+    province_scope: "in" (江苏 only), "out" (outside 江苏 only) or None.
+    """
+    long = pool_reasons(
+        tables,
+        batch_date=batch_date,
+        max_age=max_age,
+        titles=titles,
+        levels=levels,
+        province_scope=province_scope,
+    )
+    order: dict[str, list[str]] = {}
+    for eid, reason in zip(long["expert_id"], long["reason"], strict=True):
+        order.setdefault(eid, []).append(reason)
+    return pd.DataFrame(
+        {
+            "expert_id": pd.Series(list(order), dtype=object),
+            "reason": pd.Series(["; ".join(v) for v in order.values()], dtype=object),
+        }
+    )
+
+
+def eligible_experts(tables: Mapping[str, pd.DataFrame], set_aside: pd.DataFrame) -> list[str]:
+    """Expert ids of the pool minus those in ``set_aside`` (in table order)."""
+    out = set(set_aside["expert_id"])
+    ex = normalise(tables)["experts"]
+    return [e for e in ex["expert_id"] if e and e not in out]

@@ -1,0 +1,458 @@
+"""Assignment jobs: correspondence review (exact, fair or a capped random draw, with reserves),
+panel formation, and replacement of experts who decline. The problem is rebuilt from the
+database the same way every time (affinity is deterministic, conflicts and the pool are stored),
+so a replacement works on exactly the problem the run solved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.orm import Session
+
+from assign.draw import draw_assignment
+from assign.fair import solve_fair
+from assign.panels import PanelResult, solve_panels
+from assign.pipeline import AssignOptions, build_problem, panel_problem
+from assign.problem import AssignmentProblem, Status
+from assign.reserves import Reserves, draw_reserves, replace
+from assign.solver import AssignmentResult, quality_summary, solve
+from models.db import audit, batch_lock, check_schema, digest, get_batch, now, session
+from models.schema import Assignment, AssignmentRun, Batch, PanelMember
+from models.screen_jobs import batch_tables, pool_experts, screening_statuses, stored_conflicts
+
+
+class Infeasible(RuntimeError):
+    """The solver proved there is no assignment; the message is the diagnosis."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that defines an assignment run (stored with it, so it can be rebuilt)."""
+
+    mode: str = "review"  # review | panel
+    options: AssignOptions = field(default_factory=AssignOptions)
+    max_probability: float | None = None  # randomised draw with this cap on any pair
+    fair: bool = False
+    reserve_ratio: float = 0.0
+    seed: int = 0
+    panel_by: str = "direction"
+    panel_size: int = 7
+    panel_min: int = 5
+    panel_industry: int = 0
+    panel_finance: int = 0
+
+    def params(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["options"]["k_by_direction"] = dict(self.options.k_by_direction)
+        return d
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> RunSpec:
+        p = dict(params)
+        p["options"] = AssignOptions(**p["options"])
+        return cls(**p)
+
+
+@dataclass(frozen=True)
+class AssignOutcome:
+    run_id: int
+    spec: RunSpec
+    problem: AssignmentProblem
+    result: AssignmentResult | None
+    summary: dict[str, Any]
+    panels: PanelResult | None = None
+
+
+def _problem(
+    s: Session,
+    batch: Batch,
+    spec: RunSpec,
+    progress: Callable[[str, float], None] | None,
+) -> tuple[AssignmentProblem, dict[str, pd.DataFrame]]:
+    status = screening_statuses(s, batch)
+    proposals = sorted(p for p, st in status.items() if st != "rejected")
+    experts = pool_experts(s, batch)
+    conflicts = stored_conflicts(s, batch)
+    tables = batch_tables(s, batch)
+    problem, _model = build_problem(
+        tables,
+        proposal_ids=proposals,
+        expert_ids=experts,
+        conflicts=conflicts,
+        options=spec.options,
+        progress=progress,
+    )
+    return problem, tables
+
+
+def _solve_review(
+    problem: AssignmentProblem,
+    spec: RunSpec,
+    progress: Callable[[str, float], None] | None,
+) -> tuple[AssignmentResult, np.ndarray | None, dict[str, Any]]:
+    """The assignment, the pair marginals (randomised mode) and mode-specific figures."""
+    extra: dict[str, Any] = {}
+    if spec.max_probability is not None:
+        draw = draw_assignment(problem, q=spec.max_probability, seed=spec.seed)
+        extra = {
+            "max_probability": spec.max_probability,
+            "expected_objective": draw.expected_objective,
+            "realised_objective": draw.realised_objective,
+        }
+        return draw.assignment, draw.marginals, extra
+    if spec.fair:
+        fair = solve_fair(problem)
+        extra = {
+            "fair_min_affinity": fair.min_affinity,
+            "fair_total": fair.total,
+            "plain_min_affinity": fair.plain_min_affinity,
+            "plain_total": fair.plain_total,
+            "price_of_fairness": fair.price_of_fairness,
+        }
+        return fair.assignment, None, extra
+    return solve(problem, progress=progress), None, extra
+
+
+def assign_job(
+    engine: Engine,
+    batch_id: str | None,
+    *,
+    spec: RunSpec,
+    actor: str,
+    progress: Callable[[str, float], None] | None = None,
+) -> AssignOutcome:
+    """Solve an assignment run for the batch and store it (invitations, reserves, panels)."""
+    check_schema(engine)
+    with session(engine) as s:
+        batch = get_batch(s, batch_id)
+    with batch_lock(engine, batch.batch_id), session(engine) as s, s.begin():
+        problem, tables = _problem(s, batch, spec, progress)
+        if spec.mode == "panel":
+            return _panel_run(s, batch, spec, problem, tables, actor)
+        result, marginals, extra = _solve_review(problem, spec, progress)
+        if result.status in (Status.INFEASIBLE, Status.UNKNOWN):
+            raise Infeasible(
+                f"no assignment for batch {batch.batch_id} ({result.status}):\n"
+                + "\n".join(f"  - {d}" for d in result.diagnosis)
+            )
+        summary = {**quality_summary(problem, result), **extra, "wall_s": result.wall_s}
+        reserves = (
+            draw_reserves(
+                problem,
+                result,
+                ratio=spec.reserve_ratio,
+                seed=spec.seed if spec.max_probability is not None else None,
+            )
+            if spec.reserve_ratio > 0
+            else None
+        )
+        if reserves is not None:
+            summary["reserves"] = int(len(reserves.res_p))
+            summary["reserve_shortfall"] = list(reserves.shortfall)
+        run = _new_run(s, batch, spec, result.status, result, summary, actor)
+        _store_pairs(s, run.run_id, problem, result, marginals, reserves)
+        _audit_run(s, run, problem, actor)
+    return AssignOutcome(run.run_id, spec, problem, result, summary)
+
+
+def _new_run(
+    s: Session,
+    batch: Batch,
+    spec: RunSpec,
+    status: Status,
+    result: AssignmentResult | None,
+    summary: dict[str, Any],
+    actor: str,
+) -> AssignmentRun:
+    run = AssignmentRun(
+        batch_id=batch.batch_id,
+        mode=spec.mode,
+        params=spec.params(),
+        seed=spec.seed,
+        status=str(status),
+        objective=result.objective if result else summary.get("objective"),
+        bound=_finite(result.bound) if result else summary.get("bound"),
+        gap=_finite(result.gap) if result else summary.get("gap"),
+        summary=_plain(summary),
+        created_at=now(),
+        actor=actor,
+    )
+    s.add(run)
+    s.flush()
+    return run
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def _plain(obj: Any) -> Any:
+    """JSON-able copy (numpy scalars to Python, NaN to None)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def _store_pairs(
+    s: Session,
+    run_id: int,
+    problem: AssignmentProblem,
+    result: AssignmentResult,
+    marginals: np.ndarray | None,
+    reserves: Reserves | None,
+) -> None:
+    pid, eid = problem.proposal_ids, problem.expert_ids
+    prob: dict[tuple[int, int], float] = {}
+    if marginals is not None:
+        prob = {
+            (int(p), int(e)): float(m)
+            for p, e, m in zip(problem.cand_p, problem.cand_e, marginals, strict=True)
+            if m > 0
+        }
+    rows = [
+        {
+            "run_id": run_id,
+            "proposal_id": pid[p],
+            "expert_id": eid[e],
+            "affinity": float(w),
+            "status": "invited",
+            "reserve_rank": None,
+            "probability": prob.get((int(p), int(e))),
+        }
+        for p, e, w in zip(result.pair_p, result.pair_e, result.pair_w, strict=True)
+    ]
+    if reserves is not None:
+        rows += [
+            {
+                "run_id": run_id,
+                "proposal_id": pid[p],
+                "expert_id": eid[e],
+                "affinity": float(w),
+                "status": "reserve",
+                "reserve_rank": int(r) + 1,
+                "probability": prob.get((int(p), int(e))),
+            }
+            for p, e, w, r in zip(
+                reserves.res_p, reserves.res_e, reserves.res_w, reserves.rank, strict=True
+            )
+        ]
+    if rows:
+        s.execute(insert(Assignment), rows)
+
+
+def _audit_run(s: Session, run: AssignmentRun, problem: AssignmentProblem, actor: str) -> None:
+    audit(
+        s,
+        actor=actor,
+        command="assign",
+        params={"batch": run.batch_id, "run_id": run.run_id, **run.params},
+        seed=run.seed,
+        input_digest=digest(
+            {
+                "proposals": problem.proposal_ids,
+                "experts": problem.expert_ids,
+                "candidates": [problem.cand_p.tolist(), problem.cand_e.tolist()],
+                "weights": np.round(problem.cand_w, 9).tolist(),
+            }
+        ),
+        result_digest=digest(run.summary),
+        message=f"run {run.run_id}: {run.mode}, {run.status}, objective {run.objective}",
+    )
+
+
+def _panel_run(
+    s: Session,
+    batch: Batch,
+    spec: RunSpec,
+    problem: AssignmentProblem,
+    tables: dict[str, pd.DataFrame],
+    actor: str,
+) -> AssignOutcome:
+    pp = panel_problem(
+        problem,
+        tables,
+        by=spec.panel_by,
+        n=spec.panel_size,
+        n_min=spec.panel_min,
+        min_industry=spec.panel_industry,
+        min_finance=spec.panel_finance,
+    )
+    res = solve_panels(pp, seed=spec.seed)
+    if res.status in (Status.INFEASIBLE, Status.UNKNOWN):
+        raise Infeasible(
+            f"no panels for batch {batch.batch_id} ({res.status}):\n"
+            + "\n".join(f"  - {d}" for d in res.diagnosis)
+        )
+    summary = {
+        "status": str(res.status),
+        "objective": res.objective,
+        "bound": res.bound,
+        "gap": res.gap,
+        "wall_s": res.wall_s,
+        "panels": len(res.panels),
+        "panel_size": spec.panel_size,
+        "min_non_conflicted_members": int(min(res.members_per_proposal.values(), default=0)),
+    }
+    run = _new_run(s, batch, spec, res.status, None, summary, actor)
+    s.execute(
+        insert(PanelMember),
+        [
+            {
+                "run_id": run.run_id,
+                "group_id": g,
+                "expert_id": e,
+                "leader": e == res.leaders.get(g),
+            }
+            for g, members in res.panels.items()
+            for e in members
+        ],
+    )
+    _audit_run(s, run, problem, actor)
+    return AssignOutcome(run.run_id, spec, problem, None, summary, panels=res)
+
+
+# --- replacement ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplaceOutcome:
+    run_id: int
+    declined: list[tuple[str, str]]
+    added: list[tuple[str, str, str]]  # proposal, expert, source (reserve | re-solve)
+    unfilled: list[tuple[str, int]]
+    diagnosis: list[str]
+
+
+def replace_job(
+    engine: Engine,
+    batch_id: str | None,
+    declined: list[tuple[str, str]],
+    *,
+    actor: str,
+) -> ReplaceOutcome:
+    """Replace experts who declined (reserves first, else a re-solve of the open slots only)."""
+    check_schema(engine)
+    with session(engine) as s:
+        batch = get_batch(s, batch_id)
+    with batch_lock(engine, batch.batch_id), session(engine) as s, s.begin():
+        run = s.scalars(
+            select(AssignmentRun)
+            .where(AssignmentRun.batch_id == batch.batch_id, AssignmentRun.mode == "review")
+            .order_by(AssignmentRun.run_id.desc())
+        ).first()
+        if run is None:
+            raise LookupError(
+                f"batch {batch.batch_id} has no assignment run; run `reviewopt assign`"
+            )
+        spec = RunSpec.from_params(run.params)
+        problem, _ = _problem(s, batch, spec, None)
+        p_index = {p: i for i, p in enumerate(problem.proposal_ids)}
+        e_index = {e: i for i, e in enumerate(problem.expert_ids)}
+        rows = list(s.scalars(select(Assignment).where(Assignment.run_id == run.run_id)))
+        current = [r for r in rows if r.status in ("invited", "accepted")]
+        cur_set = {(r.proposal_id, r.expert_id) for r in current}
+        unknown = [f"{p}/{e}" for p, e in declined if (p, e) not in cur_set]
+        if unknown:
+            raise ValueError(
+                "not a current invitation of run "
+                f"{run.run_id}: {', '.join(unknown)}; see `reviewopt export assignments`"
+            )
+
+        def idx(pairs: list[tuple[str, str]]) -> np.ndarray:
+            return np.array([(p_index[p], e_index[e]) for p, e in pairs], dtype=np.int64).reshape(
+                -1, 2
+            )
+
+        reserve_rows = [r for r in rows if r.status == "reserve"]
+        reserves = Reserves(
+            proposal_ids=problem.proposal_ids,
+            expert_ids=problem.expert_ids,
+            res_p=np.array([p_index[r.proposal_id] for r in reserve_rows], dtype=np.int64),
+            res_e=np.array([e_index[r.expert_id] for r in reserve_rows], dtype=np.int64),
+            res_w=np.array([r.affinity for r in reserve_rows], dtype=float),
+            rank=np.array([(r.reserve_rank or 1) - 1 for r in reserve_rows], dtype=np.int64),
+            ratio=spec.reserve_ratio,
+            seed=spec.seed,
+        )
+        earlier = [
+            (r.proposal_id, r.expert_id) for r in rows if r.status in ("declined", "replaced")
+        ]
+        res = replace(
+            problem,
+            idx([(r.proposal_id, r.expert_id) for r in current]),
+            idx(declined),
+            reserves,
+            seed=spec.seed,
+            excluded=idx(earlier),
+            q=spec.max_probability,
+        )
+        pid, eid = problem.proposal_ids, problem.expert_ids
+        for p, e in declined:
+            s.execute(
+                update(Assignment)
+                .where(
+                    Assignment.run_id == run.run_id,
+                    Assignment.proposal_id == p,
+                    Assignment.expert_id == e,
+                )
+                .values(status="declined")
+            )
+        added: list[tuple[str, str, str]] = []
+        weights = dict(
+            zip(
+                zip(problem.cand_p.tolist(), problem.cand_e.tolist(), strict=True),
+                problem.cand_w.tolist(),
+                strict=True,
+            )
+        )
+        for source, pairs in (("reserve", res.from_reserve), ("re-solve", res.from_resolve)):
+            for p, e in np.asarray(pairs).reshape(-1, 2):
+                key = (pid[int(p)], eid[int(e)])
+                added.append((*key, source))
+                existing = s.scalars(
+                    select(Assignment).where(
+                        Assignment.run_id == run.run_id,
+                        Assignment.proposal_id == key[0],
+                        Assignment.expert_id == key[1],
+                    )
+                ).first()
+                if existing is not None:
+                    existing.status, existing.reserve_rank = "invited", None
+                else:
+                    s.add(
+                        Assignment(
+                            run_id=run.run_id,
+                            proposal_id=key[0],
+                            expert_id=key[1],
+                            affinity=weights.get((int(p), int(e)), 0.0),
+                            status="invited",
+                        )
+                    )
+        audit(
+            s,
+            actor=actor,
+            command="replace",
+            params={"batch": batch.batch_id, "run_id": run.run_id, "declined": declined},
+            seed=spec.seed,
+            result_digest=digest(added),
+            message=f"{len(declined)} declined, {len(added)} invited",
+        )
+    return ReplaceOutcome(
+        run.run_id,
+        declined,
+        added,
+        [tuple(u) for u in res.unfilled],
+        list(res.diagnosis),  # type: ignore[misc]
+    )
