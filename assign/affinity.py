@@ -31,10 +31,11 @@ import csv
 import functools
 import math
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -361,6 +362,13 @@ def _l2_rows(m: sp.csr_matrix) -> sp.csr_matrix:
     return sp.csr_matrix(sp.diags((1.0 / norm).astype(np.float32)) @ m, dtype=np.float32)
 
 
+def _scaled(m: sp.csr_matrix, factor: float) -> sp.csr_matrix:
+    """A float32 copy of ``m`` times ``factor``."""
+    out = m.astype(np.float32, copy=True)
+    out.data *= np.float32(factor)
+    return out
+
+
 def _keep_top_terms(m: sp.csr_matrix, max_terms: int) -> sp.csr_matrix:
     """Keep each row's ``max_terms`` largest entries (entries tied with the last one stay too)."""
     m = m.tocsr()
@@ -472,8 +480,8 @@ class AffinityModel:
     code_weight: float
     code_field_weight: float
     code_group_weight: float
-    _e_text_t: sp.csr_matrix  # (V, E)
-    _p_text_t: sp.csr_matrix  # (V, P)
+    _e_text_tw: sp.csr_matrix  # (V, E) text_weight × e_text.T
+    _p_text_tw: sp.csr_matrix  # (V, P) text_weight × p_text.T
     _p_set: np.ndarray  # (P,) int64 code-set id of each proposal
     _e_set: np.ndarray  # (E,) int64 code-set id of each expert
     _ps_levels: tuple[sp.csr_matrix, ...]  # (S_p, K_l) key indicators, l = group, field, exact
@@ -519,20 +527,31 @@ class AffinityModel:
             return self._set_table[np.ix_(ps, es)]
         return _level_scores(self._ps_levels, self._es_levels, self._level_steps, ps, es)
 
-    def dense_block(self, rows: slice | np.ndarray) -> np.ndarray:
-        """(R, E) float32 affinity of the proposal rows ``rows`` (a slice or index array).
+    def _fill_rows(
+        self, rows: slice | np.ndarray, out: np.ndarray, scratch: np.ndarray | None = None
+    ) -> None:
+        """Write the (R, E) float32 affinity of proposal rows ``rows`` into ``out``.
 
-        The full matrix, before any exclusion: conflicts are the solver's to apply. Each entry
-        is computed the same way whatever the block, so blocks agree with each other exactly.
+        ``scratch``: an optional second (R, E) float32 buffer, to spare an allocation.
+        Each entry is computed the same way whatever the rows asked for with it.
         """
-        out = (self.p_text[rows] @ self._e_text_t).toarray()
-        out *= np.float32(self.text_weight)
+        (self.p_text[rows] @ self._e_text_tw).toarray(out=out)
         if self.code_weight:
             sets, inv = np.unique(self._p_set[rows], return_inverse=True)
             per_set = self._set_scores(sets)[:, self._e_set]  # (S, E)
             per_set *= np.float32(self.code_weight)
-            out += per_set[inv]
-        np.clip(out, 0.0, 1.0, out=out)
+            out += np.take(per_set, inv, axis=0, out=scratch)
+        np.minimum(out, np.float32(1.0), out=out)
+
+    def dense_block(self, rows: slice | np.ndarray) -> np.ndarray:
+        """(R, E) float32 affinity of the proposal rows ``rows`` (a slice or index array).
+
+        The full matrix, before any exclusion: conflicts are the solver's to apply. Blocks agree
+        with each other and with :func:`top_candidates` exactly.
+        """
+        n_rows = self._p_set[rows].size
+        out = np.empty((n_rows, self.n_experts), dtype=np.float32)
+        self._fill_rows(rows, out)
         return out
 
     def __call__(self, rows: slice | np.ndarray) -> np.ndarray:
@@ -541,15 +560,14 @@ class AffinityModel:
     def _expert_rows(self, cols: np.ndarray) -> np.ndarray:
         """(len(cols), P) float32 affinity of the experts ``cols`` against all proposals."""
         cols = np.asarray(cols, dtype=np.int64)
-        out = (self.e_text[cols] @ self._p_text_t).toarray()
-        out *= np.float32(self.text_weight)
+        out = (self.e_text[cols] @ self._p_text_tw).toarray()
         if self.code_weight:
             sets, inv = np.unique(self._e_set[cols], return_inverse=True)
             all_p = np.arange(self._ps_levels[0].shape[0])
             per_set = np.ascontiguousarray(self._set_scores(all_p, sets).T)[:, self._p_set]
             per_set *= np.float32(self.code_weight)
             out += per_set[inv]
-        np.clip(out, 0.0, 1.0, out=out)
+        np.minimum(out, np.float32(1.0), out=out)
         return out
 
     def expert_block(self, cols: np.ndarray) -> np.ndarray:
@@ -750,8 +768,8 @@ def fit_affinity(
         code_weight=float(code_weight),
         code_field_weight=float(code_field_weight),
         code_group_weight=float(code_group_weight),
-        _e_text_t=e_text.T.tocsr(),
-        _p_text_t=p_text.T.tocsr(),
+        _e_text_tw=_scaled(e_text.T.tocsr(), text_weight),
+        _p_text_tw=_scaled(p_text.T.tocsr(), text_weight),
         _p_set=p_set,
         _e_set=e_set,
         _ps_levels=tuple(ps_levels),
@@ -804,9 +822,10 @@ def _top_of_rows(block: np.ndarray, n: int, floor: float) -> tuple[np.ndarray, n
             maxima = np.concatenate([maxima, tail], axis=1)
         kth = np.partition(maxima, maxima.shape[1] - n, axis=1)[:, maxima.shape[1] - n]
         np.maximum(thresh, kth, out=thresh)
-    r, c = np.nonzero(block >= thresh[:, None])
-    v = block[r, c]
-    order = np.lexsort((c, -v, r))
+    flat = np.flatnonzero(block >= thresh[:, None])  # row-major: sorted by (row, column)
+    r, c = np.divmod(flat, width)
+    v = block.ravel()[flat]
+    order = np.lexsort((-v, r))  # stable, so equal values stay in column order
     r, c = r[order], c[order]
     starts = np.searchsorted(r, np.arange(rows))
     rank = np.arange(r.size) - starts[r]
@@ -823,10 +842,21 @@ class _TopRows:
     xe: np.ndarray
     n: int
     floor: float
+    local: threading.local = field(default_factory=threading.local)  # buffers per thread
+
+    def _buffers(self, rows: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        size = rows * width
+        buf = getattr(self.local, "buf", None)
+        if buf is None or buf.size < size:
+            buf = self.local.buf = np.empty(size, dtype=np.float32)
+            self.local.scratch = np.empty(size, dtype=np.float32)
+        shape = (rows, width)
+        return buf[:size].reshape(shape), self.local.scratch[:size].reshape(shape)
 
     def proposals(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(p, e, score float32) of the top pairs of proposals r0..r1-1."""
-        block = self.model.dense_block(slice(r0, r1))
+        block, scratch = self._buffers(r1 - r0, self.model.n_experts)
+        self.model._fill_rows(slice(r0, r1), block, scratch)
         a, b = np.searchsorted(self.xp, [r0, r1])
         if b > a:
             block[self.xp[a:b] - r0, self.xe[a:b]] = -1.0
