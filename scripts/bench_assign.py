@@ -1,7 +1,13 @@
-"""Assignment benchmarks: dense (pricing certificate), dense CSV through the file path, sparse.
+"""Assignment benchmarks: the generated-batch pipeline (conflicts, affinity, solve; also draws
+and panels), a size series, dense (pricing certificate), dense CSV through the file path.
 
 Examples::
 
+    python -m scripts.bench_assign --proposals 20000 --experts 30000 --k 5 --max-load 6
+    python -m scripts.bench_assign --series
+    python -m scripts.bench_assign --jiangsu --experts 10000 --k 7
+    python -m scripts.bench_assign --proposals 20000 --experts 30000 --k 5 --max-probability 0.5
+    python -m scripts.bench_assign --jiangsu --experts 10000 --panel
     python -m scripts.bench_assign --dense --proposals 10000 --experts 15000 --k 3 --max-load 6
     python -m scripts.bench_assign --from-csv --csv-size 2000 3000 --k 3 --max-load 6
     python -m scripts.bench_assign --sparse --proposals 20000 --experts 30000 --k 5 --max-load 6
@@ -14,9 +20,11 @@ from __future__ import annotations
 
 import json
 import resource
+import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 import click
@@ -149,41 +157,147 @@ def run_sparse(
 
 
 def run_pipeline(
-    *, proposals: int, experts: int, k: int, max_load: int, seed: int, verbose: bool
+    *,
+    proposals: int | None,
+    experts: int,
+    k: int,
+    max_load: int,
+    seed: int,
+    verbose: bool,
+    max_probability: float | None = None,
+    panel: bool = False,
+    candidates: int = 60,
 ) -> tuple[AssignmentResult, dict[str, float]]:
-    """Batch-generator mode: generate a batch, compute affinity and conflicts, then solve."""
-    raise click.UsageError("generator mode not available yet")
+    """Batch-generator mode: generate a batch (the 2024 catalogue's directions; ``proposals``
+    None = 8–20 per direction), then time the pipeline: conflicts, affinity + candidates,
+    and the solve (exact, a capped random draw, or panels). ``wall_s`` covers these three."""
+    from assign.conflicts import find_conflicts
+    from assign.draw import draw_assignment
+    from assign.panels import solve_panels
+    from assign.pipeline import AssignOptions, build_problem, panel_problem
+    from data.build_guide import load_guide
+    from data.generate import generate_batch
+
+    t = time.perf_counter()
+    tables = generate_batch(load_guide(), n_experts=experts, n_proposals=proposals, seed=seed)
+    batch_date = date.fromisoformat(str(tables["batches"]["batch_date"].iloc[0]))
+    gen_s = time.perf_counter() - t
+    t = time.perf_counter()
+    conflicts = find_conflicts(tables, batch_date=batch_date)
+    conflicts_s = time.perf_counter() - t
+    t = time.perf_counter()
+    problem, _ = build_problem(
+        tables,
+        proposal_ids=tables["proposals"]["proposal_id"].tolist(),
+        expert_ids=tables["experts"]["expert_id"].tolist(),
+        conflicts=conflicts,
+        options=AssignOptions(k=k, max_load=max_load, top_n=candidates),
+        progress=_stderr_progress if verbose else None,
+    )
+    affinity_s = time.perf_counter() - t
+    extra: dict[str, float] = {
+        "proposals": problem.n_proposals,
+        "experts": problem.n_experts,
+        "generate_s": round(gen_s, 3),
+        "conflicts_s": round(conflicts_s, 3),
+        "conflict_pairs": int(conflicts[["proposal_id", "expert_id"]].drop_duplicates().shape[0]),
+        "affinity_s": round(affinity_s, 3),
+        "candidates": int(problem.cand_p.size),
+    }
+    if panel:
+        pres = solve_panels(panel_problem(problem, tables, n=7), seed=seed)
+        extra.update({"panels": len(pres.panels), "min_non_conflicted": min(
+            pres.members_per_proposal.values(), default=0)})  # fmt: skip
+        res = AssignmentResult(
+            status=pres.status, objective=pres.objective, bound=pres.bound, gap=pres.gap,
+            wall_s=pres.wall_s, pair_p=np.zeros(0, np.int64), pair_e=np.zeros(0, np.int64),
+            pair_w=np.zeros(0), proposal_ids=problem.proposal_ids,
+            expert_ids=problem.expert_ids, diagnosis=tuple(pres.diagnosis), solver="cp-sat",
+            certified=pres.status == "optimal",
+        )  # fmt: skip
+        return res, extra
+    if max_probability is not None:
+        draw = draw_assignment(problem, q=max_probability, seed=seed)
+        res = draw.assignment
+        extra.update({"max_probability": max_probability,
+                      "expected_objective": round(draw.expected_objective, 4)})  # fmt: skip
+    else:
+        res = solve(problem, progress=_stderr_progress if verbose else None)
+    q = quality_summary(problem, res)
+    extra.update(
+        {
+            "min_proposal_affinity": q["min_proposal_affinity"],
+            "conflicts_violated": q["conflicts_violated"],
+            "one_per_unit_violated": q["one_per_unit_violated"],
+        }
+    )
+    return res, extra
+
+
+def run_series(*, seed: int, as_json: bool) -> None:
+    """1,000 → 20,000 proposals (experts 1.5×, k = 5, L = 6) and the Jiangsu case, each in a
+    fresh process so that its peak memory is its own; prints a table (or JSON lines)."""
+    cases = [[f"--proposals={n}", f"--experts={n * 3 // 2}", "--k=5", "--max-load=6"]
+             for n in (1000, 2000, 5000, 10000, 20000)]  # fmt: skip
+    cases.append(["--jiangsu", "--experts=10000", "--k=7", "--max-load=6"])
+    rows = []
+    for args in cases:
+        cmd = [sys.executable, "-m", "scripts.bench_assign", *args, f"--seed={seed}", "--json"]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode not in (0, 4):
+            raise click.ClickException(f"{' '.join(args)} failed:\n{done.stderr}")
+        rows.append(json.loads(done.stdout))
+    if as_json:
+        for r in rows:
+            click.echo(json.dumps(r))
+        return
+    head = ("proposals", "experts", "k", "wall_s", "conflicts_s", "affinity_s", "solve_s",
+            "peak_rss_mb", "objective", "gap", "status")  # fmt: skip
+    click.echo(" ".join(f"{h:>11}" for h in head))
+    for r in rows:
+        cells = [r["proposals"], r["experts"], r["k"], r["wall_s"], r["conflicts_s"],
+                 r["affinity_s"], r["solve_s"], r["peak_rss_mb"], round(r["objective"], 3),
+                 f"{r['gap']:.1e}", r["status"]]  # fmt: skip
+        click.echo(" ".join(f"{c!s:>11}" for c in cells))
 
 
 @click.command()
 @click.option("--dense", "mode", flag_value="dense", help="Dense uniform random matrix.")
 @click.option("--from-csv", "mode", flag_value="csv", help="Dense CSV through solve_files.")
-@click.option("--sparse", "mode", flag_value="sparse", help="Sparse candidates with a quota.")
-@click.option("--generator", "mode", flag_value="generator", help="Generated batch pipeline.")
+@click.option("--sparse", "mode", flag_value="sparse", help="Synthetic sparse candidates, a quota.")
+@click.option("--series", "mode", flag_value="series", help="1,000 → 20,000 proposals + Jiangsu.")
+@click.option("--jiangsu", is_flag=True, help="Generator mode at the catalogue's own size.")
 @click.option("--csv-size", nargs=2, type=int, default=None, help="P E for --from-csv.")
 @click.option("--proposals", type=int, default=10_000, show_default=True)
 @click.option("--experts", type=int, default=15_000, show_default=True)
 @click.option("--k", "k", type=int, default=3, show_default=True)
 @click.option("--max-load", type=int, default=6, show_default=True)
-@click.option("--candidates", type=int, default=80, show_default=True, help="Sparse mode.")
+@click.option("--candidates", type=int, default=None, help="Candidates per proposal.")
+@click.option("--max-probability", type=float, default=None, help="Randomised draw with this cap.")
+@click.option("--panel", is_flag=True, help="Form panels (n = 7) instead of reviewer sets.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON line on stdout.")
 @click.option("--progress/--no-progress", default=False, help="Progress on stderr.")
 def main(
     mode: str | None,
+    jiangsu: bool,
     csv_size: tuple[int, int] | None,
     proposals: int,
     experts: int,
     k: int,
     max_load: int,
-    candidates: int,
+    candidates: int | None,
+    max_probability: float | None,
+    panel: bool,
     seed: int,
     as_json: bool,
     progress: bool,
 ) -> None:
-    """Run one assignment benchmark and print its figures."""
-    if mode is None:
-        raise click.UsageError("choose one of --dense, --from-csv, --sparse, --generator")
+    """Run one assignment benchmark and print its figures (default: the generated-batch
+    pipeline of conflicts, affinity and solve at --proposals × --experts)."""
+    if mode == "series":
+        run_series(seed=seed, as_json=as_json)
+        return
     common = {"k": k, "max_load": max_load, "seed": seed, "verbose": progress}
     t = time.perf_counter()
     if mode == "dense":
@@ -195,14 +309,24 @@ def main(
         res, extra = run_sparse(
             proposals=proposals,
             experts=experts,
-            candidates=candidates,
+            candidates=candidates or 80,
             **common,  # type: ignore[arg-type]
         )
     else:
-        res, extra = run_pipeline(proposals=proposals, experts=experts, **common)  # type: ignore[arg-type]
+        mode = "jiangsu" if jiangsu else "generator"
+        res, extra = run_pipeline(
+            proposals=None if jiangsu else proposals,
+            experts=experts,
+            max_probability=max_probability,
+            panel=panel,
+            candidates=candidates or 60,
+            **common,  # type: ignore[arg-type]
+        )
+        t += extra.pop("generate_s")  # the batch's generation is not part of the pipeline
     wall = time.perf_counter() - t
     out = {
         "mode": mode,
+        "k": k,
         "wall_s": round(wall, 3),
         "solve_s": round(res.wall_s, 3),
         "peak_rss_mb": round(_peak_rss_mb(), 1),
