@@ -362,7 +362,11 @@ def conflicts(
 @cli.command()
 @click.argument("expert")
 @click.argument("proposal")
-@click.option("--policy", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--policy",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Conflict policy file (TOML) overriding the defaults.",
+)
 @output_options
 @pass_ctx
 @domain_errors
@@ -482,6 +486,7 @@ def _assign_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     type=click.Choice(["direction", "programme"]),
     default="direction",
     show_default=True,
+    help="One panel per direction or per programme.",
 )
 @click.option(
     "--panel-industry", type=click.IntRange(0), default=0, help="At least N 产业 experts per panel."
@@ -632,7 +637,9 @@ def replace(ctx: Ctx, batch_id: str | None, declined: tuple[str, ...]) -> Report
     help="expert[,max_load,unit,kind,province,title] CSV.",
 )
 @_assign_options
-@click.option("--affinity-floor", type=float, default=0.0, show_default=True)
+@click.option(
+    "--affinity-floor", type=float, default=0.0, show_default=True, help="Lowest usable score."
+)
 @click.option(
     "--allow-missing", is_flag=True, help="Pairs absent from the scores are candidates at score 0."
 )
@@ -712,7 +719,11 @@ def solve(
 @cli.command()
 @_batch_option
 @click.option(
-    "--method", type=click.Choice(list(METHODS)), default=jobs.DEFAULT_METHOD, show_default=True
+    "--method",
+    type=click.Choice(list(METHODS)),
+    default=jobs.DEFAULT_METHOD,
+    show_default=True,
+    help="Calibration method (the README's accuracy table compares them).",
 )
 @click.option(
     "--draws",
@@ -721,7 +732,7 @@ def solve(
     show_default=True,
     help="Posterior or bootstrap draws.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (recorded).")
 @click.option(
     "--top", type=click.IntRange(1), default=5, show_default=True, help="Rows shown per direction."
 )
@@ -801,14 +812,20 @@ def rank(ctx: Ctx, batch_id: str | None, method: str, draws: int, seed: int, top
     required=True,
     help="Folder to write.",
 )
-@click.option("--experts", type=click.IntRange(1), default=3000, show_default=True)
+@click.option(
+    "--experts",
+    type=click.IntRange(1),
+    default=3000,
+    show_default=True,
+    help="Experts in the pool.",
+)
 @click.option(
     "--proposals", type=click.IntRange(1), help="Total proposals (default 8–20 per direction)."
 )
 @click.option(
     "--relations", type=click.IntRange(0), help="Person–person relations (default ~3 per person)."
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (recorded).")
 @output_options
 def generate(
     out: Path, experts: int, proposals: int | None, relations: int | None, seed: int
@@ -837,12 +854,30 @@ def generate(
     show_default=True,
     help="Folder for the database and every output (replaced if present).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--experts", type=click.IntRange(1), default=3000, show_default=True)
-@click.option("--mode", type=click.Choice(["review", "panel"]), default="review", show_default=True)
-@click.option("--k", type=click.IntRange(1), default=5, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (recorded).")
 @click.option(
-    "--max-probability", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True
+    "--experts",
+    type=click.IntRange(1),
+    default=3000,
+    show_default=True,
+    help="Experts in the pool.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["review", "panel"]),
+    default="review",
+    show_default=True,
+    help="通讯评审 (review) or 会评 (panel).",
+)
+@click.option(
+    "--k", type=click.IntRange(1), default=5, show_default=True, help="Experts per proposal."
+)
+@click.option(
+    "--max-probability",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="Cap on any (expert, proposal) pair's probability in the draw.",
 )
 @output_options
 @domain_errors

@@ -151,7 +151,12 @@ def write_table_option(fn: Callable[..., Any]) -> Callable[..., None]:
     from models.io import write_frame
 
     @click.option(
-        "--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True
+        "--format",
+        "fmt",
+        type=click.Choice(["csv", "xlsx"]),
+        default="csv",
+        show_default=True,
+        help="File format (CSV goes to stdout unless --out is given).",
     )
     @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file.")
     @functools.wraps(fn)
