@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 from assign.pipeline import AssignOptions
 from data.build_guide import load_guide
 from data.generate import generate_batch, write_batch
-from models import assign_jobs, jobs, screen_jobs
+from models import assign_jobs, jobs, screen_jobs, select_jobs
 from models.db import make_engine, session
 from models.schema import Assignment, Finding, Planted, TruthExpert, TruthProposal
 from scoring.simulate import simulate_reviews
@@ -81,11 +81,15 @@ def run_demo(
     max_probability: float | None = 0.5,
     reserve_ratio: float = 1.0,
     declines: int = 5,
-    budget_wan: float | None = None,
+    budget_per_direction_wan: float = 1800.0,
     actor: str = "demo",
     progress: Callable[[str, float], None] | None = None,
 ) -> dict[str, Any]:
-    """Run every stage on a generated batch in ``workdir``; returns figures keyed by stage."""
+    """Run every stage on a generated batch in ``workdir``; returns figures keyed by stage.
+
+    The selection gives each programme a budget of ``budget_per_direction_wan`` per direction
+    that has proposals (万元), so that budgets bind and the explanations have work to do.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / DB_NAME
     if db.exists():
@@ -158,9 +162,7 @@ def run_demo(
             reserve_ratio=reserve_ratio if mode == "review" else 0.0,
             seed=seed,
         )
-        outcome = assign_jobs.assign_job(
-            engine, None, spec=spec, actor=actor, progress=progress
-        )
+        outcome = assign_jobs.assign_job(engine, None, spec=spec, actor=actor, progress=progress)
         s = outcome.summary
         out["assign"] = {
             "run_id": outcome.run_id,
@@ -220,6 +222,32 @@ def run_demo(
             **(accuracy or {}),
         }
         lap("rank")
+
+        props = tables["proposals"].merge(
+            guide[["code", "programme"]], left_on="direction_code", right_on="code"
+        )
+        per_programme = props.groupby("programme")["direction_code"].nunique()
+        budgets = {str(p): float(n * budget_per_direction_wan) for p, n in per_programme.items()}
+        chosen = select_jobs.select_job(
+            engine,
+            None,
+            options=select_jobs.SelectOptions(programme_budgets_wan=budgets, seed=seed),
+            actor=actor,
+        )
+        t_sel = chosen.result.table
+        funded = t_sel[t_sel["selected"]]
+        out["select"] = {
+            "status": str(chosen.result.status),
+            "funded": int(len(funded)),
+            "directions_funded": int(funded["direction_code"].nunique()),
+            "grants_total_wan": int(chosen.result.grants_total_wan),
+            "budget_wan": chosen.budget_wan,
+            "alternates": int(t_sel["alternate_rank"].notna().sum()),
+            "funded_list": [
+                [r.proposal_id, r.direction_code, int(r.grant_wan)] for r in funded.itertuples()
+            ],
+        }
+        lap("select")
     finally:
         engine.dispose()
     out["timings_s"] = timings
