@@ -230,6 +230,133 @@ def _gram_text(key: int) -> str:
     return "".join(chr((key >> (_BITS * (n - 1 - j))) & mask) for j in range(n))
 
 
+@dataclass(frozen=True)
+class _GramCounts:
+    """Distinct (document, n-gram) pairs of some documents, sorted by (doc, key).
+
+    keys: (U,) uint64 the chunk's distinct n-grams, ascending; doc: (Q,) int32 document;
+    gram: (Q,) int32 index into keys; count: (Q,) int32 occurrences in the document.
+    """
+
+    keys: np.ndarray
+    doc: np.ndarray
+    gram: np.ndarray
+    count: np.ndarray
+
+
+def _count_grams(stream: np.ndarray, first_doc: int, ngram_range: tuple[int, int]) -> _GramCounts:
+    """Count the character n-grams of each document of a stream (numbered from ``first_doc``).
+
+    N-grams stay inside space-separated words padded with one space each side (scikit-learn's
+    ``char_wb``); a key packs the code points of an n-gram (21 bits each).
+    """
+    lo, hi = ngram_range
+    length = stream.size
+    is_sep = stream == _SEP
+    is_sp = stream == _SPACE
+    doc_of = np.cumsum(is_sep, dtype=np.int64)
+    keys: list[np.ndarray] = []
+    docs: list[np.ndarray] = []
+    for n in range(lo, hi + 1):
+        m = length - n + 1
+        if m <= 0:
+            continue
+        key = stream[:m].astype(np.uint64)
+        bad = is_sep[:m].copy()
+        for j in range(1, n):
+            key <<= np.uint64(_BITS)
+            key |= stream[j : j + m]
+            bad |= is_sep[j : j + m]
+        for j in range(1, n - 1):
+            bad |= is_sp[j : j + m]
+        if n <= 2:  # a lone space, or two spaces (longer ones have a space inside)
+            bad |= is_sp[:m] & is_sp[n - 1 : n - 1 + m]
+        ok = np.flatnonzero(~bad)
+        keys.append(key[ok])
+        docs.append(doc_of[ok])
+    all_keys = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
+    code, uniq = pd.factorize(all_keys, sort=False)
+    uniq = np.asarray(uniq, dtype=np.uint64)
+    order = np.argsort(uniq)
+    rank = np.empty(uniq.size, dtype=np.int64)
+    rank[order] = np.arange(uniq.size)
+    n_uniq = max(uniq.size, 1)
+    pair = np.concatenate(docs) * n_uniq if docs else np.zeros(0, np.int64)
+    pair += rank[code]
+    pair.sort()
+    first = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]]) if pair.size else pair
+    counts = np.diff(np.r_[first, pair.size])
+    doc, gram = np.divmod(pair[first], n_uniq)
+    return _GramCounts(
+        keys=uniq[order],
+        doc=(doc + first_doc).astype(np.int32),
+        gram=gram.astype(np.int32),
+        count=counts.astype(np.int32),
+    )
+
+
+def _tfidf_from_counts(
+    parts: Sequence[_GramCounts],
+    n_docs: int,
+    *,
+    min_df: int,
+    max_df: float,
+    max_features: int | None,
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """TF-IDF ((D, V) csr float32, unit rows, sorted indices; (V,) keys ascending) of counts.
+
+    ``parts`` come in document order. Sublinear tf (1 + log count), smooth idf, l2 rows. Each
+    part is mapped to the vocabulary on its own, so no array spans all pairs but the result.
+    """
+    part_keys = [p.keys for p in parts]
+    code, uniq = pd.factorize(np.concatenate(part_keys) if parts else np.zeros(0, np.uint64))
+    uniq = np.asarray(uniq, dtype=np.uint64)
+    bounds = np.cumsum([0] + [k.size for k in part_keys])
+    to_global = [code[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    df = np.zeros(uniq.size, dtype=np.int64)
+    for p, g in zip(parts, to_global, strict=True):
+        df[g] += np.bincount(p.gram, minlength=p.keys.size)  # g holds distinct codes
+    max_count = n_docs if max_df >= 1.0 else max(int(max_df * n_docs), min_df)
+    kept = np.flatnonzero((df >= min_df) & (df <= max_count))
+    if max_features is not None and kept.size > max_features:
+        order = np.lexsort((uniq[kept], -df[kept]))
+        kept = kept[order[:max_features]]
+    kept = kept[np.argsort(uniq[kept], kind="stable")]
+    column = np.full(uniq.size, -1, dtype=np.int32)
+    column[kept] = np.arange(kept.size, dtype=np.int32)
+    idf = (np.log((1.0 + n_docs) / (1.0 + df[kept])) + 1.0).astype(np.float32)
+    indices: list[np.ndarray] = []
+    data: list[np.ndarray] = []
+    row_len = np.zeros(n_docs, dtype=np.int64)
+    for p, g in zip(parts, to_global, strict=True):
+        col = column[g][p.gram]
+        sel = np.flatnonzero(col >= 0)
+        col = col[sel]
+        val = (np.float32(1.0) + np.log(p.count[sel].astype(np.float32))) * idf[col]
+        if val.size:  # unit rows; a part holds consecutive documents
+            doc = p.doc[sel]
+            d0 = int(doc[0])
+            local = doc - d0
+            norm = np.sqrt(np.bincount(local, weights=np.square(val, dtype=np.float64)))
+            norm[norm == 0] = 1.0
+            val *= (1.0 / norm).astype(np.float32)[local]
+            row_len[d0 : d0 + norm.size] += np.bincount(local, minlength=norm.size)
+        indices.append(col)
+        data.append(val)
+    indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(row_len, out=indptr[1:])
+    x = sp.csr_matrix(
+        (
+            np.concatenate(data) if data else np.zeros(0, np.float32),
+            np.concatenate(indices) if indices else np.zeros(0, np.int32),
+            indptr,
+        ),
+        shape=(n_docs, kept.size),
+    )
+    x.has_sorted_indices = True  # keys ascend within a document, and columns follow keys
+    return x, uniq[kept]
+
+
 def _char_tfidf(
     stream: np.ndarray,
     n_docs: int,
@@ -247,51 +374,20 @@ def _char_tfidf(
     stream instead of looping over documents in Python. Keys pack the code points of an n-gram
     (21 bits each), sorted ascending; ``max_features`` keeps the n-grams in the most documents.
     """
-    lo, hi = ngram_range
-    length = stream.size
-    is_sep = stream == _SEP
-    is_sp = stream == _SPACE
-    doc_of = np.cumsum(is_sep, dtype=np.int32)
-    keys: list[np.ndarray] = []
-    docs: list[np.ndarray] = []
-    for n in range(lo, hi + 1):
-        m = length - n + 1
-        if m <= 0:
-            continue
-        key = stream[:m].astype(np.uint64)
-        bad = is_sep[:m].copy()
-        for j in range(1, n):
-            key <<= np.uint64(_BITS)
-            key |= stream[j : j + m]
-            bad |= is_sep[j : j + m]
-        for j in range(1, n - 1):
-            bad |= is_sp[j : j + m]
-        if n <= 2:  # a lone space, or two spaces (longer ones have a space inside)
-            bad |= is_sp[:m] & is_sp[n - 1 : n - 1 + m]
-        ok = ~bad
-        keys.append(key[ok])
-        docs.append(doc_of[:m][ok])
-    all_keys = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
-    all_docs = np.concatenate(docs) if docs else np.zeros(0, np.int32)
-    del keys, docs
-    codes, uniq = pd.factorize(all_keys, sort=False)
-    uniq = np.asarray(uniq, dtype=np.uint64)
-    counts = sp.csr_matrix(
-        (np.ones(codes.size, np.float32), (all_docs, codes)), shape=(n_docs, uniq.size)
+    parts = [_count_grams(stream, 0, ngram_range)]
+    return _tfidf_from_counts(
+        parts, n_docs, min_df=min_df, max_df=max_df, max_features=max_features
     )
-    counts.sum_duplicates()
-    df = np.bincount(counts.indices, minlength=uniq.size)
-    max_count = n_docs if max_df >= 1.0 else max(int(max_df * n_docs), min_df)
-    kept = np.flatnonzero((df >= min_df) & (df <= max_count))
-    if max_features is not None and kept.size > max_features:
-        order = np.lexsort((uniq[kept], -df[kept]))
-        kept = kept[order[:max_features]]
-    kept = kept[np.argsort(uniq[kept], kind="stable")]
-    x = counts[:, kept].tocsr()
-    x.data = 1.0 + np.log(x.data)
-    idf = (np.log((1.0 + n_docs) / (1.0 + df[kept])) + 1.0).astype(np.float32)
-    x = x @ sp.diags(idf)
-    return _l2_rows(x), uniq[kept]
+
+
+def _doc_chunks(texts: Sequence[str], chars: int) -> list[tuple[int, int]]:
+    """Consecutive (start, stop) ranges of ``texts`` holding about ``chars`` characters each."""
+    if not texts:
+        return []
+    ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
+    cuts = np.searchsorted(ends, np.arange(chars, int(ends[-1]), chars), side="right")
+    bounds = np.unique(np.r_[0, cuts, len(texts)])
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
 
 def parse_codes(cell: str) -> tuple[str, ...]:
@@ -355,11 +451,17 @@ def _check_ids(ids: Sequence[str], kind: str) -> None:
 
 
 def _l2_rows(m: sp.csr_matrix) -> sp.csr_matrix:
-    m = m.tocsr().astype(np.float32)
-    sq = np.asarray(m.multiply(m).sum(axis=1), dtype=np.float64).ravel()
+    """``m`` (csr) as float32 with each non-empty row scaled to unit length."""
+    m = m.tocsr().astype(np.float32, copy=True)
+    row_len = np.diff(m.indptr)
+    filled = np.flatnonzero(row_len)
+    sq = np.zeros(m.shape[0], dtype=np.float64)
+    if filled.size:
+        sq[filled] = np.add.reduceat(np.square(m.data, dtype=np.float64), m.indptr[filled])
     norm = np.sqrt(sq)
     norm[norm == 0] = 1.0
-    return sp.csr_matrix(sp.diags((1.0 / norm).astype(np.float32)) @ m, dtype=np.float32)
+    m.data *= np.repeat((1.0 / norm).astype(np.float32), row_len)
+    return m
 
 
 def _scaled(m: sp.csr_matrix, factor: float) -> sp.csr_matrix:
@@ -453,6 +555,7 @@ def _level_scores(
 
 # ----------------------------------------------------------------------------- the model
 
+_CHUNK_CHARS = 1 << 20  # characters of text per chunk when counting n-grams
 _SET_TABLE_LIMIT = 1 << 24  # code sets × code sets up to which every set pair's score is stored
 
 
@@ -480,7 +583,9 @@ class AffinityModel:
     code_weight: float
     code_field_weight: float
     code_group_weight: float
-    _e_text_tw: sp.csr_matrix  # (V, E) text_weight × e_text.T
+    _e_text_tw: sp.csr_matrix  # (V, E) text_weight × e_text.T, columns in _e_order
+    _e_order: np.ndarray  # (E,) int64 expert in each internal column (grouped by code set)
+    _e_rank: np.ndarray  # (E,) int64 internal column of each expert
     _p_text_tw: sp.csr_matrix  # (V, P) text_weight × p_text.T
     _p_set: np.ndarray  # (P,) int64 code-set id of each proposal
     _e_set: np.ndarray  # (E,) int64 code-set id of each expert
@@ -532,15 +637,17 @@ class AffinityModel:
     ) -> None:
         """Write the (R, E) float32 affinity of proposal rows ``rows`` into ``out``.
 
-        ``scratch``: an optional second (R, E) float32 buffer, to spare an allocation.
-        Each entry is computed the same way whatever the rows asked for with it.
+        Columns come in the internal order (column j is expert ``_e_order[j]``): experts with
+        the same codes sit together, which keeps the sparse product's memory access local.
+        ``scratch``: an optional second (R, E) float32 buffer, to spare an allocation. Each entry
+        is computed the same way whatever the rows asked for with it.
         """
         (self.p_text[rows] @ self._e_text_tw).toarray(out=out)
         if self.code_weight:
             sets, inv = np.unique(self._p_set[rows], return_inverse=True)
-            per_set = self._set_scores(sets)[:, self._e_set]  # (S, E)
+            per_set = self._set_scores(sets)[:, self._e_set[self._e_order]]  # (S, E)
             per_set *= np.float32(self.code_weight)
-            out += np.take(per_set, inv, axis=0, out=scratch)
+            out += np.take(per_set, inv, axis=0, out=scratch, mode="clip")  # unbuffered
         np.minimum(out, np.float32(1.0), out=out)
 
     def dense_block(self, rows: slice | np.ndarray) -> np.ndarray:
@@ -550,9 +657,9 @@ class AffinityModel:
         with each other and with :func:`top_candidates` exactly.
         """
         n_rows = self._p_set[rows].size
-        out = np.empty((n_rows, self.n_experts), dtype=np.float32)
-        self._fill_rows(rows, out)
-        return out
+        internal = np.empty((n_rows, self.n_experts), dtype=np.float32)
+        self._fill_rows(rows, internal)
+        return np.take(internal, self._e_rank, axis=1)
 
     def __call__(self, rows: slice | np.ndarray) -> np.ndarray:
         return self.dense_block(rows)
@@ -621,6 +728,7 @@ def fit_affinity(
     max_df: float = 1.0,
     max_features: int | None = 200_000,
     max_terms: int | None = 80,
+    n_threads: int = 2,
 ) -> AffinityModel:
     """Fit the affinity model on one batch.
 
@@ -629,7 +737,8 @@ def fit_affinity(
     title, research_content. Weights: see the module docstring (all >= 0,
     code_group_weight <= code_field_weight <= 1). ``min_df`` / ``max_df`` / ``max_features`` bound
     the n-gram vocabulary (document counts / share over proposals, guide texts and experts);
-    ``max_terms`` caps the n-grams kept per vector (None keeps all).
+    ``max_terms`` caps the n-grams kept per vector (None keeps all). Texts are counted in
+    chunks on ``n_threads`` threads; the result does not depend on the number.
     """
     for name, val in (
         ("text_weight", text_weight),
@@ -695,17 +804,27 @@ def fit_affinity(
 
     corpus = p_own + guide_txt + e_txt
     n_docs = len(corpus)
-    stream = _normalised_stream(corpus)
-    x, term_keys = _char_tfidf(
-        stream,
+
+    def count(bounds: tuple[int, int]) -> tuple[list[str], _GramCounts]:
+        stream = _normalised_stream(corpus[bounds[0] : bounds[1]])
+        return _stream_strings(stream), _count_grams(stream, bounds[0], ngram_range)
+
+    # chunks of documents keep the temporary arrays small; they are counted in parallel
+    chunks = _doc_chunks(corpus, _CHUNK_CHARS)
+    if n_threads > 1 and len(chunks) > 1:
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            counted = list(pool.map(count, chunks))
+    else:
+        counted = [count(c) for c in chunks]
+    strings = [text for part in counted for text in part[0]]
+    x, term_keys = _tfidf_from_counts(
+        [part[1] for part in counted],
         n_docs,
-        ngram_range=ngram_range,
         min_df=min_df,
         max_df=max_df,
         max_features=max_features,
     )
-    strings = _stream_strings(stream)
-    del stream
+    del counted
     n_p, n_g = len(p_own), len(guide_txt)
     p_mat = x[:n_p]
     if n_g:
@@ -725,6 +844,8 @@ def fit_affinity(
         e_mat = _keep_top_terms(e_mat, max_terms)
     p_text = _l2_rows(p_mat)
     e_text = _l2_rows(e_mat)
+    p_text.sort_indices()
+    e_text.sort_indices()
 
     # -- discipline codes: per distinct code set, indicator matrices per level (group, field,
     # exact); the score of every pair of sets is stored when there are few sets
@@ -749,6 +870,7 @@ def fit_affinity(
             ps_levels, es_levels, steps, np.arange(len(p_sets)), np.arange(len(e_sets))
         )
 
+    e_order = np.argsort(e_set, kind="stable")
     n_p, n_g = len(p_own), len(guide_txt)
     p_strings = tuple(
         strings[i] if p_dir[i] < 0 else f"{strings[i]}\n{strings[n_p + p_dir[i]]}"
@@ -768,7 +890,9 @@ def fit_affinity(
         code_weight=float(code_weight),
         code_field_weight=float(code_field_weight),
         code_group_weight=float(code_group_weight),
-        _e_text_tw=_scaled(e_text.T.tocsr(), text_weight),
+        _e_text_tw=_scaled(e_text[e_order].T.tocsr(), text_weight),
+        _e_order=e_order,
+        _e_rank=np.argsort(e_order),
         _p_text_tw=_scaled(p_text.T.tocsr(), text_weight),
         _p_set=p_set,
         _e_set=e_set,
@@ -801,11 +925,14 @@ def _exclusion_index(
     return p_idx[order], e_idx[order]
 
 
-def _top_of_rows(block: np.ndarray, n: int, floor: float) -> tuple[np.ndarray, np.ndarray]:
+def _top_of_rows(
+    block: np.ndarray, n: int, floor: float, col_ids: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(local row, column) of each row's ``n`` largest entries above ``floor``.
 
-    Ties go to the lower column. A row's n-th largest chunk maximum (columns cut into >= 2n
-    chunks) is a threshold at least n entries reach, so only entries at or above it are sorted.
+    Ties go to the lower column, or to the lower ``col_ids[column]`` when given. A row's n-th
+    largest group maximum (columns dealt into >= 2n groups) is a threshold at least n entries
+    reach, so only entries at or above it are sorted.
     """
     rows, width = block.shape
     if n == 0 or rows == 0:
@@ -816,7 +943,9 @@ def _top_of_rows(block: np.ndarray, n: int, floor: float) -> tuple[np.ndarray, n
     if n < width:
         chunk = max(1, width // (4 * n))
         n_full = width // chunk
-        maxima = block[:, : n_full * chunk].reshape(rows, n_full, chunk).max(axis=2)
+        # strided groups (column j in group j % n_full), so that runs of similar columns
+        # spread over all groups
+        maxima = block[:, : n_full * chunk].reshape(rows, chunk, n_full).max(axis=1)
         if n_full * chunk < width:
             tail = block[:, n_full * chunk :].max(axis=1, keepdims=True)
             maxima = np.concatenate([maxima, tail], axis=1)
@@ -825,7 +954,10 @@ def _top_of_rows(block: np.ndarray, n: int, floor: float) -> tuple[np.ndarray, n
     flat = np.flatnonzero(block >= thresh[:, None])  # row-major: sorted by (row, column)
     r, c = np.divmod(flat, width)
     v = block.ravel()[flat]
-    order = np.lexsort((-v, r))  # stable, so equal values stay in column order
+    if col_ids is None:
+        order = np.lexsort((-v, r))  # stable, so equal values stay in column order
+    else:
+        order = np.lexsort((col_ids[c], -v, r))
     r, c = r[order], c[order]
     starts = np.searchsorted(r, np.arange(rows))
     rank = np.arange(r.size) - starts[r]
@@ -855,13 +987,14 @@ class _TopRows:
 
     def proposals(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(p, e, score float32) of the top pairs of proposals r0..r1-1."""
-        block, scratch = self._buffers(r1 - r0, self.model.n_experts)
-        self.model._fill_rows(slice(r0, r1), block, scratch)
+        model = self.model
+        block, scratch = self._buffers(r1 - r0, model.n_experts)
+        model._fill_rows(slice(r0, r1), block, scratch)  # internal column order
         a, b = np.searchsorted(self.xp, [r0, r1])
         if b > a:
-            block[self.xp[a:b] - r0, self.xe[a:b]] = -1.0
-        r, c = _top_of_rows(block, self.n, self.floor)
-        return r + r0, c, block[r, c]
+            block[self.xp[a:b] - r0, model._e_rank[self.xe[a:b]]] = -1.0
+        r, c = _top_of_rows(block, self.n, self.floor, model._e_order)
+        return r + r0, model._e_order[c], block[r, c]
 
     def experts(self, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(p, e, score float32) of the top pairs of the experts ``cols``."""

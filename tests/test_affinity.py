@@ -6,16 +6,22 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+import assign.affinity as affinity_module
 from assign.affinity import (
     AffinityFileError,
     AffinityInputError,
     AffinityModel,
     SparseAffinity,
     _char_tfidf,
+    _code_sets,
+    _doc_chunks,
     _normalised_stream,
     _stream_strings,
+    _top_of_rows,
     affinity_frame,
     explain,
     fit_affinity,
@@ -244,6 +250,101 @@ def test_empty_texts_give_code_only_scores() -> None:
     )
     aff = top_candidates(model, top_n=2)
     assert set(np.round(aff.cand_w, 6)) <= {0.4, 0.4 * 0.25, 0.4 * 0.6}
+
+
+def _same_csr(a: sp.csr_matrix, b: sp.csr_matrix) -> None:
+    for name in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_fit_does_not_depend_on_chunks_or_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = synthesise(60, 90, seed=5)
+    whole = fit_affinity(*data, n_threads=1)
+    monkeypatch.setattr(affinity_module, "_CHUNK_CHARS", 700)
+    assert len(_doc_chunks([*data[0]["abstract"], *data[1]["profile"]], 700)) > 5
+    chunked = fit_affinity(*data, n_threads=2)
+    np.testing.assert_array_equal(whole.term_keys, chunked.term_keys)
+    _same_csr(whole.p_text, chunked.p_text)
+    _same_csr(whole.e_text, chunked.e_text)
+    assert whole.p_strings == chunked.p_strings and whole.e_strings == chunked.e_strings
+    np.testing.assert_array_equal(
+        whole.dense_block(slice(0, 60)), chunked.dense_block(slice(0, 60))
+    )
+
+
+def test_doc_chunks_cover_every_document_once() -> None:
+    texts = ["ab", "", "cdef", "g", "hij", ""]
+    # a chunk ends after the text where the running length passes the next multiple of 3
+    assert _doc_chunks(texts, 3) == [(0, 2), (2, 3), (3, 4), (4, 6)]
+    assert _doc_chunks(texts, 100) == [(0, 6)]
+    assert _doc_chunks([], 3) == []
+
+
+def test_code_sets_share_rows_with_the_same_codes() -> None:
+    rows, set_id, sets = _code_sets(["0809;080901", "080901；0809", "", "0809", "0809;080901"])
+    assert rows == (("0809", "080901"), ("080901", "0809"), (), ("0809",), ("0809", "080901"))
+    assert set_id.tolist() == [0, 0, 1, 2, 0]
+    assert sets == [("0809", "080901"), (), ("0809",)]
+
+
+def test_code_scores_without_the_set_table(
+    medium: AffinityModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(affinity_module, "_SET_TABLE_LIMIT", 0)
+    proposals, experts, guide = synthesise(80, 120, seed=3)
+    untabled = fit_affinity(proposals, experts, guide)
+    assert untabled._set_table is None and medium._set_table is not None
+    rows = slice(0, medium.n_proposals)
+    np.testing.assert_array_equal(untabled.dense_block(rows), medium.dense_block(rows))
+    cols = np.array([5, 1, 119])
+    np.testing.assert_array_equal(untabled.expert_block(cols), medium.expert_block(cols))
+    p, e = np.array([0, 3, 79]), np.array([7, 0, 119])
+    np.testing.assert_allclose(untabled.pair_scores(p, e), medium.pair_scores(p, e), rtol=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 6),
+    width=st.integers(1, 40),
+    n=st.integers(0, 12),
+    floor=st.sampled_from([0.0, 0.25, 0.5]),
+    seed=st.integers(0, 10_000),
+)
+def test_top_of_rows_matches_brute_force(
+    rows: int, width: int, n: int, floor: float, seed: int
+) -> None:
+    # few distinct values, so many ties: ties go to the lower column
+    rng = np.random.default_rng(seed)
+    block = rng.choice(np.array([0.0, 0.25, 0.5, 0.75, 1.0], np.float32), size=(rows, width))
+    ids = rng.permutation(width)  # a column's id for ties, as when columns are reordered
+    for col_ids in (None, ids):
+        r, c = _top_of_rows(block, n, floor, col_ids)
+        tie = np.arange(width) if col_ids is None else col_ids
+        want_r: list[int] = []
+        want_c: list[int] = []
+        for i in range(rows):
+            order = sorted(range(width), key=lambda j: (-block[i, j], tie[j]))
+            keep = [j for j in order if block[i, j] > floor][:n]
+            want_r += [i] * len(keep)
+            want_c += keep
+        assert r.tolist() == want_r
+        assert c.tolist() == want_c
+
+
+def test_coverage_skips_excluded_pairs(medium: AffinityModel) -> None:
+    full = medium.dense_block(slice(0, medium.n_proposals))
+    base = top_candidates(medium, top_n=1, per_expert=2)
+    # exclude every expert's best proposal: coverage must pick the next ones instead
+    best = full.argmax(axis=0)
+    excl = {(medium.proposal_ids[best[e]], medium.expert_ids[e]) for e in range(medium.n_experts)}
+    aff = top_candidates(medium, top_n=1, per_expert=2, exclude=excl)
+    got = set(zip(aff.cand_p.tolist(), aff.cand_e.tolist(), strict=True))
+    assert not any((int(best[e]), e) in got for e in range(medium.n_experts))
+    counts = np.bincount(aff.cand_e, minlength=medium.n_experts)
+    masked = full.copy()
+    masked[best, np.arange(medium.n_experts)] = 0.0
+    assert np.all(counts >= np.minimum((masked > 0).sum(axis=0), 2))
+    assert base.nnz > 0
 
 
 # ----------------------------------------------------------------------------- precomputed file
