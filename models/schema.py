@@ -404,7 +404,7 @@ class Review(Base):
     targets: Mapped[float] = mapped_column(Float, info=col("绩效目标"))
     total: Mapped[float] = mapped_column(Float, info=col("总分"))
     confidence: Mapped[int | None] = mapped_column(Integer, info=col("熟悉程度"))
-    verdict: Mapped[str] = mapped_column(String(8), info=col("评审意见", enum=VERDICT))
+    verdict: Mapped[str] = mapped_column(String(16), info=col("评审意见", enum=VERDICT))
 
 
 # --- ground truth of synthetic batches (never read by the cores) ------------------------------

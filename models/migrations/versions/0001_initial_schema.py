@@ -587,7 +587,7 @@ def upgrade() -> None:
         sa.Column("targets", sa.Float(), nullable=False),
         sa.Column("total", sa.Float(), nullable=False),
         sa.Column("confidence", sa.Integer(), nullable=True),
-        sa.Column("verdict", sa.String(length=8), nullable=False),
+        sa.Column("verdict", sa.String(length=16), nullable=False),
         sa.ForeignKeyConstraint(
             ["expert_id"],
             ["experts.expert_id"],
