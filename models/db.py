@@ -7,6 +7,7 @@ The default database is a SQLite file ``reviewopt.db`` in the working directory;
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import hashlib
 import json
@@ -26,6 +27,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.schema import AuditEvent, Batch, BatchLock
 
 DEFAULT_URL = "sqlite:///reviewopt.db"
+
+LOCK_WAIT_S: contextvars.ContextVar[float] = contextvars.ContextVar("lock_wait_s", default=0.0)
+"""How long a run waits for a batch that another run holds (the CLI's ``--wait``)."""
 
 
 class BatchLocked(RuntimeError):
@@ -108,15 +112,16 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextlib.contextmanager
 def batch_lock(
-    engine: Engine, batch_id: str, *, wait_s: float = 0.0, holder: str | None = None
+    engine: Engine, batch_id: str, *, wait_s: float | None = None, holder: str | None = None
 ) -> Iterator[None]:
     """Hold ``batch_id`` for the duration of a run.
 
-    A second run that finds the lock waits up to ``wait_s`` seconds, then raises
-    :class:`BatchLocked`. The lock is a row, so it works the same on SQLite and PostgreSQL.
+    A second run that finds the lock waits up to ``wait_s`` seconds (default
+    :data:`LOCK_WAIT_S`), then raises :class:`BatchLocked`. The lock is a row, so it works the
+    same on SQLite and PostgreSQL.
     """
     holder = holder or f"{socket.gethostname()}:{os.getpid()}"
-    deadline = time.monotonic() + wait_s
+    deadline = time.monotonic() + (LOCK_WAIT_S.get() if wait_s is None else wait_s)
     while True:
         try:
             with Session(engine) as s, s.begin():
@@ -129,7 +134,7 @@ def batch_lock(
                 who = f"{lock.holder} since {lock.acquired_at:%Y-%m-%d %H:%M:%S}" if lock else "?"
                 raise BatchLocked(
                     f"batch {batch_id} is locked by another run ({who}); wait for it to finish, "
-                    "or pass --wait SECONDS"
+                    "or pass `reviewopt --wait SECONDS`"
                 ) from None
             time.sleep(0.2)
     try:

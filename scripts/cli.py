@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from assign.pipeline import AssignOptions
 from models import assign_jobs, io, jobs, screen_jobs, select_jobs
-from models.db import BatchLocked, SchemaOutOfDate, database_url, make_engine
+from models.db import LOCK_WAIT_S, BatchLocked, SchemaOutOfDate, database_url, make_engine
 from models.io import write_frame
 from models.problems import InvalidInput
 from scoring.calibrate import METHODS
@@ -94,10 +94,19 @@ pass_ctx = click.make_pass_decorator(Ctx)
     show_default="your user name",
     help="Who runs the command (recorded in the audit log).",
 )
+@click.option(
+    "--wait",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for a batch another run holds (then exit 5).",
+)
 @click.version_option(package_name="reviewopt")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, actor: str) -> None:
+def cli(ctx: click.Context, db: str | None, actor: str, wait: float) -> None:
     """reviewopt: screen proposals, assign expert reviewers, calibrate scores, select projects."""
+    LOCK_WAIT_S.set(wait)
     ctx.obj = Ctx(db, actor)
     ctx.call_on_close(ctx.obj.close)
 
@@ -184,17 +193,6 @@ def export(ctx: Ctx, kind: str) -> Any:
 def _batch_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--batch", "batch_id", metavar="ID", help="Batch id (default: the only batch)."
-    )(fn)
-
-
-def _wait_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--wait",
-        type=float,
-        default=0.0,
-        show_default=True,
-        metavar="SECONDS",
-        help="How long to wait for a batch locked by another run (then exit 5).",
     )(fn)
 
 

@@ -5,6 +5,8 @@ finalize, with the invariants each stage promises and the exit codes of its fail
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -35,7 +37,10 @@ def batch_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def run(engine: Engine, *args: str) -> Result:
     url = engine.url.render_as_string(hide_password=False)
-    return CliRunner().invoke(cli, ["--db", url, "--actor", "chair", *args])
+    head = ["--db", url, "--actor", "chair"]
+    if args and args[0] == "--wait":
+        head, args = [*head, *args[:2]], args[2:]
+    return CliRunner().invoke(cli, [*head, *args])
 
 
 def js(result: Result) -> dict:
@@ -151,6 +156,17 @@ def test_locked_batch_exits_5(engine: Engine, batch_dir: Path) -> None:
     assert result.exit_code == 5
     assert "batch 2024 is locked by another run (another-run since" in result.stderr
     assert run(engine, "screen").exit_code == 0  # released
+
+    def hold_briefly() -> None:
+        with batch_lock(engine, "2024", holder="short-run"):
+            time.sleep(1.0)
+
+    holder = threading.Thread(target=hold_briefly)
+    holder.start()
+    time.sleep(0.2)
+    waited = run(engine, "--wait", "30", "screen")  # waits for the short run instead of exiting
+    holder.join()
+    assert waited.exit_code == 0, waited.output
 
 
 def test_commands_before_init_say_so(tmp_path: Path) -> None:
