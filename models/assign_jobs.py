@@ -453,6 +453,6 @@ def replace_job(
         run.run_id,
         declined,
         added,
-        [tuple(u) for u in res.unfilled],
-        list(res.diagnosis),  # type: ignore[misc]
+        [(str(p), int(n)) for p, n in res.unfilled],
+        list(res.diagnosis),
     )

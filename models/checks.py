@@ -49,7 +49,7 @@ def _review_problems(session: Session, rows: list[dict[str, Any]], file: str) ->
     conflicted = set(session.execute(select(Conflict.proposal_id, Conflict.expert_id)).all())
     for r in rows:
         row = r["__row__"]
-        sheet = sheets.get(batch_of.get(r.get("proposal_id"), ""), sheet_of(None))
+        sheet = sheets.get(batch_of.get(str(r.get("proposal_id")), ""), sheet_of(None))
         scores = []
         for name, mx in sheet.items():
             v = r.get(name)

@@ -21,13 +21,13 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, String, Text, insert, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.schema import Column
+from sqlalchemy.sql.schema import Column, Table
 
 from models.checks import ROW_CHECKS
 from models.problems import InvalidInput, Problem, escape_formula, unescape_formula
@@ -193,6 +193,10 @@ class ColumnSpec:
     ref: str | None
 
 
+def _table(cls: type[Base]) -> Table:
+    return cast(Table, cls.__table__)
+
+
 def _py_kind(column: Column) -> tuple[str, int | None]:
     t = column.type
     if isinstance(t, Boolean):
@@ -215,7 +219,7 @@ def _py_kind(column: Column) -> tuple[str, int | None]:
 def column_specs(cls: type[Base]) -> list[ColumnSpec]:
     """The importable columns of ``cls``, in table order."""
     specs = []
-    for c in cls.__table__.columns:
+    for c in _table(cls).columns:
         if c.info.get("internal") or (c.primary_key and c.autoincrement is True):
             continue
         if c.name == "id" and c.primary_key:
@@ -456,7 +460,7 @@ def _check_duplicates(cls: type[Base], rows: list[dict[str, Any]], file: str) ->
 
 def _existing_ids(session: Session, kind: str) -> set[str]:
     cls = kind_class(kind)
-    (pk,) = cls.__table__.primary_key.columns
+    (pk,) = _table(cls).primary_key.columns
     return set(session.scalars(select(pk)))
 
 
@@ -493,7 +497,7 @@ def _upsert(
     session: Session, cls: type[Base], rows: list[dict[str, Any]], counts: ImportCounts
 ) -> None:
     specs = [s.name for s in column_specs(cls)]
-    table = cls.__table__
+    table = _table(cls)
     surrogate = "id" in table.columns and table.columns["id"].primary_key
     key_cols = [table.columns[k] for k in cls.NATURAL_KEY]
     existing: dict[tuple, dict[str, Any]] = {}
@@ -603,8 +607,8 @@ def table_frame(session: Session, kind: str) -> pd.DataFrame:
     """All rows of an importable kind, columns as in the import format (dates as ISO text)."""
     cls = kind_class(kind)
     specs = column_specs(cls)
-    cols = [cls.__table__.columns[s.name] for s in specs]
-    order = [cls.__table__.columns[k] for k in cls.NATURAL_KEY]
+    cols = [_table(cls).columns[s.name] for s in specs]
+    order = [_table(cls).columns[k] for k in cls.NATURAL_KEY]
     rows = session.execute(select(*cols).order_by(*order)).all()
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(specs)
     return pd.DataFrame({s.name: _typed(list(c), s) for s, c in zip(specs, columns, strict=True)})

@@ -5,7 +5,7 @@ and writes its result in one transaction with an audit event.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +69,9 @@ def screen_job(
                 select(Finding).where(Finding.proposal_id.in_(ids), Finding.waived_by.is_not(None))
             )
         }
-        config = ScreeningConfig(
-            deadline=batch.deadline,
-            batch_date=batch.batch_date,
-            **({"similarity_threshold": similarity_threshold} if similarity_threshold else {}),
-        )
+        config = ScreeningConfig(deadline=batch.deadline, batch_date=batch.batch_date)
+        if similarity_threshold is not None:
+            config = replace(config, similarity_threshold=similarity_threshold)
         result = screen(tables, tables["guide"], config=config, waivers=waived)
         _store_screening(s, ids, result, waived)
         audit(

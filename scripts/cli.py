@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import getpass
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -166,10 +165,10 @@ def formats(kind: str | None) -> Report:
         )
     if kind not in io.IMPORT_KINDS:
         raise CliError(f"unknown kind {kind!r}; expected one of: {', '.join(io.IMPORT_KINDS)}", 2)
-    rows = io.format_rows(kind)
+    columns = io.format_rows(kind)
     return Report(
-        {"kind": kind, "columns": rows},
-        tables=[TableOut(kind, list(rows[0]), [list(r.values()) for r in rows])],
+        {"kind": kind, "columns": columns},
+        tables=[TableOut(kind, list(columns[0]), [list(r.values()) for r in columns])],
     )
 
 
@@ -1045,9 +1044,10 @@ def generate(
         load_guide(), n_experts=experts, n_proposals=proposals, n_relations=relations, seed=seed
     )
     paths = write_batch(tables, out)
-    rows = [[p.stem, len(tables[p.stem])] for p in paths]
+    counts = {p.stem: len(tables[p.stem]) for p in paths}
+    rows = [[kind, n] for kind, n in counts.items()]
     return Report(
-        {"folder": str(out), "rows": dict(rows)},
+        {"folder": str(out), "rows": counts},
         tables=[TableOut(f"Wrote {len(paths)} files to {out}", ["kind", "rows"], rows)],
         lines=[f"Load them with: reviewopt import all {out}"],
     )
@@ -1129,4 +1129,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -33,7 +33,7 @@ class CliError(click.ClickException):
 
     def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
         super().__init__(message)
-        self.exit_code = code
+        self.exit_code = code  # type: ignore[misc]  # click reads it per instance
 
     def show(self, file: Any = None) -> None:
         click.echo(f"Error: {self.format_message()}", err=True)
@@ -79,9 +79,10 @@ def _cell(v: Any) -> str:
     if v is None:
         return ""
     if isinstance(v, float | np.floating):
-        if not math.isfinite(v):
+        x = float(v)
+        if not math.isfinite(x):
             return ""
-        return f"{v:,.3f}".rstrip("0").rstrip(".") if abs(v) < 1e6 else f"{v:,.0f}"
+        return f"{x:,.3f}".rstrip("0").rstrip(".") if abs(x) < 1e6 else f"{x:,.0f}"
     if isinstance(v, bool | np.bool_):
         return "yes" if v else "no"
     return str(v)
