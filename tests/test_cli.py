@@ -37,7 +37,8 @@ def test_solve_from_plain_files_json(tmp_path: Path) -> None:
     assert data["status"] == "optimal" and data["conflicts_violated"] == 0
     pairs = pd.read_csv(out, dtype=str)
     assert len(pairs) == 8 and pairs.groupby("proposal").size().eq(2).all()
-    assert not {("P0", "E0"), ("P1", "E1")} & set(zip(pairs["proposal"], pairs["expert"], strict=True))
+    chosen = set(zip(pairs["proposal"], pairs["expert"], strict=True))
+    assert not {("P0", "E0"), ("P1", "E1")} & chosen
     assert pairs["expert"].value_counts().max() <= 2
     total = pd.read_csv(scores, dtype={"proposal": str, "expert": str}).merge(
         pairs, on=["proposal", "expert"]
