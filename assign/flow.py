@@ -14,7 +14,7 @@ affinities to 1 / SCALE = 1e-6.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
@@ -267,3 +267,43 @@ def potentials(net: Network, flow: np.ndarray) -> np.ndarray:
     h = np.concatenate([net.head[fwd], net.tail[bwd]])
     c = np.concatenate([net.cost[fwd], -net.cost[bwd]])
     return shortest_distances(net.n_nodes, t, h, c)
+
+
+def with_slack(net: Network, big: int) -> Network:
+    """``net`` plus slack arcs of cost ``big`` that make it feasible whatever the pairs: one from
+    every node with supply to the sink and one from the sink to every other node with demand
+    (capacity: that supply or demand). Slack arcs come after ``net``'s own arcs, so the pair
+    arcs keep their positions. With ``big`` above ``SCALE * sum(k)`` a min-cost flow uses as
+    little slack as the pairs allow, and uses none exactly when the pairs admit a solution."""
+    src = np.flatnonzero(net.supply > 0)
+    dst = np.flatnonzero(net.supply < 0)
+    dst = dst[dst != net.sink]
+    tail = np.concatenate([net.tail, src, np.full(dst.size, net.sink, dtype=np.int64)])
+    head = np.concatenate([net.head, np.full(src.size, net.sink, dtype=np.int64), dst])
+    cap = np.concatenate([net.cap, net.supply[src], -net.supply[dst]])
+    cost = np.concatenate([net.cost, np.full(src.size + dst.size, big, dtype=np.int64)])
+    return replace(net, tail=tail, head=head, cap=cap.astype(np.int64), cost=cost)
+
+
+def lowered_potentials(
+    net: Network, flow: np.ndarray, d: np.ndarray, nodes: np.ndarray
+) -> np.ndarray:
+    """Potentials (n_nodes,) equal to ``d`` except on ``nodes``, each lowered to the least value
+    the residual arcs leaving it allow (``d[v] >= d[head] - cost``); still valid for ``flow``.
+
+    ``d`` must be valid potentials of ``flow`` and ``nodes`` pairwise non-adjacent (e.g. the
+    experts). Lower expert potentials make the pricing of pruned pairs
+    (``c + d[entry] - d[expert]``) as tight as these potentials allow. A node with no residual
+    arc leaving it gets ``min(d) - SCALE - 1``, low enough that no pair into it prices in."""
+    fwd = flow < net.cap
+    bwd = flow > 0
+    t = np.concatenate([net.tail[fwd], net.head[bwd]])
+    h = np.concatenate([net.head[fwd], net.tail[bwd]])
+    c = np.concatenate([net.cost[fwd], -net.cost[bwd]])
+    floor = int(d.min(initial=0)) - SCALE - 1
+    low = np.full(net.n_nodes, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(low, t, d[h] - c)
+    out = d.copy()
+    v = low[nodes]
+    out[nodes] = np.where(v == np.iinfo(np.int64).min, floor, v)
+    return out

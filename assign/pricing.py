@@ -79,6 +79,16 @@ class CooPool:
         self.chosen = np.ones(self.p.size, dtype=bool)
         return self._selection()
 
+    def extend(self, p: np.ndarray, e: np.ndarray, w: np.ndarray) -> None:
+        """Add the (n,) pairs ``p``, ``e`` with affinity ``w`` (not yet chosen); the caller makes
+        sure they are eligible and not in the pool already."""
+        self.p = np.concatenate([self.p, np.asarray(p, dtype=np.int64)])
+        self.e = np.concatenate([self.e, np.asarray(e, dtype=np.int64)])
+        w64 = np.asarray(w, dtype=np.float64)
+        self.w = np.concatenate([self.w, w64])
+        self.cost = np.concatenate([self.cost, scaled_cost(w64)])
+        self.chosen = np.concatenate([self.chosen, np.zeros(w64.size, dtype=bool)])
+
     def _selection(self) -> Selection:
         idx = np.flatnonzero(self.chosen)
         return Selection(self.p[idx], self.e[idx], self.w[idx])

@@ -980,18 +980,3 @@ def calibrate(
             f"unknown calibration method {method!r}; choose one of {', '.join(METHODS)}"
         )
     return METHODS[method](reviews, proposals, n_draws=n_draws, seed=seed, **options)
-
-
-def selection_probability(result: CalibrationResult, *, top: int = 2) -> pd.Series:
-    """Share of draws in which each proposal ranks in its direction's top ``top`` (P,),
-    indexed by proposal_id; NaN without draws or reviews."""
-    if top < 1:
-        raise CalibrationInputError(f"top must be >= 1, got {top}")
-    ids = result.proposals["proposal_id"].to_numpy()
-    if result.draws.shape[0] == 0:
-        return pd.Series(np.nan, index=ids, name="p_selected")
-    codes, _ = pd.factorize(result.proposals["direction_code"], sort=True)
-    ranks = _ranks(result.draws, np.asarray(codes, dtype=np.int64))
-    prob = (ranks <= top).mean(axis=0)
-    prob = np.where(np.isnan(ranks).all(axis=0), np.nan, prob)
-    return pd.Series(prob, index=ids, name="p_selected")

@@ -186,7 +186,7 @@ def run_pipeline(
     conflicts = find_conflicts(tables, batch_date=batch_date)
     conflicts_s = time.perf_counter() - t
     t = time.perf_counter()
-    problem, _ = build_problem(
+    problem, model = build_problem(
         tables,
         proposal_ids=tables["proposals"]["proposal_id"].tolist(),
         expert_ids=tables["experts"]["expert_id"].tolist(),
@@ -222,7 +222,9 @@ def run_pipeline(
         extra.update({"max_probability": max_probability,
                       "expected_objective": round(draw.expected_objective, 4)})  # fmt: skip
     else:
-        res = solve(problem, progress=_stderr_progress if verbose else None)
+        from assign.certify import solve_certified
+
+        res = solve_certified(problem, model, progress=_stderr_progress if verbose else None)
     q = quality_summary(problem, res)
     extra.update(
         {

@@ -16,7 +16,6 @@ from scoring.calibrate import (
     CalibrationInputError,
     CalibrationResult,
     calibrate,
-    selection_probability,
     variance_components,
 )
 from scoring.simulate import draw_truth, simulate_reviews
@@ -260,8 +259,6 @@ def test_draws_ranks_and_determinism(method: str) -> None:
     n = p.groupby("direction_code").size()
     np.testing.assert_allclose(sums, n * (n + 1) / 2)
     assert (p["se"] > 0).all()
-    prob = selection_probability(r1, top=2)
-    np.testing.assert_allclose(prob.groupby(p["direction_code"].to_numpy()).sum(), 2.0)
     with pytest.raises(AttributeError):
         r1.method = "x"  # type: ignore[misc]
     with pytest.raises(ValueError):

@@ -264,3 +264,21 @@ def test_sparse_auto_prune_is_certified() -> None:
     assert pruned.solver == "min-cost-flow+pricing" and pruned.certified
     assert pruned.n_candidates < p.size
     assert scaled_cost(pruned.pair_w).sum() == scaled_cost(full.pair_w).sum()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lowered_potentials_stay_valid_and_slack_gives_feasibility(seed: int) -> None:
+    from assign.flow import lowered_potentials, with_slack
+
+    pr = _feasible_problem(200 + seed, 6, 9, group=True)
+    keep = np.random.default_rng(seed).random(pr.cand_p.size) < 0.3  # likely short
+    net = _network(pr, pr.cand_p[keep], pr.cand_e[keep], pr.cand_w[keep], True)
+    big = 1_000_000 * (int(pr.k.sum()) + int(pr.min_load.sum()) + 1)
+    slack = with_slack(net, big)
+    sol = solve_network(slack)
+    assert sol.feasible
+    assert (sol.flow[net.tail.size :].sum() == 0) == solve_network(net).feasible
+    d = lowered_potentials(slack, sol.flow, potentials(slack, sol.flow), net.e_node)
+    rc = slack.cost + d[slack.tail] - d[slack.head]
+    assert np.all(rc[sol.flow < slack.cap] >= 0)
+    assert np.all(rc[sol.flow > 0] <= 0)

@@ -1,0 +1,659 @@
+"""Assignment certified optimal for a whole affinity model, starting from pruned candidates.
+
+``solve_certified(problem, model)`` solves ``problem`` (built by ``assign.pipeline.build_problem``:
+its candidates are each proposal's top-N of the model) and proves the result optimal for every
+pair of the model's full (P, E) matrix, conflicted pairs and pairs below the floor excluded
+(a pair is eligible when its affinity is >= the floor, as in ``AssignmentProblem``):
+
+1. One pass over the matrix in row blocks (worker processes), run while the first min-cost flow
+   is solved. Per proposal it keeps the ``keep_per_row`` best pairs that are not candidates and
+   ``resid``, the next value: an exact upper bound on every other such pair of the row. The
+   kept pairs join the candidates in the pool of known pairs.
+2. The flow carries slack arcs of prohibitive cost (``assign.flow.with_slack``), so it is
+   feasible even where pruning left proposals short; pricing brings in the pairs that remove
+   the slack (this is the widening).
+3. After each optimal flow the experts' potentials are lowered as far as the flow allows, then
+   every known pair is priced exactly, and a proposal's unknown pairs only when ``resid``
+   leaves room above its lowest entry potential; such rows are recomputed with
+   ``AffinityModel.dense_block`` and keep deeper lists. Pairs that price in are added (at most
+   ``4 x k`` unknown ones per row and round); repeat.
+4. When no pair prices in, the flow is optimal over every eligible pair: with no slack in use
+   the assignment is optimal for the whole matrix (``certified``); with slack in use no
+   assignment exists at all.
+
+Quotas, loads and one expert per unit are kept exactly as ``assign.solver.solve`` keeps them.
+Rules outside the flow form (two quota kinds, or units mixing members and non-members of the
+quota group) are solved by ``solve`` on the candidates alone and are not certified.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from assign.affinity import AffinityModel
+from assign.flow import (
+    SCALE,
+    FlowSolution,
+    Network,
+    build_network,
+    entry_nodes,
+    lowered_potentials,
+    potentials,
+    scaled_cost,
+    solve_network,
+    unique_sorted,
+    with_slack,
+)
+from assign.pricing import CooPool, Selection, is_member
+from assign.problem import AssignmentProblem, Status
+from assign.solver import (
+    AssignmentResult,
+    DiagnosisRecord,
+    _bipartite_cut,
+    _eligibility,
+    _fail,
+    _flow_spec,
+    _FlowSpec,
+    _joint_record,
+    _set_group,
+    diagnose,
+    solve,
+)
+
+Progress = Callable[[str, float], None] | None
+
+_BLOCK_ENTRIES = 1 << 22  # matrix entries per row block (16 MB of float32)
+_MISMATCH_TOL = 1e-6  # candidate affinity vs model: more than this is a different matrix
+
+
+class CertifyInputError(ValueError):
+    """A problem and an affinity model that do not describe the same matrix."""
+
+
+# --------------------------------------------------------------------------- the matrix
+
+
+def _model_index(
+    problem: AssignmentProblem, model: AffinityModel
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(P,) model row of each problem proposal; (E,) model column of each problem expert, or
+    None when the model has the problem's experts in the problem's order."""
+
+    def lookup(ids: tuple[str, ...], model_ids: tuple[str, ...], kind: str) -> np.ndarray:
+        index = {x: i for i, x in enumerate(model_ids)}
+        missing = [x for x in ids if x not in index]
+        if missing:
+            shown = ", ".join(missing[:5]) + (
+                f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            )
+            raise CertifyInputError(
+                f"{kind} {shown} of the problem are not in the affinity model; fit the model on "
+                "the same batch (build_problem returns the problem and its model together)"
+            )
+        return np.fromiter((index[x] for x in ids), dtype=np.int64, count=len(ids))
+
+    if model.proposal_ids == problem.proposal_ids:
+        rows = np.arange(problem.n_proposals, dtype=np.int64)
+    else:
+        rows = lookup(problem.proposal_ids, model.proposal_ids, "proposals")
+    cols = None
+    if model.expert_ids != problem.expert_ids:
+        cols = lookup(problem.expert_ids, model.expert_ids, "experts")
+    return rows, cols
+
+
+def _float32_floor(floor: float) -> np.float32:
+    """The least float32 ``f`` with ``f >= floor``: for float32 ``v``, ``v >= f`` exactly when
+    ``float(v) >= floor``."""
+    f = np.float32(floor)
+    if float(f) < floor:
+        f = np.nextafter(f, np.float32(np.inf))
+    return f
+
+
+@dataclass(frozen=True, eq=False)
+class _Matrix:
+    """The model's matrix in the problem's index order, with ineligible pairs masked."""
+
+    model: AffinityModel
+    rows: np.ndarray  # (P,) model row of each problem proposal
+    cols: np.ndarray | None  # (E,) model column of each problem expert; None: same order
+    n_e: int
+    floor32: np.float32
+    conf_key: np.ndarray  # sorted p * n_e + e of the conflicted pairs
+
+    def raw(self, prow: np.ndarray) -> np.ndarray:
+        """(R, E) float32 affinity of the proposals ``prow`` (ascending problem indices)."""
+        rr = self.rows[prow]
+        if rr.size and rr[-1] - rr[0] == rr.size - 1 and np.all(np.diff(rr) == 1):
+            blk = self.model.dense_block(slice(int(rr[0]), int(rr[-1]) + 1))
+        else:
+            blk = self.model.dense_block(rr)
+        if self.cols is not None:
+            blk = np.take(blk, self.cols, axis=1)
+        blk = np.asarray(blk, dtype=np.float32)
+        if blk.shape != (prow.size, self.n_e):
+            raise CertifyInputError(
+                f"the affinity model gave a block of shape {blk.shape} for {prow.size} proposals, "
+                f"expected ({prow.size}, {self.n_e})"
+            )
+        return blk
+
+    def mask(self, prow: np.ndarray, blk: np.ndarray, known: np.ndarray) -> None:
+        """Set to -inf, in place, the entries of ``blk`` (rows ``prow``) that are below the floor
+        (or NaN), conflicted, or in ``known`` (sorted keys p * n_e + e)."""
+        blk[~(blk >= self.floor32)] = -np.inf
+        for keys in (self.conf_key, known):
+            a, b = np.searchsorted(keys, [prow[0] * self.n_e, (prow[-1] + 1) * self.n_e])
+            if b <= a:
+                continue
+            sub = keys[a:b]
+            pp = sub // self.n_e
+            inside = is_member(pp, prow)
+            local = np.searchsorted(prow, pp[inside])
+            blk[local, sub[inside] % self.n_e] = -np.inf
+
+
+def _row_top(
+    blk: np.ndarray, t: int, lo: np.ndarray | np.floating
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's ``t`` largest entries >= ``lo`` (a scalar or (R,) per row) of ``blk`` (R, E):
+    (local rows, columns, values), each row's in descending order, and (R,) ``resid``, the
+    (t+1)-th largest such value (-inf when the row has no more), which bounds every entry >= lo
+    not returned.
+
+    The (t+1)-th largest of the column-chunk maxima (>= 2(t+1) chunks) is a threshold at least
+    t+1 entries reach, so only the entries at or above it are sorted."""
+    n_rows, width = blk.shape
+    need = t + 1
+    thr = np.empty(n_rows, dtype=blk.dtype)
+    thr[:] = lo
+    if need < width:
+        chunk = max(1, width // (4 * need))
+        n_full = width // chunk
+        maxima = blk[:, : n_full * chunk].reshape(n_rows, n_full, chunk).max(axis=2)
+        if n_full * chunk < width:
+            tail = blk[:, n_full * chunk :].max(axis=1, keepdims=True)
+            maxima = np.concatenate([maxima, tail], axis=1)
+        if maxima.shape[1] >= need:
+            kth = np.partition(maxima, maxima.shape[1] - need, axis=1)[:, maxima.shape[1] - need]
+            np.maximum(thr, kth, out=thr)
+    flat = np.flatnonzero(blk >= thr[:, None])
+    r, c = np.divmod(flat, width)
+    v = blk.ravel()[flat]
+    order = np.lexsort((-v, r))
+    r, c, v = r[order], c[order], v[order]
+    rank = np.arange(r.size) - np.searchsorted(r, np.arange(n_rows))[r]
+    resid = np.full(n_rows, -np.inf, dtype=blk.dtype)
+    at = rank == t
+    resid[r[at]] = v[at]
+    top = rank < t
+    return r[top].astype(np.int64), c[top].astype(np.int64), v[top], resid
+
+
+# --------------------------------------------------------------------------- the pass
+
+
+@dataclass(frozen=True, eq=False)
+class _Pass:
+    """The one pass over the matrix: per row block, the best non-candidate pairs and ``resid``;
+    also checks the candidates' affinities against the model."""
+
+    matrix: _Matrix
+    cand_key: np.ndarray  # sorted p * n_e + e of every candidate of the problem
+    cand_w32: np.ndarray  # their affinities (float32), aligned with cand_key
+    keep: int
+    starts: list[int]
+    n_p: int
+
+    def run(
+        self, i: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[float, int, int, float]]:
+        """Block i: (p, e, w float32) kept pairs, (R,) resid, worst candidate mismatch
+        (|difference|, p, e, model value)."""
+        m = self.matrix
+        r0 = self.starts[i]
+        r1 = self.starts[i + 1] if i + 1 < len(self.starts) else self.n_p
+        prow = np.arange(r0, r1, dtype=np.int64)
+        blk = m.raw(prow)
+        a, b = np.searchsorted(self.cand_key, [r0 * m.n_e, r1 * m.n_e])
+        worst = (0.0, -1, -1, 0.0)
+        if b > a:
+            key = self.cand_key[a:b]
+            got = blk[key // m.n_e - r0, key % m.n_e]
+            diff = np.abs(got.astype(np.float64) - self.cand_w32[a:b].astype(np.float64))
+            j = int(np.argmax(diff))
+            if diff[j] > _MISMATCH_TOL:
+                worst = (float(diff[j]), int(key[j] // m.n_e), int(key[j] % m.n_e), float(got[j]))
+        m.mask(prow, blk, self.cand_key)
+        r, c, v, resid = _row_top(blk, self.keep, m.floor32)
+        return r + r0, c, v, resid, worst
+
+
+_JOB: _Pass | None = None  # the pass run by forked workers (inherited, never pickled)
+
+
+def _run_block(i: int) -> tuple:
+    assert _JOB is not None
+    return _JOB.run(i)
+
+
+class _PassRunner:
+    """Runs the pass on ``workers`` forked processes in the background (or later, in this
+    process, when ``workers`` <= 1 or fork is unavailable)."""
+
+    def __init__(self, job: _Pass, workers: int) -> None:
+        global _JOB
+        self.job = job
+        self.pool = None
+        self.pending: list = []
+        if workers > 1 and len(job.starts) > 1 and "fork" in mp.get_all_start_methods():
+            _JOB = job
+            self.pool = mp.get_context("fork").Pool(min(workers, len(job.starts)))
+            _JOB = None  # the workers hold their copy
+            self.pending = [self.pool.apply_async(_run_block, (i,)) for i in range(len(job.starts))]
+
+    def results(self, progress: Callable[[float], None] | None) -> list[tuple]:
+        n = len(self.job.starts)
+        out = []
+        try:
+            for i in range(n):
+                out.append(self.pending[i].get() if self.pool else self.job.run(i))
+                if progress is not None:
+                    progress((i + 1) / n)
+        finally:
+            if self.pool is not None:
+                self.pool.terminate()
+                self.pool.join()
+        return out
+
+
+# --------------------------------------------------------------------------- flow
+
+
+@dataclass(frozen=True, eq=False)
+class _Flow:
+    net: Network  # over the selection, without slack
+    with_slack: Network
+    sol: FlowSolution
+    slack: int  # units of flow on slack arcs
+
+    @property
+    def used(self) -> np.ndarray:
+        return self.sol.flow[: self.net.n_pairs] > 0
+
+    @property
+    def pair_cost(self) -> int:
+        """Cost of the pair arcs alone (the slack excluded)."""
+        return int((self.sol.flow[: self.net.n_pairs] * self.net.cost[: self.net.n_pairs]).sum())
+
+
+def _solve_flow(spec: _FlowSpec, sel: Selection, big: int) -> _Flow:
+    net = build_network(
+        cand_p=sel.p,
+        cand_e=sel.e,
+        cand_cost=scaled_cost(sel.w),
+        k=spec.k,
+        max_load=spec.max_load,
+        min_load=spec.min_load,
+        unit=spec.unit,
+        in_group=spec.in_group,
+        quota=spec.quota,
+    )
+    net_s = with_slack(net, big)
+    sol = solve_network(net_s)
+    if not sol.feasible:  # cannot happen with slack arcs; kept as a guard
+        raise RuntimeError(f"min-cost flow with slack arcs returned '{sol.status_name}'")
+    slack = int(sol.flow[net.tail.size :].sum())
+    return _Flow(net, net_s, sol, slack)
+
+
+def _row_low(net: Network, d: np.ndarray) -> np.ndarray:
+    """(P,) lowest potential of any node a pair of the proposal can leave from."""
+    low = d[net.p_node].copy()
+    has_g = net.g_node >= 0
+    low[has_g] = np.minimum(low[has_g], d[net.g_node[has_g]])
+    if net.unit_keys.size:
+        np.minimum.at(low, net.unit_keys // net.n_units, d[net.unit_nodes])
+    return low
+
+
+# --------------------------------------------------------------------------- pricing
+
+
+@dataclass
+class _State:
+    """What is known of the matrix: the pool of known pairs and, per row, ``resid_w`` (integer
+    affinity, ``round(w * SCALE)``) bounding every eligible pair outside the pool."""
+
+    pool: CooPool
+    resid_w: np.ndarray  # (P,) int64; a very low value where the row has no pair outside
+    keep_deep: int
+    per_row_add: int
+
+
+_NONE = np.iinfo(np.int64).min // 4
+
+
+def _resid_w(resid: np.ndarray) -> np.ndarray:
+    out = np.full(resid.size, _NONE, dtype=np.int64)
+    fin = np.isfinite(resid)
+    out[fin] = -scaled_cost(resid[fin].astype(np.float64))
+    return out
+
+
+def _deepen_block(
+    prow: np.ndarray, state: _State, matrix: _Matrix, known: np.ndarray
+) -> np.ndarray:
+    """Add the ``keep_deep`` best pairs outside the pool (sorted keys ``known``) of rows
+    ``prow`` to the pool and lower their ``resid_w``; return the rows' (R, E) block with the
+    pool's pairs and the ineligible ones at -inf."""
+    blk = matrix.raw(prow)
+    matrix.mask(prow, blk, known)
+    r_t, c_t, v_t, resid = _row_top(blk, state.keep_deep, matrix.floor32)
+    state.resid_w[prow] = _resid_w(resid)
+    state.pool.extend(prow[r_t], c_t, v_t)
+    blk[r_t, c_t] = -np.inf
+    return blk
+
+
+def _widen(problem: AssignmentProblem, state: _State, matrix: _Matrix, *, max_steps: int) -> None:
+    """Phase one on the known pairs: while some proposals cannot get k experts within the max
+    loads (a Hall deficit, by max flow), deepen those proposals' rows."""
+    pool, n_e = state.pool, matrix.n_e
+    step = max(1, _BLOCK_ENTRIES // max(n_e, 1))
+    for _ in range(max_steps):
+        deficit, left, _ = _bipartite_cut(problem.k, problem.max_load, pool.p, pool.e)
+        rows = left[state.resid_w[left] > _NONE] if deficit else left[:0]
+        if rows.size == 0:
+            return
+        known = np.sort(pool.p * n_e + pool.e)
+        for a in range(0, rows.size, step):
+            _deepen_block(rows[a : a + step], state, matrix, known)
+
+
+def _initial(problem: AssignmentProblem, pool: CooPool, *, max_steps: int) -> Selection:
+    """The first selection: the pool's best pairs per proposal and per expert, plus every known
+    pair of the proposals that would otherwise be short (Hall deficit, by max flow)."""
+    k_max = int(problem.k.max(initial=0))
+    pool.initial(max(5 * k_max, 1), max(2, 2 * int(problem.min_load.max(initial=0))))
+    for _ in range(max_steps):
+        ch = pool.chosen
+        deficit, left, _ = _bipartite_cut(problem.k, problem.max_load, pool.p[ch], pool.e[ch])
+        if not deficit:
+            break
+        grow = is_member(pool.p, left) & ~ch
+        if not grow.any():
+            break
+        pool.chosen = ch | grow
+    return pool.selection()
+
+
+def _rescan(
+    rows: np.ndarray,
+    state: _State,
+    matrix: _Matrix,
+    flow: _Flow,
+    d: np.ndarray,
+    spec: _FlowSpec,
+) -> tuple[int, float]:
+    """Recompute ``rows`` (ascending) against potentials ``d``.
+
+    Each row's ``keep_deep`` best pairs outside the pool join it (the pool prices them) and
+    its ``resid_w`` is lowered to the next value. Of the other pairs, those that may price in
+    (``w * SCALE + d[e] > low[p]``, ``low`` the row's lowest entry potential) are ranked by
+    ``w * SCALE + d[e]``; the best ``per_row_add`` are priced exactly and those that price in are
+    added as chosen; a row where none of them does has all its candidates priced exactly.
+    Returns (pairs chosen, a lower bound on the summed negative reduced costs of the pairs
+    outside the pool)."""
+    pool, net, n_e = state.pool, flow.net, matrix.n_e
+    known = np.sort(pool.p * n_e + pool.e)
+    low = _row_low(net, d)
+    d_max = float(d[net.e_node].max())
+    # shifted to the experts' highest potential, in affinity units
+    g_e = (d[net.e_node] - d_max) / SCALE
+    thr_all = (low - d_max) / SCALE
+    margin = 4.0 / SCALE
+    step = max(1, _BLOCK_ENTRIES // max(n_e, 1))
+    chosen_total, neg_bound = 0, 0.0
+    for a in range(0, rows.size, step):
+        prow = rows[a : a + step]
+        blk = _deepen_block(prow, state, matrix, known)
+        # potential-adjusted value; a pair can price in only if it exceeds the row's threshold
+        adj = blk.astype(np.float64)
+        adj += g_e[None, :]
+        thr = thr_all[prow] - margin
+        adj[~(adj > thr[:, None])] = -np.inf
+        r_c, c_c, _, _ = _row_top(adj, state.per_row_add, thr)
+        n_cand = np.count_nonzero(np.isfinite(adj), axis=1)
+        p, e, rc, w = _exact(prow[r_c], c_c, blk[r_c, c_c], net, d, spec)
+        found = np.bincount(np.searchsorted(prow, p[rc < 0]), minlength=prow.size)
+        # rows where the best-ranked pairs do not price in but others might: price them all
+        full = np.flatnonzero((found == 0) & (n_cand > state.per_row_add))
+        checked = np.zeros(adj.shape, dtype=bool)
+        checked[r_c, c_c] = True
+        if full.size:
+            rr, cc = np.nonzero(np.isfinite(adj[full]) & ~checked[full])
+            p2, e2, rc2, w2 = _exact(prow[full[rr]], cc, blk[full[rr], cc], net, d, spec)
+            p, e, rc, w = (np.concatenate([p, p2]), np.concatenate([e, e2]),
+                           np.concatenate([rc, rc2]), np.concatenate([w, w2]))  # fmt: skip
+            checked[full[rr], cc] = True
+        neg = rc < 0
+        n_before = pool.p.size
+        pool.extend(p[neg], e[neg], w[neg])
+        pool.chosen[n_before:] = True
+        chosen_total += int(neg.sum())
+        # bound: exact for the pairs priced, rc >= low - (w * SCALE + d[e]) for the others
+        neg_bound += float(rc[neg].sum())
+        rest = np.isfinite(adj) & ~checked
+        lower = (thr_all[prow][:, None] - adj) * SCALE
+        neg_bound += float(np.minimum(lower[rest], 0.0).sum()) - 1.0 * np.count_nonzero(rest)
+    return chosen_total, neg_bound
+
+
+def _exact(
+    p: np.ndarray, e: np.ndarray, w: np.ndarray, net: Network, d: np.ndarray, spec: _FlowSpec
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(p, e, reduced cost int64, affinity float64) of the pairs, priced exactly."""
+    w64 = np.asarray(w, dtype=np.float64)
+    entry = entry_nodes(net, p, e, spec.unit, spec.in_group)
+    rc = scaled_cost(w64) + d[entry] - d[net.e_node[e]]
+    return p, e, rc, w64
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def solve_certified(
+    problem: AssignmentProblem,
+    model: AffinityModel,
+    *,
+    time_limit_s: float = 60.0,
+    workers: int = 2,
+    max_rounds: int = 100,
+    keep_per_row: int | None = None,
+    progress: Progress = None,
+) -> AssignmentResult:
+    """Maximise total affinity over every eligible pair of ``model``'s full matrix, starting
+    from ``problem``'s candidates, and prove it (``certified``).
+
+    problem: as built by ``build_problem`` (candidates, conflicts, floor, k, loads, units,
+    quotas); model: its ``AffinityModel`` (ids are matched, in any order; every problem id must
+    be in the model). ``workers`` processes run the one pass over the matrix;
+    ``keep_per_row`` (default max(16, 3 x max k)) best non-candidate pairs per proposal are
+    kept from it. Stops after ``max_rounds`` pricing rounds or ``time_limit_s`` with a
+    FEASIBLE result and a valid bound. ``progress(stage, fraction)``: stages "pass", "flow",
+    "pricing". Raises ``CertifyInputError`` when the problem and the model disagree.
+    """
+    t0 = time.perf_counter()
+    rows, cols = _model_index(problem, model)
+    spec = _flow_spec(problem)
+    if spec is None:
+        return _outside_flow(problem, time_limit_s=time_limit_s, workers=workers,
+                             progress=progress, t0=t0)  # fmt: skip
+    n_p, n_e = problem.n_proposals, problem.n_experts
+    k_max = int(problem.k.max(initial=0))
+    keep = keep_per_row if keep_per_row is not None else max(16, 3 * k_max)
+    el = _eligibility(problem)
+    pool = CooPool(problem.cand_p[el.ok], problem.cand_e[el.ok], problem.cand_w[el.ok])
+    _set_group(pool, spec)
+
+    def stage(s: str) -> Callable[[float], None] | None:
+        return None if progress is None else (lambda f: progress(s, f))
+
+    n = max(n_e, 1)
+    cand_key, first = unique_sorted(problem.cand_p * n + problem.cand_e, index=True)
+    matrix = _Matrix(
+        model, rows, cols, n_e, _float32_floor(problem.affinity_floor),
+        unique_sorted(problem.conflict_p * n + problem.conflict_e)[0],
+    )  # fmt: skip
+    step = max(1, _BLOCK_ENTRIES // n)
+    job = _Pass(matrix, cand_key, problem.cand_w[first].astype(np.float32), keep,
+                list(range(0, n_p, step)), n_p)  # fmt: skip
+    runner = _PassRunner(job, workers)
+
+    parts = runner.results(stage("pass"))
+    worst = max((part[4] for part in parts), key=lambda x: x[0])
+    if worst[0] > 0:
+        _, p, e, got = worst
+        j = int(np.searchsorted(cand_key, p * n + e))
+        raise CertifyInputError(
+            f"candidate pair ({problem.proposal_ids[p]}, {problem.expert_ids[e]}) has affinity "
+            f"{problem.cand_w[first[j]]:.6g} in the problem but {got:.6g} in the model; build "
+            "the problem from this model (build_problem returns both)"
+        )
+    pool.extend(
+        np.concatenate([part[0] for part in parts]),
+        np.concatenate([part[1] for part in parts]),
+        np.concatenate([part[2] for part in parts]),
+    )
+    state = _State(
+        pool,
+        _resid_w(np.concatenate([part[3] for part in parts])) if parts else np.zeros(0, np.int64),
+        keep_deep=4 * keep,
+        per_row_add=max(4 * k_max, 8),
+    )
+
+    _widen(problem, state, matrix, max_steps=8)
+    sel = _initial(problem, pool, max_steps=8)
+    big = SCALE * (int(problem.k.sum()) + int(problem.min_load.sum()) + 1)
+    if progress is not None:
+        progress("flow", 0.0)
+    flow = _solve_flow(spec, sel, big)
+    if progress is not None:
+        progress("flow", 1.0)
+    rounds, certified = 0, False
+    neg_total: float | None = None
+    while True:
+        d = potentials(flow.with_slack, flow.sol.flow)
+        d = lowered_potentials(flow.with_slack, flow.sol.flow, d, flow.net.e_node)
+        # the known pairs first (exact, cheap); the matrix only once none of them prices in
+        added, neg = pool.price(flow.net, d, spec.unit, spec.in_group, stage("pricing"))  # type: ignore[arg-type]
+        neg_total = None  # the unknown pairs are not priced: no bound
+        if added <= flow.net.n_pairs // 200:  # the potentials are close to final
+            low = _row_low(flow.net, d)
+            d_max = int(d[flow.net.e_node].max()) if n_e else 0
+            flagged = np.flatnonzero(state.resid_w > low - d_max)
+            neg_total = float(neg)
+            if flagged.size:
+                chosen, neg_scan = _rescan(flagged, state, matrix, flow, d, spec)
+                added += chosen
+                neg_total += neg_scan
+                more, neg = pool.price(flow.net, d, spec.unit, spec.in_group)  # type: ignore[arg-type]
+                added += more
+                neg_total += neg
+        rounds += 1
+        if progress is not None:
+            progress("pricing", 1.0)
+        if added == 0:
+            certified = True
+            break
+        if rounds >= max_rounds or time.perf_counter() - t0 > time_limit_s:
+            break
+        sel = pool.selection()
+        if progress is not None:
+            progress("flow", 0.0)
+        flow = _solve_flow(spec, sel, big)
+        if progress is not None:
+            progress("flow", 1.0)
+    res = _result(problem, sel, flow, certified=certified, neg_total=neg_total, rounds=rounds,
+                  t0=t0, time_limit_s=time_limit_s)  # fmt: skip
+    return replace(res, pricing_rounds=rounds)
+
+
+def _result(
+    problem: AssignmentProblem,
+    sel: Selection,
+    flow: _Flow,
+    *,
+    certified: bool,
+    neg_total: float | None,
+    rounds: int,
+    t0: float,
+    time_limit_s: float,
+) -> AssignmentResult:
+    name = "min-cost-flow+full-pricing"
+    if flow.slack:
+        if certified:
+            sub = replace(problem, cand_p=sel.p, cand_e=sel.e, cand_w=sel.w)
+            recs = diagnose(sub) or [_joint_record(problem)]
+            head = DiagnosisRecord(
+                "full_matrix",
+                "No assignment exists even over every eligible pair of the affinity matrix "
+                f"(proved by pricing); the findings below count the {sel.p.size} pairs kept "
+                "after pricing.",
+            )
+            return _fail(problem, [head, *recs], t0, name, Status.INFEASIBLE, sel.p.size)
+        rec = DiagnosisRecord(
+            "time_limit",
+            f"No assignment found within {time_limit_s:g} s and {rounds} pricing rounds (some "
+            "proposals still short of experts); raise the time limit or max_rounds.",
+        )
+        return _fail(problem, [rec], t0, name, Status.UNKNOWN, sel.p.size)
+    used = flow.used
+    pp, pe, pw = sel.p[used], sel.e[used], sel.w[used]
+    obj = float(pw.sum())
+    if certified:
+        bound, status = obj, Status.OPTIMAL
+    elif neg_total is not None:  # Lagrangian bound: flow cost plus every negative reduced cost
+        bound, status = -(flow.pair_cost + neg_total) / SCALE, Status.FEASIBLE
+    else:
+        bound, status = float("nan"), Status.FEASIBLE
+    gap = max(0.0, (bound - obj) / max(abs(bound), 1e-9)) if bound == bound else float("nan")
+    order = np.lexsort((pe, pp))
+    return AssignmentResult(
+        status, obj, bound, gap, time.perf_counter() - t0, pp[order], pe[order], pw[order],
+        problem.proposal_ids, problem.expert_ids, (), (), certified, name, rounds, sel.p.size,
+    )  # fmt: skip
+
+
+def _outside_flow(
+    problem: AssignmentProblem,
+    *,
+    time_limit_s: float,
+    workers: int,
+    progress: Progress,
+    t0: float,
+) -> AssignmentResult:
+    """Rules outside the flow form: an integer program on the candidates only; not certified
+    for the whole matrix (its bound covers the candidates only, so none is reported)."""
+    res = solve(problem, time_limit_s=time_limit_s, workers=workers, progress=progress)
+    note = DiagnosisRecord(
+        "not_certified",
+        "The quotas (or units mixing quota-group members and non-members) leave the flow form: "
+        "solved as an integer program on the problem's candidate pairs only, so the result is "
+        "not certified for the whole affinity matrix"
+        + (" and the infeasibility may come from the pruning; raise top_n." if res.status
+           == Status.INFEASIBLE else "; raise top_n to search more pairs."),
+    )  # fmt: skip
+    status = Status.FEASIBLE if res.status == Status.OPTIMAL else res.status
+    return replace(
+        res, status=status, certified=False, bound=float("nan"), gap=float("nan"),
+        diagnosis=(*res.diagnosis, note.message), records=(*res.records, note),
+        wall_s=time.perf_counter() - t0,
+    )  # fmt: skip
