@@ -15,13 +15,15 @@ import pandas as pd
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session
 
+from assign.affinity import AffinityModel
+from assign.certify import solve_certified
 from assign.draw import draw_assignment
 from assign.fair import solve_fair
 from assign.panels import PanelResult, solve_panels
 from assign.pipeline import AssignOptions, build_problem, panel_problem
 from assign.problem import AssignmentProblem, Status
 from assign.reserves import Reserves, draw_reserves, replace
-from assign.solver import AssignmentResult, quality_summary, solve
+from assign.solver import AssignmentResult, quality_summary
 from models.db import audit, batch_lock, check_schema, digest, get_batch, now, session
 from models.schema import Assignment, AssignmentRun, Batch, PanelMember
 from models.screen_jobs import batch_tables, pool_experts, screening_statuses, stored_conflicts
@@ -74,13 +76,13 @@ def _problem(
     batch: Batch,
     spec: RunSpec,
     progress: Callable[[str, float], None] | None,
-) -> tuple[AssignmentProblem, dict[str, pd.DataFrame]]:
+) -> tuple[AssignmentProblem, AffinityModel, dict[str, pd.DataFrame]]:
     status = screening_statuses(s, batch)
     proposals = sorted(p for p, st in status.items() if st != "rejected")
     experts = pool_experts(s, batch)
     conflicts = stored_conflicts(s, batch)
     tables = batch_tables(s, batch)
-    problem, _model = build_problem(
+    problem, model = build_problem(
         tables,
         proposal_ids=proposals,
         expert_ids=experts,
@@ -88,15 +90,19 @@ def _problem(
         options=spec.options,
         progress=progress,
     )
-    return problem, tables
+    return problem, model, tables
 
 
 def _solve_review(
     problem: AssignmentProblem,
+    model: AffinityModel,
     spec: RunSpec,
     progress: Callable[[str, float], None] | None,
 ) -> tuple[AssignmentResult, np.ndarray | None, dict[str, Any]]:
-    """The assignment, the pair marginals (randomised mode) and mode-specific figures."""
+    """The assignment, the pair marginals (randomised mode) and mode-specific figures.
+
+    The exact mode is certified against every (expert, proposal) pair of the affinity model,
+    not only the candidates; the draw and the fair mode work on the candidates."""
     extra: dict[str, Any] = {}
     if spec.max_probability is not None:
         draw = draw_assignment(problem, q=spec.max_probability, seed=spec.seed)
@@ -116,7 +122,7 @@ def _solve_review(
             "price_of_fairness": fair.price_of_fairness,
         }
         return fair.assignment, None, extra
-    return solve(problem, progress=progress), None, extra
+    return solve_certified(problem, model, progress=progress), None, extra
 
 
 def assign_job(
@@ -132,10 +138,10 @@ def assign_job(
     with session(engine) as s:
         batch = get_batch(s, batch_id)
     with batch_lock(engine, batch.batch_id), session(engine) as s, s.begin():
-        problem, tables = _problem(s, batch, spec, progress)
+        problem, model, tables = _problem(s, batch, spec, progress)
         if spec.mode == "panel":
             return _panel_run(s, batch, spec, problem, tables, actor)
-        result, marginals, extra = _solve_review(problem, spec, progress)
+        result, marginals, extra = _solve_review(problem, model, spec, progress)
         if result.status in (Status.INFEASIBLE, Status.UNKNOWN):
             raise Infeasible(
                 f"no assignment for batch {batch.batch_id} ({result.status}):\n"
@@ -357,7 +363,7 @@ def replace_job(
                 f"batch {batch.batch_id} has no assignment run; run `reviewopt assign`"
             )
         spec = RunSpec.from_params(run.params)
-        problem, _ = _problem(s, batch, spec, None)
+        problem, _model, _tables = _problem(s, batch, spec, None)
         p_index = {p: i for i, p in enumerate(problem.proposal_ids)}
         e_index = {e: i for i, e in enumerate(problem.expert_ids)}
         rows = list(s.scalars(select(Assignment).where(Assignment.run_id == run.run_id)))
