@@ -8,12 +8,12 @@ top candidates (conflicted pairs never take a place) and returns the arrays the 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from assign.affinity import AffinityModel, fit_affinity, top_candidates
+from assign.affinity import AffinityModel, SparseAffinity, fit_affinity, top_candidates
 from assign.panels import PanelProblem, group_proposals
 from assign.problem import AssignmentProblem
 
@@ -85,11 +85,15 @@ def build_problem(
     expert_ids: Sequence[str],
     conflicts: pd.DataFrame,
     options: AssignOptions,
+    affinity: SparseAffinity | None = None,
     progress: Callable[[str, float], None] | None = None,
-) -> tuple[AssignmentProblem, AffinityModel]:
+) -> tuple[AssignmentProblem, AffinityModel | None]:
     """The assignment problem over ``proposal_ids`` × ``expert_ids`` and its affinity model.
 
     conflicts: columns proposal_id, expert_id (any extra columns are ignored).
+    affinity: scores computed elsewhere (an officer's file, over any of the batch's proposals
+    and experts); then no model is fitted, the candidates are the given pairs among
+    ``proposal_ids`` × ``expert_ids`` (conflicted ones removed) and the model is None.
     """
     if not proposal_ids:
         raise PipelineInputError("no proposals to assign (all rejected in screening?)")
@@ -97,16 +101,20 @@ def build_problem(
         raise PipelineInputError("no experts in the pool (all set aside by the pool filters?)")
     props = proposal_frame(tables, proposal_ids)
     experts = expert_frame(tables, expert_ids)
-    model = fit_affinity(props, experts, tables.get("guide"))
     pairs_df = conflicts[["proposal_id", "expert_id"]].drop_duplicates()
     pairs = set(zip(pairs_df["proposal_id"], pairs_df["expert_id"], strict=True))
-    aff = top_candidates(
-        model,
-        top_n=options.top_n,
-        exclude=pairs,
-        floor=options.floor,
-        progress=(lambda f: progress("affinity", f)) if progress else None,
-    )
+    model: AffinityModel | None = None
+    if affinity is None:
+        model = fit_affinity(props, experts, tables.get("guide"))
+        aff = top_candidates(
+            model,
+            top_n=options.top_n,
+            exclude=pairs,
+            floor=options.floor,
+            progress=(lambda f: progress("affinity", f)) if progress else None,
+        )
+    else:
+        aff = _reindex(affinity, proposal_ids, expert_ids, exclude=pairs)
     p_index = {p: i for i, p in enumerate(proposal_ids)}
     e_index = {e: i for i, e in enumerate(expert_ids)}
     cp = pairs_df["proposal_id"].map(p_index).fillna(-1).to_numpy(np.int64)
@@ -141,20 +149,61 @@ def build_problem(
     return problem, model
 
 
+def _reindex(
+    aff: SparseAffinity,
+    proposal_ids: Sequence[str],
+    expert_ids: Sequence[str],
+    *,
+    exclude: set[tuple[str, str]],
+) -> SparseAffinity:
+    """``aff``'s pairs among ``proposal_ids`` × ``expert_ids``, indexed by them, less
+    ``exclude``."""
+    p_index = {p: i for i, p in enumerate(proposal_ids)}
+    e_index = {e: i for i, e in enumerate(expert_ids)}
+    pid = np.asarray(aff.proposal_ids, dtype=object)[aff.cand_p]
+    eid = np.asarray(aff.expert_ids, dtype=object)[aff.cand_e]
+    keep = [
+        i
+        for i, (p, e) in enumerate(zip(pid, eid, strict=True))
+        if p in p_index and e in e_index and (p, e) not in exclude
+    ]
+    return replace(
+        aff,
+        proposal_ids=tuple(proposal_ids),
+        expert_ids=tuple(expert_ids),
+        cand_p=np.array([p_index[pid[i]] for i in keep], dtype=np.int64),
+        cand_e=np.array([e_index[eid[i]] for i in keep], dtype=np.int64),
+        cand_w=aff.cand_w[keep],
+    )
+
+
 def panel_problem(
     problem: AssignmentProblem,
     tables: Mapping[str, pd.DataFrame],
     *,
     by: str = "direction",
+    groups: Mapping[str, str] | None = None,
     n: int = 7,
     n_min: int = 5,
     min_industry: int = 0,
     min_finance: int = 0,
 ) -> PanelProblem:
-    """The panel-formation (会评) problem over the same proposals, experts and affinities."""
+    """The panel-formation (会评) problem over the same proposals, experts and affinities.
+
+    Panels are per direction or per programme (``by``), or per the officer's ``groups``
+    (direction code → group name; directions not named keep a panel of their own).
+    """
     props = proposal_frame(tables, problem.proposal_ids)
     experts = expert_frame(tables, problem.expert_ids)
-    group_ids, proposal_group = group_proposals(props["direction_code"].tolist(), by=by)  # type: ignore[arg-type]
+    if groups:
+        named = props["direction_code"].map(lambda d: groups.get(d, d))
+        codes, uniq = pd.factorize(named, sort=True)
+        group_ids, proposal_group = tuple(map(str, uniq)), codes.astype(np.int64)
+    else:
+        group_ids, proposal_group = group_proposals(
+            props["direction_code"].tolist(),
+            by="programme" if by == "programme" else "direction",
+        )
     return PanelProblem(
         group_ids=group_ids,
         proposal_ids=problem.proposal_ids,

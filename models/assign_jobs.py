@@ -7,7 +7,8 @@ so a replacement works on exactly the problem the run solved.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,17 +16,19 @@ import pandas as pd
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session
 
-from assign.affinity import AffinityModel
+from assign.affinity import AffinityModel, load_affinity_file
 from assign.certify import solve_certified
 from assign.draw import draw_assignment
 from assign.fair import solve_fair
 from assign.panels import PanelResult, solve_panels
 from assign.pipeline import AssignOptions, build_problem, panel_problem
 from assign.problem import AssignmentProblem, Status
-from assign.reserves import Reserves, draw_reserves, replace
-from assign.solver import AssignmentResult, quality_summary
+from assign.reserves import Reserves, draw_reserves
+from assign.reserves import replace as replace_declined
+from assign.solver import AssignmentResult, quality_summary, solve
 from models.db import audit, batch_lock, check_schema, digest, get_batch, now, session
-from models.schema import Assignment, AssignmentRun, Batch, PanelMember
+from models.io import read_panel_groups
+from models.schema import Assignment, AssignmentRun, Batch, GuideDirection, PanelMember
 from models.screen_jobs import batch_tables, pool_experts, screening_statuses, stored_conflicts
 
 
@@ -44,6 +47,8 @@ class RunSpec:
     reserve_ratio: float = 0.0
     seed: int = 0
     panel_by: str = "direction"
+    panel_groups: dict[str, str] = field(default_factory=dict)  # direction code → group
+    affinity_file: str | None = None  # proposal,expert,score computed elsewhere
     panel_size: int = 7
     panel_min: int = 5
     panel_industry: int = 0
@@ -76,18 +81,28 @@ def _problem(
     batch: Batch,
     spec: RunSpec,
     progress: Callable[[str, float], None] | None,
-) -> tuple[AssignmentProblem, AffinityModel, dict[str, pd.DataFrame]]:
+) -> tuple[AssignmentProblem, AffinityModel | None, dict[str, pd.DataFrame]]:
     status = screening_statuses(s, batch)
     proposals = sorted(p for p, st in status.items() if st != "rejected")
     experts = pool_experts(s, batch)
     conflicts = stored_conflicts(s, batch)
     tables = batch_tables(s, batch)
+    given = (
+        None
+        if spec.affinity_file is None
+        else load_affinity_file(
+            spec.affinity_file,
+            proposal_ids=sorted(status),
+            expert_ids=tables["experts"]["expert_id"].tolist(),
+        )
+    )
     problem, model = build_problem(
         tables,
         proposal_ids=proposals,
         expert_ids=experts,
         conflicts=conflicts,
         options=spec.options,
+        affinity=given,
         progress=progress,
     )
     return problem, model, tables
@@ -95,14 +110,15 @@ def _problem(
 
 def _solve_review(
     problem: AssignmentProblem,
-    model: AffinityModel,
+    model: AffinityModel | None,
     spec: RunSpec,
     progress: Callable[[str, float], None] | None,
 ) -> tuple[AssignmentResult, np.ndarray | None, dict[str, Any]]:
     """The assignment, the pair marginals (randomised mode) and mode-specific figures.
 
     The exact mode is certified against every (expert, proposal) pair of the affinity model,
-    not only the candidates; the draw and the fair mode work on the candidates."""
+    not only the candidates (with an officer's affinity file, the file's pairs are the
+    candidates); the draw and the fair mode work on the candidates."""
     extra: dict[str, Any] = {}
     if spec.max_probability is not None:
         draw = draw_assignment(problem, q=spec.max_probability, seed=spec.seed)
@@ -122,6 +138,8 @@ def _solve_review(
             "price_of_fairness": fair.price_of_fairness,
         }
         return fair.assignment, None, extra
+    if model is None:
+        return solve(problem, progress=progress), None, extra
     return solve_certified(problem, model, progress=progress), None, extra
 
 
@@ -131,12 +149,20 @@ def assign_job(
     *,
     spec: RunSpec,
     actor: str,
+    panel_groups_file: Path | None = None,
     progress: Callable[[str, float], None] | None = None,
 ) -> AssignOutcome:
-    """Solve an assignment run for the batch and store it (invitations, reserves, panels)."""
+    """Solve an assignment run for the batch and store it (invitations, reserves, panels).
+
+    panel_groups_file: an officer's ``direction_code,group`` CSV for panel mode (stored in the
+    run's parameters as a mapping).
+    """
     check_schema(engine)
     with session(engine) as s:
         batch = get_batch(s, batch_id)
+        if panel_groups_file is not None:
+            codes = set(s.scalars(select(GuideDirection.code)))
+            spec = replace(spec, panel_groups=read_panel_groups(panel_groups_file, codes))
     with batch_lock(engine, batch.batch_id), session(engine) as s, s.begin():
         problem, model, tables = _problem(s, batch, spec, progress)
         if spec.mode == "panel":
@@ -290,6 +316,7 @@ def _panel_run(
         problem,
         tables,
         by=spec.panel_by,
+        groups=spec.panel_groups,
         n=spec.panel_size,
         n_min=spec.panel_min,
         min_industry=spec.panel_industry,
@@ -395,7 +422,7 @@ def replace_job(
         earlier = [
             (r.proposal_id, r.expert_id) for r in rows if r.status in ("declined", "replaced")
         ]
-        res = replace(
+        res = replace_declined(
             problem,
             idx([(r.proposal_id, r.expert_id) for r in current]),
             idx(declined),

@@ -342,6 +342,24 @@ def _parse(spec: ColumnSpec, raw: str) -> Any:
 # --- validation -------------------------------------------------------------------------------
 
 
+def read_raw_csv(path: Path) -> RawTable:
+    """A CSV file's header and rows (any of the accepted encodings)."""
+    if not path.exists():
+        raise InvalidInput([Problem(str(path), None, None, None, "an existing file")])
+    rows, first = _read_csv(path)
+    return _raw_table(str(path), rows, first)
+
+
+def _raw_table(name: str, rows: list[list[str]], first: int) -> RawTable:
+    while rows and not any(rows[-1]):
+        rows.pop()
+    if not rows:
+        raise InvalidInput(
+            [Problem(name, None, None, None, "a header row and data rows (file is empty)")]
+        )
+    return RawTable(name, rows[0], rows[1:], first + 1)
+
+
 def read_raw(path: Path, kind: str) -> RawTable:
     """Read ``path`` into stripped string cells with its header row located."""
     specs = column_specs(kind_class(kind))
@@ -350,20 +368,12 @@ def read_raw(path: Path, kind: str) -> RawTable:
     if not path.exists():
         raise InvalidInput([Problem(name, None, None, None, "an existing file")])
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        rows, first = _read_xlsx(path, known)
-    elif suffix in (".csv", ".txt", ".tsv"):
-        rows, first = _read_csv(path)
-    else:
+    if suffix in (".csv", ".txt", ".tsv"):
+        return read_raw_csv(path)
+    if suffix not in (".xlsx", ".xlsm"):
         raise InvalidInput([Problem(name, None, None, None, "a .csv or .xlsx file")])
-    while rows and not any(rows[-1]):
-        rows.pop()
-    if not rows:
-        raise InvalidInput(
-            [Problem(name, None, None, None, "a header row and data rows (file is empty)")]
-        )
-    header = rows[0]
-    return RawTable(name, header, rows[1:], first + 1)
+    rows, first = _read_xlsx(path, known)
+    return _raw_table(name, rows, first)
 
 
 def validate(table: RawTable, kind: str) -> tuple[list[dict[str, Any]], list[Problem], list[str]]:
@@ -640,3 +650,38 @@ def file_digest(path: Path) -> str:
     import hashlib
 
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_panel_groups(path: Path, known_directions: set[str]) -> dict[str, str]:
+    """An officer's panel grouping: a CSV ``direction_code,group`` (Chinese 指南代码,分组)."""
+    raw = read_raw_csv(path)
+    header = [_norm_header(h) for h in raw.header]
+    want = {"direction_code": ("direction_code", "指南代码"), "group": ("group", "分组")}
+    pos: dict[str, int] = {}
+    problems: list[Problem] = []
+    for key, names in want.items():
+        hits = [i for i, h in enumerate(header) if h in {_norm_header(n) for n in names}]
+        if not hits:
+            problems.append(Problem(raw.file, raw.first_row - 1, key, None, f"a column {key}"))
+        else:
+            pos[key] = hits[0]
+    if problems:
+        raise InvalidInput(problems)
+    groups: dict[str, str] = {}
+    for offset, cells in enumerate(raw.rows):
+        row = raw.first_row + offset
+        code = cells[pos["direction_code"]] if pos["direction_code"] < len(cells) else ""
+        group = cells[pos["group"]] if pos["group"] < len(cells) else ""
+        if code not in known_directions:
+            problems.append(
+                Problem(raw.file, row, "direction_code", code, "a direction code of the batch")
+            )
+        elif not group:
+            problems.append(Problem(raw.file, row, "group", group, "a group name"))
+        elif code in groups:
+            problems.append(Problem(raw.file, row, "direction_code", code, "each direction once"))
+        else:
+            groups[code] = group
+    if problems:
+        raise InvalidInput(problems)
+    return groups

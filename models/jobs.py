@@ -56,6 +56,15 @@ def import_all(engine: Engine, directory: Path, *, actor: str) -> list[io.Import
     return results
 
 
+def reviews_short(engine: Engine) -> pd.DataFrame:
+    """Proposals of the latest assignment run with fewer reviews than invited experts."""
+    from models import views
+
+    with session(engine) as s:
+        status = views.frame(s, "review_status")
+    return status[status["short"] > 0] if len(status) else status
+
+
 def load_tables(session: Session, kinds: list[str] | None = None) -> dict[str, pd.DataFrame]:
     """The batch tables as plain frames (column names as in the import formats)."""
     return {k: io.table_frame(session, k) for k in (kinds or list(IMPORT_KINDS))}

@@ -13,7 +13,10 @@ import pandas as pd
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from assign.affinity import Explanation, fit_affinity
+from assign.affinity import explain as explain_affinity
 from assign.conflicts import ConflictPolicy, explain, find_conflicts, load_policy
+from assign.pipeline import expert_frame, proposal_frame
 from assign.pool import filter_pool
 from assign.screening import ScreeningConfig, ScreeningResult, screen
 from models.db import audit, batch_lock, check_schema, digest, get_batch, session
@@ -323,8 +326,9 @@ def explain_job(
     *,
     policy_file: Path | None = None,
     overrides: dict[str, Any] | None = None,
-) -> list[str]:
-    """The reason chains that conflict ``expert_id`` with ``proposal_id`` ([] if none)."""
+) -> tuple[list[str], Explanation]:
+    """The reason chains that conflict ``expert_id`` with ``proposal_id`` ([] if none), and
+    the pair's specialty affinity with what it rests on (shared codes and terms)."""
     check_schema(engine)
     policy = load_policy(policy_file, **(overrides or {}))
     with session(engine) as s:
@@ -333,6 +337,17 @@ def explain_job(
             raise LookupError(f"no proposal {proposal_id!r} in the database")
         batch = get_batch(s, prop.batch_id)
         tables = batch_tables(s, batch)
+        try:  # the affinity is fitted on the same proposals and experts as an assignment run
+            status = screening_statuses(s, batch)
+            proposals = sorted({p for p, st in status.items() if st != "rejected"} | {proposal_id})
+            experts = sorted(set(pool_experts(s, batch)) | {expert_id})
+        except LookupError:
+            proposals = sorted(tables["proposals"]["proposal_id"])
+            experts = sorted(tables["experts"]["expert_id"])
     if expert_id not in set(tables["experts"]["expert_id"]):
         raise LookupError(f"no expert {expert_id!r} in the database")
-    return explain(tables, expert_id, proposal_id, batch_date=batch.batch_date, policy=policy)
+    chains = explain(tables, expert_id, proposal_id, batch_date=batch.batch_date, policy=policy)
+    model = fit_affinity(
+        proposal_frame(tables, proposals), expert_frame(tables, experts), tables["guide"]
+    )
+    return chains, explain_affinity(model, proposal_id, expert_id)

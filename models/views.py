@@ -22,6 +22,7 @@ from models.schema import (
     PoolExclusion,
     Proposal,
     Ranking,
+    Review,
     ScreeningStatus,
     Unit,
 )
@@ -76,6 +77,61 @@ def _assignments() -> Select:
         .order_by(
             Assignment.proposal_id, Assignment.reserve_rank.nulls_first(), Assignment.expert_id
         )
+    )
+
+
+def _invitations() -> Select:
+    """The latest run's invitations per expert (what each expert is asked to review)."""
+    return (
+        select(
+            Assignment.expert_id.label("expert"),
+            Person.name.label("expert_name"),
+            Unit.name.label("expert_unit"),
+            Assignment.proposal_id.label("proposal"),
+            Proposal.direction_code.label("direction"),
+            Proposal.title,
+            Assignment.status,
+            Assignment.reserve_rank,
+        )
+        .join(Proposal, Proposal.proposal_id == Assignment.proposal_id)
+        .join(Person, Person.person_id == Assignment.expert_id)
+        .outerjoin(Unit, Unit.unit_id == Person.unit_id)
+        .where(
+            Assignment.run_id == _latest_run().scalar_subquery(),
+            Assignment.status.in_(("invited", "accepted")),
+        )
+        .order_by(Assignment.expert_id, Assignment.proposal_id)
+    )
+
+
+def _review_status() -> Select:
+    """Per proposal of the latest run: experts invited and reviews received (short = missing)."""
+    invited = (
+        select(Assignment.proposal_id, func.count().label("invited"))
+        .where(
+            Assignment.run_id == _latest_run().scalar_subquery(),
+            Assignment.status.in_(("invited", "accepted")),
+        )
+        .group_by(Assignment.proposal_id)
+        .subquery()
+    )
+    received = (
+        select(Review.proposal_id, func.count().label("received"))
+        .group_by(Review.proposal_id)
+        .subquery()
+    )
+    got = func.coalesce(received.c.received, 0)
+    return (
+        select(
+            invited.c.proposal_id.label("proposal"),
+            Proposal.direction_code.label("direction"),
+            invited.c.invited,
+            got.label("received"),
+            (invited.c.invited - got).label("short"),
+        )
+        .join(Proposal, Proposal.proposal_id == invited.c.proposal_id)
+        .outerjoin(received, received.c.proposal_id == invited.c.proposal_id)
+        .order_by((invited.c.invited - got).desc(), invited.c.proposal_id)
     )
 
 
@@ -206,6 +262,8 @@ def _audit() -> Select:
 VIEWS: dict[str, Callable[[], Select]] = {
     "decisions": _decisions,
     "assignments": _assignments,
+    "invitations": _invitations,
+    "review_status": _review_status,
     "panels": _panels,
     "conflicts": _conflicts,
     "findings": _findings,

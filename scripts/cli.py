@@ -150,7 +150,17 @@ def import_(ctx: Ctx, kind: str, path: Path) -> Report:
         results = jobs.import_all(ctx.engine, path, actor=ctx.actor)
     else:
         results = [jobs.import_kind(ctx.engine, kind, path, actor=ctx.actor)]
-    return Report({"imported": jobs.counts_summary(results)}, tables=[_counts_table(results)])
+    report = Report({"imported": jobs.counts_summary(results)}, tables=[_counts_table(results)])
+    if any(r.kind == "reviews" for r in results):
+        short = jobs.reviews_short(ctx.engine)
+        report.data["proposals_short_of_reviews"] = short["proposal"].tolist()
+        report.lines.append(
+            f"{len(short)} proposals still short of reviews"
+            + (": " + ", ".join(short["proposal"].head(20)) if len(short) else "")
+            + (" …" if len(short) > 20 else "")
+            + " (`reviewopt export review_status`)"
+        )
+    return report
 
 
 @cli.command()
@@ -370,13 +380,25 @@ def conflicts(
 @pass_ctx
 @domain_errors
 def explain(ctx: Ctx, expert: str, proposal: str, policy: Path | None) -> Report:
-    """Say why EXPERT may not review PROPOSAL, or that nothing stands in the way."""
-    chains = screen_jobs.explain_job(ctx.engine, expert, proposal, policy_file=policy)
+    """Say why EXPERT may not review PROPOSAL (or that nothing does), and why they match."""
+    chains, aff = screen_jobs.explain_job(ctx.engine, expert, proposal, policy_file=policy)
     lines = chains or [f"no conflict of interest between {expert} and {proposal}"]
-    return Report(
-        {"expert": expert, "proposal": proposal, "conflicted": bool(chains), "reasons": chains},
-        lines=lines,
+    lines.append(
+        f"specialty affinity {aff.score:.3f} = {aff.text_weight:g} x text {aff.text_score:.3f}"
+        f" + {aff.code_weight:g} x discipline codes {aff.code_score:.3f}; shared codes: "
+        f"{', '.join(aff.shared_codes) or 'none'}; shared terms: "
+        f"{', '.join(t.text for t in aff.top_terms) or 'none'}"
     )
+    data = {
+        "expert": expert,
+        "proposal": proposal,
+        "conflicted": bool(chains),
+        "reasons": chains,
+        "affinity": aff.score,
+        "shared_codes": list(aff.shared_codes),
+        "shared_terms": [t.text for t in aff.top_terms],
+    }
+    return Report(data, lines=lines)
 
 
 # --- assignment -------------------------------------------------------------------------------
@@ -454,6 +476,17 @@ def _assign_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     "--k-direction", multiple=True, metavar="CODE=K", help="k for one direction (repeat)."
 )
 @click.option(
+    "--affinity",
+    "affinity_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Use this proposal,expert,score CSV instead of the built-in specialty affinity.",
+)
+@click.option(
+    "--panel-groups",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Panel mode: a direction_code,group CSV naming which directions share a panel.",
+)
+@click.option(
     "--affinity-floor", type=float, default=0.0, show_default=True, help="Lowest usable affinity."
 )
 @click.option(
@@ -518,6 +551,8 @@ def assign(
     panel_by: str,
     panel_industry: int,
     panel_finance: int,
+    affinity_file: Path | None,
+    panel_groups: Path | None,
 ) -> Report:
     """Assign experts to the batch's eligible proposals (exact, fair or a capped random draw)."""
     if fair and max_probability is not None:
@@ -538,11 +573,13 @@ def assign(
         max_probability=max_probability, fair=fair, reserve_ratio=reserve_ratio, seed=seed,
         panel_by=panel_by, panel_size=panel_size, panel_min=panel_min,
         panel_industry=panel_industry, panel_finance=panel_finance,
+        affinity_file=None if affinity_file is None else str(affinity_file),
     )  # fmt: skip
     with progress_bar() as progress:
         out = assign_jobs.assign_job(
-            ctx.engine, batch_id, spec=spec, actor=ctx.actor, progress=progress
-        )
+            ctx.engine, batch_id, spec=spec, actor=ctx.actor, panel_groups_file=panel_groups,
+            progress=progress,
+        )  # fmt: skip
     return _assign_report(out)
 
 

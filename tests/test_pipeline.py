@@ -108,9 +108,24 @@ def test_pipeline_end_to_end(engine: Engine, batch_dir: Path, tmp_path: Path) ->
     assert f"expected an expert without a conflict of interest with {cp}" in refused.stderr
     with session(engine) as s:
         assert s.scalar(select(func.count()).select_from(Review)) == 0
+    half = tmp_path / "reviews_half.csv"
+    reviews.iloc[: len(reviews) // 2].to_csv(half, index=False)
+    partial = js(run(engine, "import", "reviews", str(half), "--json"))
+    assert len(partial["proposals_short_of_reviews"]) > 0
     good_path = tmp_path / "reviews.csv"
     reviews.to_csv(good_path, index=False)
-    assert run(engine, "import", "reviews", str(good_path)).exit_code == 0
+    complete = js(run(engine, "import", "reviews", str(good_path), "--json"))
+    assert complete["proposals_short_of_reviews"] == []
+    assert complete["imported"]["reviews"]["unchanged"] == len(reviews) // 2
+
+    explained = js(run(engine, "explain", ce, cp, "--json"))
+    assert explained["conflicted"] and explained["reasons"]
+    assert 0.0 <= explained["affinity"] <= 1.0
+
+    invitations = run(engine, "export", "invitations")
+    by_expert = pd.read_csv(pd.io.common.StringIO(invitations.stdout.lstrip("\ufeff")), dtype=str)
+    assert len(by_expert) == len(now_invited)
+    assert by_expert["expert"].is_monotonic_increasing
 
     ranked = js(run(engine, "rank", "--draws", "50", "--json"))
     assert ranked["method"] == "bayes" and ranked["kendall_tau"] > 0.2
@@ -134,6 +149,11 @@ def test_pipeline_end_to_end(engine: Engine, batch_dir: Path, tmp_path: Path) ->
     with session(engine) as s:
         assert s.get(Decision, loser).selected  # type: ignore[union-attr]
 
+    groups = put_groups(tmp_path, {"3001": "大模型", "3002": "大模型"})
+    panels = js(run(engine, "assign", "--mode", "panel", "--panel-size", "3", "--panel-min", "1",
+                    "--panel-groups", str(groups), "--json"))  # fmt: skip
+    assert panels["panels"] == len(CODES) - 1
+
     assert run(engine, "finalize").exit_code == 0
     refused_select = run(engine, "select", "--draws", "0")
     assert refused_select.exit_code == 1
@@ -147,6 +167,38 @@ def test_pipeline_end_to_end(engine: Engine, batch_dir: Path, tmp_path: Path) ->
     for c in ("import all", "screen", "pool", "conflicts", "assign", "replace", "rank",
               "select", "override", "finalize", "unlock"):  # fmt: skip
         assert c in commands
+
+
+def put_groups(tmp_path: Path, groups: dict[str, str]) -> Path:
+    path = tmp_path / "groups.csv"
+    path.write_text(
+        "direction_code,group\n" + "".join(f"{d},{g}\n" for d, g in groups.items()),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_assign_with_an_officers_affinity_file(
+    engine: Engine, batch_dir: Path, tmp_path: Path
+) -> None:
+    for step in (["import", "all", str(batch_dir)], ["screen"], ["pool"], ["conflicts"]):
+        assert run(engine, *step).exit_code == 0
+    props = pd.read_csv(batch_dir / "proposals.csv", dtype=str)["proposal_id"]
+    experts = pd.read_csv(batch_dir / "experts.csv", dtype=str)["expert_id"]
+    rows = [(p, e, ((i * 31 + j * 17) % 100) / 100) for i, p in enumerate(props)
+            for j, e in enumerate(experts[:40])]  # fmt: skip
+    path = tmp_path / "scores.csv"
+    pd.DataFrame(rows, columns=["proposal", "expert", "score"]).to_csv(path, index=False)
+    result = js(run(engine, "assign", "--k", "2", "--affinity", str(path), "--json"))
+    assert result["status"] == "optimal" and result["conflicts_violated"] == 0
+    with session(engine) as s:
+        used = set(s.scalars(select(Assignment.expert_id)))
+    assert used <= set(experts[:40])  # only experts the file scores
+    bad = tmp_path / "bad.csv"
+    bad.write_text("proposal,expert,score\nP-X,E-Y,0.5\n", encoding="utf-8")
+    refused = run(engine, "assign", "--k", "2", "--affinity", str(bad))
+    assert refused.exit_code == 3
+    assert "P-X" in refused.stderr
 
 
 def test_locked_batch_exits_5(engine: Engine, batch_dir: Path) -> None:
