@@ -553,7 +553,7 @@ def solve_certified(
         d = potentials(flow.with_slack, flow.sol.flow)
         d = lowered_potentials(flow.with_slack, flow.sol.flow, d, flow.net.e_node)
         # the known pairs first (exact, cheap); the matrix only once none of them prices in
-        added, neg = pool.price(flow.net, d, spec.unit, spec.in_group, stage("pricing"))  # type: ignore[arg-type]
+        added, neg = pool.price(flow.net, d, spec.unit, spec.in_group, stage("pricing"))
         neg_total = None  # the unknown pairs are not priced: no bound
         if added <= flow.net.n_pairs // 200:  # the potentials are close to final
             low = _row_low(flow.net, d)
@@ -564,7 +564,7 @@ def solve_certified(
                 chosen, neg_scan = _rescan(flagged, state, matrix, flow, d, spec)
                 added += chosen
                 neg_total += neg_scan
-                more, neg = pool.price(flow.net, d, spec.unit, spec.in_group)  # type: ignore[arg-type]
+                more, neg = pool.price(flow.net, d, spec.unit, spec.in_group)
                 added += more
                 neg_total += neg
         rounds += 1

@@ -297,21 +297,20 @@ def solve_files(
     cand_p, cand_e = pc.astype(np.int64), remap[ec]
     cand_w = sc["score"].to_numpy(np.float64)
     n_p, n_e = len(pids), len(eids)
-    attrs = {
-        "max_load": max_load if table is None else table.max_load,
-        "expert_unit": None if table is None else table.unit,
-        "is_industry": None if table is None else table.is_industry,
-        "is_outside": None if table is None else table.is_outside,
-        "is_senior": None if table is None else table.is_senior,
-    }
+    loads: np.ndarray | int = max_load if table is None else table.max_load
+    unit = None if table is None else table.unit
+    industry = None if table is None else table.is_industry
+    outside = None if table is None else table.is_outside
+    senior = None if table is None else table.is_senior
     if solver is None and (allow_missing or cand_p.size * 2 >= n_p * n_e):
         mat = np.full((n_p, n_e), 0.0 if allow_missing else np.nan, dtype=np.float64)
         mat[cand_p, cand_e] = cand_w
         return solve_dense_problem(
             mat, k=k, min_load=min_load, conflicts=(cf_p, cf_e), floor=floor,
             min_industry=min_industry, min_outside=min_outside, min_senior=min_senior,
-            proposal_ids=tuple(pids), expert_ids=tuple(eids), progress=progress, **attrs,
-        )  # type: ignore[arg-type]  # fmt: skip
+            proposal_ids=tuple(pids), expert_ids=tuple(eids), progress=progress, max_load=loads,
+            expert_unit=unit, is_industry=industry, is_outside=outside, is_senior=senior,
+        )  # fmt: skip
     if allow_missing:  # every pair is a candidate, unscored ones at 0
         scored = np.zeros((n_p, n_e))
         scored[cand_p, cand_e] = cand_w
@@ -321,8 +320,9 @@ def solve_files(
         proposal_ids=tuple(pids), expert_ids=tuple(eids), cand_p=cand_p, cand_e=cand_e,
         cand_w=cand_w, k=k, min_load=min_load, conflict_p=cf_p, conflict_e=cf_e,
         affinity_floor=floor, min_industry=min_industry, min_outside=min_outside,
-        min_senior=min_senior, **attrs,
-    )  # type: ignore[arg-type]  # fmt: skip
+        min_senior=min_senior, max_load=loads, expert_unit=unit, is_industry=industry,
+        is_outside=outside, is_senior=senior,
+    )  # fmt: skip
     return problem, solver(problem) if solver else solve(problem, progress=progress)
 
 

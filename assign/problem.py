@@ -8,10 +8,12 @@ short of experts; a conflicted pair is never assigned even when it is also a can
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
+import numpy.typing as npt
 
 
 class Status(StrEnum):
@@ -23,7 +25,7 @@ class Status(StrEnum):
     UNKNOWN = "unknown"  # the time limit passed before any solution was found
 
 
-def _as_array(value: object, dtype: type, n: int, name: str) -> np.ndarray:
+def _as_array(value: npt.ArrayLike, dtype: type, n: int, name: str) -> np.ndarray:
     arr: np.ndarray = np.asarray(value, dtype=dtype)
     if arr.ndim == 0:
         arr = np.full(n, arr.item(), dtype=dtype)
@@ -34,7 +36,7 @@ def _as_array(value: object, dtype: type, n: int, name: str) -> np.ndarray:
     return arr
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class AssignmentProblem:
     """Correspondence-review assignment (通讯评审) over sparse candidates.
 
@@ -47,6 +49,10 @@ class AssignmentProblem:
     min_industry / min_outside / min_senior: (P,) per-proposal quotas (0 = no quota).
     conflict_p, conflict_e: (X,) conflicted pairs (never assigned).
     affinity_floor: pairs with affinity below it are not assignable.
+
+    The constructor takes anything array-like (scalars are broadcast, ``None`` gives the
+    default: unit -1, flags False); the stored fields are always read-only arrays of the
+    shapes above, so ``dataclasses.replace`` works on them.
     """
 
     proposal_ids: tuple[str, ...]
@@ -54,51 +60,85 @@ class AssignmentProblem:
     cand_p: np.ndarray
     cand_e: np.ndarray
     cand_w: np.ndarray
-    k: np.ndarray | int = 3
-    max_load: np.ndarray | int = 6
-    min_load: np.ndarray | int = 0
-    expert_unit: np.ndarray | None = None
-    is_industry: np.ndarray | None = None
-    is_outside: np.ndarray | None = None
-    is_senior: np.ndarray | None = None
-    min_industry: np.ndarray | int = 0
-    min_outside: np.ndarray | int = 0
-    min_senior: np.ndarray | int = 0
-    conflict_p: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    conflict_e: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    affinity_floor: float = 0.0
+    k: np.ndarray
+    max_load: np.ndarray
+    min_load: np.ndarray
+    expert_unit: np.ndarray
+    is_industry: np.ndarray
+    is_outside: np.ndarray
+    is_senior: np.ndarray
+    min_industry: np.ndarray
+    min_outside: np.ndarray
+    min_senior: np.ndarray
+    conflict_p: np.ndarray
+    conflict_e: np.ndarray
+    affinity_floor: float
 
-    def __post_init__(self) -> None:
-        n_p, n_e = len(self.proposal_ids), len(self.expert_ids)
-        for ids, what in ((self.proposal_ids, "proposal"), (self.expert_ids, "expert")):
+    def __init__(
+        self,
+        proposal_ids: Iterable[str],
+        expert_ids: Iterable[str],
+        cand_p: npt.ArrayLike,
+        cand_e: npt.ArrayLike,
+        cand_w: npt.ArrayLike,
+        k: npt.ArrayLike = 3,
+        max_load: npt.ArrayLike = 6,
+        min_load: npt.ArrayLike = 0,
+        expert_unit: npt.ArrayLike | None = None,
+        is_industry: npt.ArrayLike | None = None,
+        is_outside: npt.ArrayLike | None = None,
+        is_senior: npt.ArrayLike | None = None,
+        min_industry: npt.ArrayLike = 0,
+        min_outside: npt.ArrayLike = 0,
+        min_senior: npt.ArrayLike = 0,
+        conflict_p: npt.ArrayLike = (),
+        conflict_e: npt.ArrayLike = (),
+        affinity_floor: float = 0.0,
+    ) -> None:
+        pids, eids = tuple(proposal_ids), tuple(expert_ids)
+        n_p, n_e = len(pids), len(eids)
+        for ids, what in ((pids, "proposal"), (eids, "expert")):
             seen: set[str] = set()
-            dup = [i for i in ids if i in seen or seen.add(i)]  # type: ignore[func-returns-value]
+            dup: list[str] = []
+            for i in ids:
+                if i in seen:
+                    dup.append(i)
+                seen.add(i)
             if dup:
                 raise ValueError(f"duplicate {what} ids: {', '.join(map(str, dup[:5]))}")
         s = object.__setattr__
-        s(self, "proposal_ids", tuple(self.proposal_ids))
-        s(self, "expert_ids", tuple(self.expert_ids))
-        cand_p = np.asarray(self.cand_p, dtype=np.int64)
-        c = cand_p.shape[0] if cand_p.ndim == 1 else -1
+        s(self, "proposal_ids", pids)
+        s(self, "expert_ids", eids)
+        cp = np.asarray(cand_p, dtype=np.int64)
+        c = cp.shape[0] if cp.ndim == 1 else -1
         if c < 0:
             raise ValueError("cand_p must be one-dimensional")
-        s(self, "cand_p", _as_array(cand_p, np.int64, c, "cand_p"))
-        s(self, "cand_e", _as_array(self.cand_e, np.int64, c, "cand_e"))
-        s(self, "cand_w", _as_array(self.cand_w, np.float64, c, "cand_w"))
-        s(self, "k", _as_array(self.k, np.int64, n_p, "k"))
-        s(self, "max_load", _as_array(self.max_load, np.int64, n_e, "max_load"))
-        s(self, "min_load", _as_array(self.min_load, np.int64, n_e, "min_load"))
-        unit = np.full(n_e, -1) if self.expert_unit is None else self.expert_unit
+        s(self, "cand_p", _as_array(cp, np.int64, c, "cand_p"))
+        s(self, "cand_e", _as_array(cand_e, np.int64, c, "cand_e"))
+        s(self, "cand_w", _as_array(cand_w, np.float64, c, "cand_w"))
+        s(self, "k", _as_array(k, np.int64, n_p, "k"))
+        s(self, "max_load", _as_array(max_load, np.int64, n_e, "max_load"))
+        s(self, "min_load", _as_array(min_load, np.int64, n_e, "min_load"))
+        unit = np.full(n_e, -1) if expert_unit is None else expert_unit
         s(self, "expert_unit", _as_array(unit, np.int64, n_e, "expert_unit"))
-        for name in ("is_industry", "is_outside", "is_senior"):
-            v = getattr(self, name)
+        flags = {"is_industry": is_industry, "is_outside": is_outside, "is_senior": is_senior}
+        for name, v in flags.items():
             s(self, name, _as_array(np.zeros(n_e, bool) if v is None else v, bool, n_e, name))
-        for name in ("min_industry", "min_outside", "min_senior"):
-            s(self, name, _as_array(getattr(self, name), np.int64, n_p, name))
-        xp = np.asarray(self.conflict_p, dtype=np.int64)
+        quotas = {
+            "min_industry": min_industry,
+            "min_outside": min_outside,
+            "min_senior": min_senior,
+        }
+        for name, q in quotas.items():
+            s(self, name, _as_array(q, np.int64, n_p, name))
+        xp = np.asarray(conflict_p, dtype=np.int64)
         s(self, "conflict_p", _as_array(xp, np.int64, xp.shape[0], "conflict_p"))
-        s(self, "conflict_e", _as_array(self.conflict_e, np.int64, xp.shape[0], "conflict_e"))
+        s(self, "conflict_e", _as_array(conflict_e, np.int64, xp.shape[0], "conflict_e"))
+        s(self, "affinity_floor", affinity_floor)
+        self._validate()
 
+    def _validate(self) -> None:
+        n_p, n_e, c = self.n_proposals, self.n_experts, self.cand_p.size
         if c and (self.cand_p.min() < 0 or self.cand_p.max() >= n_p):
             raise ValueError(f"cand_p holds an index outside 0..{n_p - 1}")
         if c and (self.cand_e.min() < 0 or self.cand_e.max() >= n_e):
@@ -109,7 +149,7 @@ class AssignmentProblem:
                 f"affinity of pair ({self.proposal_ids[self.cand_p[bad]]}, "
                 f"{self.expert_ids[self.cand_e[bad]]}) is not a finite number"
             )
-        k, lo, hi = np.asarray(self.k), np.asarray(self.min_load), np.asarray(self.max_load)
+        k, lo, hi = self.k, self.min_load, self.max_load
         if np.any(k < 0):
             bad_p = int(np.flatnonzero(k < 0)[0])
             raise ValueError(f"k must be >= 0; proposal {self.proposal_ids[bad_p]} has {k[bad_p]}")

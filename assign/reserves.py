@@ -271,7 +271,7 @@ def _residual(problem: AssignmentProblem, team: _Team, open_slots: np.ndarray) -
         cand_w=w[keep],
         k=open_slots,
         max_load=np.maximum(problem.max_load - team.load, 0),
-        min_load=0,
+        min_load=np.zeros(problem.n_experts, np.int64),
         min_industry=quotas["min_industry"],
         min_outside=quotas["min_outside"],
         min_senior=quotas["min_senior"],

@@ -579,7 +579,7 @@ def _flow_with_pricing(
         if not prune:
             break
         d = potentials(net, sol.flow)
-        added, neg_total = pool.price(net, d, spec.unit, spec.in_group, stage("pricing"))  # type: ignore[arg-type]
+        added, neg_total = pool.price(net, d, spec.unit, spec.in_group, stage("pricing"))
         rounds += 1
         if progress is not None:
             progress("pricing", 1.0)

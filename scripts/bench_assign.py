@@ -94,6 +94,17 @@ def run_from_csv(
     }
 
 
+def _number(value: object) -> float:
+    """A numeric entry of ``quality_summary`` (an int or a float), typed as a float."""
+    if not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {value!r}")
+    return value
+
+
+def _or_nan(value: float | None) -> float:
+    return float("nan") if value is None else value
+
+
 def sparse_problem(
     *, proposals: int, experts: int, k: int, max_load: int, seed: int, candidates: int
 ) -> AssignmentProblem:
@@ -150,10 +161,10 @@ def run_sparse(
     q = quality_summary(prob, res)
     extra = {
         "generate_s": round(gen_s, 3),
-        "conflicts_violated": q["conflicts_violated"],
-        "one_per_unit_violated": q["one_per_unit_violated"],
+        "conflicts_violated": _number(q["conflicts_violated"]),
+        "one_per_unit_violated": _number(q["one_per_unit_violated"]),
     }
-    return res, extra  # type: ignore[return-value]
+    return res, extra
 
 
 def run_pipeline(
@@ -209,7 +220,8 @@ def run_pipeline(
         extra.update({"panels": len(pres.panels), "min_non_conflicted": min(
             pres.members_per_proposal.values(), default=0)})  # fmt: skip
         res = AssignmentResult(
-            status=pres.status, objective=pres.objective, bound=pres.bound, gap=pres.gap,
+            status=pres.status, objective=_or_nan(pres.objective), bound=_or_nan(pres.bound),
+            gap=_or_nan(pres.gap),
             wall_s=pres.wall_s, pair_p=np.zeros(0, np.int64), pair_e=np.zeros(0, np.int64),
             pair_w=np.zeros(0), proposal_ids=problem.proposal_ids,
             expert_ids=problem.expert_ids, diagnosis=tuple(pres.diagnosis), solver="cp-sat",
@@ -224,13 +236,14 @@ def run_pipeline(
     else:
         from assign.certify import solve_certified
 
+        assert model is not None  # build_problem fits one when no affinity is given
         res = solve_certified(problem, model, progress=_stderr_progress if verbose else None)
     q = quality_summary(problem, res)
     extra.update(
         {
-            "min_proposal_affinity": q["min_proposal_affinity"],
-            "conflicts_violated": q["conflicts_violated"],
-            "one_per_unit_violated": q["one_per_unit_violated"],
+            "min_proposal_affinity": _number(q["min_proposal_affinity"]),
+            "conflicts_violated": _number(q["conflicts_violated"]),
+            "one_per_unit_violated": _number(q["one_per_unit_violated"]),
         }
     )
     return res, extra
@@ -300,19 +313,26 @@ def main(
     if mode == "series":
         run_series(seed=seed, as_json=as_json)
         return
-    common = {"k": k, "max_load": max_load, "seed": seed, "verbose": progress}
     t = time.perf_counter()
     if mode == "dense":
-        res, extra = run_dense(proposals=proposals, experts=experts, **common)  # type: ignore[arg-type]
+        res, extra = run_dense(
+            proposals=proposals, experts=experts, k=k, max_load=max_load, seed=seed,
+            verbose=progress,
+        )  # fmt: skip
     elif mode == "csv":
         p, e = csv_size or (proposals, experts)
-        res, extra = run_from_csv(proposals=p, experts=e, **common)  # type: ignore[arg-type]
+        res, extra = run_from_csv(
+            proposals=p, experts=e, k=k, max_load=max_load, seed=seed, verbose=progress
+        )
     elif mode == "sparse":
         res, extra = run_sparse(
             proposals=proposals,
             experts=experts,
             candidates=candidates or 80,
-            **common,  # type: ignore[arg-type]
+            k=k,
+            max_load=max_load,
+            seed=seed,
+            verbose=progress,
         )
     else:
         mode = "jiangsu" if jiangsu else "generator"
@@ -322,7 +342,10 @@ def main(
             max_probability=max_probability,
             panel=panel,
             candidates=candidates or 60,
-            **common,  # type: ignore[arg-type]
+            k=k,
+            max_load=max_load,
+            seed=seed,
+            verbose=progress,
         )
         t += extra.pop("generate_s")  # the batch's generation is not part of the pipeline
     wall = time.perf_counter() - t
