@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
@@ -31,10 +31,12 @@ import scipy.sparse as sp
 from assign.graph import (
     DEFAULT_REACH,
     REACH_CHOICES,
+    Normalised,
     build_graph,
     describe_related,
     name_maps,
     normalise,
+    parse_dates,
     related_unit_pairs,
     related_units_in_graph,
     table,
@@ -199,19 +201,27 @@ def _year_phrase(year: int | None) -> str:
     return "year unknown" if year is None else f"most recently {year}"
 
 
+def _personal_head(expert: str, kind: str, forward: bool, other: str, year: int | None) -> str:
+    """The chain of a personal relation up to the team member's role ("..., who is ")."""
+    if kind == "coauthor":
+        return f"{expert} co-authored with {other} ({_year_phrase(year)}), who is "
+    if kind == "coapplicant":
+        return f"{expert} co-applied with {other} ({_year_phrase(year)}), who is "
+    if kind == "advisor_of":
+        if forward:
+            return f"{expert} was the advisor of {other}, who is "
+        return f"{expert} was advised by {other}, who is "
+    return f"{expert} is a relative of {other}, who is "
+
+
+def _member_tail(role_ph: str, prop: str) -> str:
+    return f"{role_ph} proposal {prop}"
+
+
 def _personal_chain(
     expert: str, kind: str, forward: bool, other: str, year: int | None, role_ph: str, prop: str
 ) -> str:
-    tail = f", who is {role_ph} proposal {prop}"
-    if kind == "coauthor":
-        return f"{expert} co-authored with {other} ({_year_phrase(year)}){tail}"
-    if kind == "coapplicant":
-        return f"{expert} co-applied with {other} ({_year_phrase(year)}){tail}"
-    if kind == "advisor_of":
-        if forward:
-            return f"{expert} was the advisor of {other}{tail}"
-        return f"{expert} was advised by {other}{tail}"
-    return f"{expert} is a relative of {other}{tail}"
+    return _personal_head(expert, kind, forward, other, year) + _member_tail(role_ph, prop)
 
 
 _PERSONAL = {
@@ -230,13 +240,21 @@ def _recusal_tail(reason: str | None) -> str:
     return f" (reason given: {reason})" if reason else ""
 
 
-def _direction_chain(expert: str, role: str | None, code: str, prop: str) -> str:
-    tail = f"guide direction {code}, under which proposal {prop} was submitted"
+def _direction_head(expert: str, role: str | None, code: str) -> str:
+    """The direction chain up to the proposal id ("... under which proposal ")."""
+    tail = f"guide direction {code}, under which proposal "
     if role == "drafter":
         return f"{expert} drafted {tail}"
     if role == "advisor":
         return f"{expert} sits on the advisory committee of {tail}"
     return f"{expert} has the role {role or 'unknown'} for {tail}"
+
+
+_DIRECTION_END = " was submitted"
+
+
+def _direction_chain(expert: str, role: str | None, code: str, prop: str) -> str:
+    return _direction_head(expert, role, code) + prop + _DIRECTION_END
 
 
 def _similar_chain(
@@ -268,33 +286,93 @@ def char_ngram_tfidf(texts: Sequence[str]) -> sp.csr_matrix:
     total = int(lens.sum())
     if n == 0 or total == 0:
         return sp.csr_matrix((n, 1))
-    cps = np.frombuffer("".join(docs).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64) + 1
-    doc = np.repeat(np.arange(n, dtype=np.int64), lens)
-    pos = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
-    rem = np.repeat(lens, lens) - pos  # characters left in the document from here
-    keys: list[np.ndarray] = []
-    rows: list[np.ndarray] = []
-    ok2 = np.flatnonzero(rem >= 2)
-    keys.append((cps[ok2] << np.uint64(21)) | cps[ok2 + 1])
-    rows.append(doc[ok2])
-    ok3 = np.flatnonzero(rem >= 3)
-    keys.append((cps[ok3] << np.uint64(42)) | (cps[ok3 + 1] << np.uint64(21)) | cps[ok3 + 2])
-    rows.append(doc[ok3])
-    key = np.concatenate(keys)
-    row = np.concatenate(rows)
-    if key.size == 0:
+    cps = np.frombuffer("".join(docs).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    cps += np.uint64(1)
+    # a position starts an m-gram when at least m characters of its document are left
+    ends = np.cumsum(lens)
+    after = np.full(total, 2, dtype=np.int8)  # characters after this one in its document, ≤ 2
+    after[ends[lens >= 1] - 1] = 0
+    after[ends[lens >= 2] - 2] = 1
+    ok2 = after[:-1] >= 1  # (total - 1,) starts of 2-grams
+    ok3 = after[:-2] >= 2  # (total - 2,) starts of 3-grams
+    if not ok2.any():
         return sp.csr_matrix((n, 1))
-    vocab, col = np.unique(key, return_inverse=True)
-    counts = sp.csr_matrix(
-        (np.ones(key.size), (row, col.ravel())), shape=(n, vocab.size), dtype=np.float64
-    )
-    counts.sum_duplicates()
-    df = np.bincount(counts.indices, minlength=vocab.size)
+    # keys from shifted views (in place where possible: these arrays are large)
+    k2 = cps[:-1] << np.uint64(21)
+    k2 |= cps[1:]
+    k3 = cps[:-2] << np.uint64(42)
+    k3 |= k2[1:]  # (c1 << 21) | c2 is k2 one position on
+    key = np.concatenate([k2[ok2], k3[ok3]])
+    del k2, k3, cps
+    doc = np.repeat(np.arange(n, dtype=np.int64), lens)  # document of each character
+    row = np.concatenate([doc[:-1][ok2], doc[:-2][ok3]])
+    del doc
+    # hash factorisation, then sort only the (small) vocabulary: the columns come out in the
+    # same (sorted n-gram) order as a full sort of the keys would give, at a fraction of the cost
+    codes, vocab = pd.factorize(key)
+    v = vocab.size
+    order = np.argsort(vocab, kind="stable")
+    col = np.empty(v, dtype=np.int64)
+    col[order] = np.arange(v, dtype=np.int64)
+    # (document, n-gram) counts: one integer sort gives the CSR layout directly
+    cell = row.astype(np.int64)
+    del row
+    cell *= v
+    cell += col[codes]
+    del codes
+    cell.sort()
+    first = np.ones(cell.size, dtype=bool)
+    first[1:] = cell[1:] != cell[:-1]
+    starts = np.flatnonzero(first)
+    count = np.diff(np.append(starts, cell.size)).astype(np.float64)
+    cell = cell[starts]
+    r = cell // v
+    indices = cell - r * v
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(r, minlength=n), out=indptr[1:])
+    df = np.bincount(indices, minlength=v)
     idf = np.log((1.0 + n) / (1.0 + df)) + 1.0
-    counts.data = (1.0 + np.log(counts.data)) * idf[counts.indices]
-    norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+    data = idf[indices]
+    more = np.flatnonzero(count > 1)  # tf = 1 + ln(count) is 1 for the (many) single counts
+    data[more] *= 1.0 + np.log(count[more])
+    sq = np.zeros(n)
+    filled = np.flatnonzero(np.diff(indptr))  # reduceat as SciPy's row sums do, to the last bit
+    sq[filled] = np.add.reduceat(data * data, indptr[filled])
+    norms = np.sqrt(sq)
     norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ counts)
+    data *= (1.0 / norms)[r]
+    itype = np.int32 if max(v, data.size) < np.iinfo(np.int32).max else np.int64
+    return sp.csr_matrix(
+        (data, indices.astype(itype), indptr.astype(itype)), shape=(n, v), copy=False
+    )
+
+
+def _proposal_texts(proposals: pd.DataFrame) -> tuple[tuple[str, ...], list[str]]:
+    """(ids, "title\\nabstract" texts) of the distinct proposals."""
+    df = table({"proposals": proposals}, "proposals")
+    df = df[df["proposal_id"].notna()].drop_duplicates("proposal_id")
+    texts = [
+        f"{t if isinstance(t, str) else ''}\n{a if isinstance(a, str) else ''}".strip()
+        for t, a in zip(df["title"].tolist(), df["abstract"].tolist(), strict=True)
+    ]
+    return tuple(df["proposal_id"].tolist()), texts
+
+
+def _common_prefix(sq: sp.csr_matrix, rank: np.ndarray, limit: float) -> int:
+    """Largest p such that every row's mass over the columns of rank < p is below ``limit``.
+
+    sq: (n, V) csr of squared entries; rank: (V,) column ranks. Bisection with one sparse
+    product per step (no per-row sort)."""
+    if limit <= 0:
+        return 0
+    lo, hi = 0, sq.shape[1]
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if (sq @ (rank < mid).astype(np.float64)).max(initial=0.0) < limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 @dataclass(frozen=True, eq=False)
@@ -308,13 +386,12 @@ class TextIndex:
     @classmethod
     def from_proposals(cls, proposals: pd.DataFrame) -> TextIndex:
         """Fit over ``proposals`` (columns proposal_id, title, abstract)."""
-        df = table({"proposals": proposals}, "proposals")
-        df = df[df["proposal_id"].notna()].drop_duplicates("proposal_id")
-        ids = tuple(df["proposal_id"])
-        texts = [
-            f"{t if isinstance(t, str) else ''}\n{a if isinstance(a, str) else ''}".strip()
-            for t, a in zip(df["title"], df["abstract"], strict=True)
-        ]
+        return cls.from_texts(*_proposal_texts(proposals))
+
+    @classmethod
+    def from_texts(cls, ids: Sequence[str], texts: Sequence[str]) -> TextIndex:
+        """Fit over ``texts`` (one per id; NumPy/SciPy only, so it can run in a worker thread)."""
+        ids = tuple(ids)
         m = char_ngram_tfidf(texts)
         return cls(ids=ids, matrix=m, position={p: i for i, p in enumerate(ids)})
 
@@ -342,7 +419,8 @@ class TextIndex:
         """Pairs (source, target, similarity) with target ≠ source and similarity ≥ threshold.
 
         Exact, without the all-pairs product: n-grams are ranked from the most to the least
-        common and the longest common prefix C is taken with ||x_C||² < threshold for every row.
+        common and the longest common prefix C is taken with ||x_C||² < threshold for every row
+        (found by bisection).
         Then x·y ≤ ||x_C||·||y_C|| + x_R·y_R, so only pairs sharing a rarer n-gram whose bound
         reaches the threshold are candidates (products in row chunks on ``workers`` threads;
         SciPy's sparse product runs without the GIL); each candidate is recomputed exactly.
@@ -356,20 +434,14 @@ class TextIndex:
         freq = np.bincount(x.indices, minlength=v)
         rank = np.empty(v, dtype=np.int64)
         rank[np.argsort(-freq, kind="stable")] = np.arange(v)
-        # fresh arrays: sort_indices / eliminate_zeros work in place and must not touch x
-        xr = sp.csr_matrix((x.data.copy(), rank[x.indices], x.indptr.copy()), shape=(n, v))
-        xr.sort_indices()
-        sq = xr.data**2
-        row = np.repeat(np.arange(n), np.diff(xr.indptr))
-        total = np.concatenate([[0.0], np.cumsum(sq)])
-        cum = total[1:] - total[xr.indptr[:-1]][row]  # running sum of squares within each row
-        reach = np.flatnonzero(cum >= threshold - 1e-9)
-        prefix = int(xr.indices[reach].min()) if reach.size else v
-        common = xr.indices < prefix
-        norm_c = np.sqrt(np.bincount(row[common], weights=sq[common], minlength=n))
-        rare_data = np.where(common, 0.0, xr.data)
-        rare = sp.csr_matrix((rare_data, xr.indices.copy(), xr.indptr.copy()), shape=(n, v))
-        rare.eliminate_zeros()
+        # squares over x's own index arrays (read only: products never change their operands)
+        sq = sp.csr_matrix((x.data**2, x.indices, x.indptr), shape=(n, v))
+        prefix = _common_prefix(sq, rank, threshold - 1e-9)
+        common = rank < prefix  # by column
+        norm_c = np.sqrt(sq @ common.astype(np.float64))
+        is_rare = ~common[x.indices]
+        kept = np.concatenate([[0], np.cumsum(is_rare)])[x.indptr].astype(x.indptr.dtype)
+        rare = sp.csr_matrix((x.data[is_rare], x.indices[is_rare], kept), shape=(n, v))
         rare_t = sp.csr_matrix(rare.T)
 
         def block(k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -433,28 +505,22 @@ class _Batch:
                 include_same=True,
                 units=au["unit_id"].unique(),
             )
-            aur = au.merge(rel, on="unit_id")
             un = self.un
-            aur["phrase"] = pd.Series(
-                [
-                    describe_related(un.get(x, x), r, un.get(y, y), un.get(v, v))
-                    + ", "
-                    + _applicant_phrase(role, seq, p)
-                    for p, y, role, seq, x, r, v in _iter(
-                        aur,
-                        [
-                            "proposal_id",
-                            "unit_id",
-                            "role",
-                            "seq",
-                            "other_unit_id",
-                            "relation",
-                            "via",
-                        ],
-                    )
-                ],
-                index=aur.index,
-                dtype=object,
+            # texts once per relation row and once per applicant row; the join pairs them up
+            desc = [
+                describe_related(un.get(x, x), r, un.get(y, y), un.get(v, v)) + ", "
+                for y, x, r, v in _iter(rel, ["unit_id", "other_unit_id", "relation", "via"])
+            ]
+            rel = rel.assign(desc=pd.Series(desc, index=rel.index, dtype=object))
+            app = [
+                _applicant_phrase(role, seq, p)
+                for p, role, seq in _iter(au, ["proposal_id", "role", "seq"])
+            ]
+            au = au.assign(app=pd.Series(app, index=au.index, dtype=object))
+            aur = au.merge(rel, on="unit_id")
+            phrase = aur["desc"].to_numpy(dtype=object) + aur["app"].to_numpy(dtype=object)
+            aur = aur.drop(columns=["desc", "app"]).assign(
+                phrase=pd.Series(phrase, index=aur.index, dtype=object)
             )
             self._related["r"] = aur
         return self._related["r"]
@@ -469,9 +535,28 @@ def _seq(v: Any) -> int | None:
         return None
 
 
+def _years(s: pd.Series) -> np.ndarray:
+    """(n,) float: each value as whole years like :func:`_seq` (truncated), NaN when missing."""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        x = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        x = np.array(
+            [np.nan if (v := _seq(y)) is None else v for y in s.tolist()], dtype=np.float64
+        )
+    return np.trunc(x)
+
+
 def _objects(s: pd.Series, fn: Any) -> pd.Series:
     """``fn`` applied to each value, kept as Python objects (None stays None, not NaN)."""
-    return pd.Series([fn(v) for v in s], index=s.index, dtype=object)
+    return pd.Series([fn(v) for v in s.tolist()], index=s.index, dtype=object)
+
+
+def _lookup(ids: Any, mapping: Mapping[Any, str]) -> np.ndarray:
+    """(n,) object array: ``mapping[id]``, or the id itself when it has no entry.
+
+    One dictionary look-up per distinct id (hash factorisation does the rest)."""
+    codes, uniq = pd.factorize(np.asarray(ids, dtype=object), use_na_sentinel=False)
+    return np.array([mapping.get(u, u) for u in uniq], dtype=object)[codes]
 
 
 def _expert_set(
@@ -480,7 +565,7 @@ def _expert_set(
     if experts is not None:
         return frozenset(str(e) for e in experts)
     ex = table(tables, "experts")
-    return frozenset(e for e in ex["expert_id"] if e is not None)
+    return frozenset(e for e in ex["expert_id"].tolist() if e is not None)
 
 
 def _affiliations(
@@ -495,8 +580,12 @@ def _affiliations(
     people = table(tables, "people")
     cur = people[["person_id", "unit_id"]].dropna()
     emp = table(tables, "employment")
-    emp = emp[emp["person_id"].notna() & emp["unit_id"].notna()].copy()
-    end = pd.to_datetime(emp["end_date"], errors="coerce")
+    emp = emp[emp["person_id"].notna() & emp["unit_id"].notna()]
+    if who is not None:  # only the experts' rows matter (each person is handled on their own)
+        cur = cur[cur["person_id"].isin(who)]
+        emp = emp[emp["person_id"].isin(who)]
+    emp = emp.copy()
+    end = parse_dates(emp["end_date"])
     bd = pd.Timestamp(batch_date)
     cutoff = pd.Timestamp(years_before(batch_date, years))
     is_cur = end.isna() | (end >= bd)
@@ -580,8 +669,17 @@ def _iter(df: pd.DataFrame, cols: list[str]) -> Iterator[tuple[Any, ...]]:
     return zip(*(df[c].tolist() for c in cols), strict=True)
 
 
-def _frame(p: list[str], e: list[str], kind: str, reasons: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({"proposal_id": p, "expert_id": e, "kind": kind, "reason": reasons})
+def _frame(p: Any, e: Any, kind: str, reasons: Any) -> pd.DataFrame:
+    """A frame of chains from equal-length sequences (lists, arrays or Series)."""
+    obj = np.asarray
+    return pd.DataFrame(
+        {
+            "proposal_id": obj(p, dtype=object),
+            "expert_id": obj(e, dtype=object),
+            "kind": kind,
+            "reason": obj(reasons, dtype=object),
+        }
+    )
 
 
 def _employment_rows(b: _Batch, status: str) -> pd.DataFrame:
@@ -591,15 +689,15 @@ def _employment_rows(b: _Batch, status: str) -> pd.DataFrame:
         aff[["expert_id", "unit_id", "end"]].rename(columns={"unit_id": "other_unit_id"}),
         on="other_unit_id",
     )
-    names = np.array([b.pn.get(e, e) for e in m["expert_id"].tolist()], dtype=object)
+    names = _lookup(m["expert_id"], b.pn)
     phrase = m["phrase"].to_numpy(dtype=object)
     if status == "current":
         reasons = names + " works at " + phrase
     else:
-        ends = np.array([f" worked until {d.isoformat()} at " for d in m["end"].tolist()])
-        reasons = names + ends.astype(object) + phrase
+        ends = _lookup(m["end"], {d: f" worked until {d.isoformat()} at " for d in set(aff["end"])})
+        reasons = names + ends + phrase
     kind = "employment" if status == "current" else "former_employment"
-    return _frame(m["proposal_id"].tolist(), m["expert_id"].tolist(), kind, list(reasons))
+    return _frame(m["proposal_id"], m["expert_id"], kind, reasons)
 
 
 def _employment(b: _Batch) -> pd.DataFrame:
@@ -642,16 +740,15 @@ def _personal_relations(b: _Batch) -> pd.DataFrame:
     pr = b.t("person_relations")
     pr = pr[pr["person_id"].notna() & pr["other_person_id"].notna()]
     pr = pr[pr["person_id"] != pr["other_person_id"]]
-    pr = pr[pr["kind"].isin(list(_PERSONAL))].copy()
-    pr["year"] = _objects(pr["year"], _seq)
+    pr = pr[pr["kind"].isin([k for k, v in _PERSONAL.items() if v in pol.kinds])]
+    year = _years(pr["year"])  # whole years, NaN when missing or unreadable
     by = b.batch_date.year
-    win = {"coauthor": pol.coauthor_years, "coapplicant": pol.coapplicant_years}
-    in_window = [
-        k not in win or y is None or y >= by - win[k]
-        for k, y in zip(pr["kind"], pr["year"], strict=True)
-    ]
-    pr = pr[np.array(in_window, dtype=bool)]
-    pr = pr[pr["kind"].map(_PERSONAL).isin(pol.kinds)]
+    first = {"coauthor": by - pol.coauthor_years, "coapplicant": by - pol.coapplicant_years}
+    first_year = pr["kind"].map(first).to_numpy(dtype=np.float64)  # NaN: no window
+    inside = ~(year < first_year)  # comparisons with NaN are False
+    pr = pr[inside]
+    years = [None if y != y else int(y) for y in year[inside].tolist()]
+    pr = pr.assign(year=pd.Series(years, index=pr.index, dtype=object))
     fwd = pr.rename(columns={"person_id": "expert_id", "other_person_id": "other"}).assign(
         forward=True
     )
@@ -661,24 +758,39 @@ def _personal_relations(b: _Batch) -> pd.DataFrame:
     both = pd.concat([fwd, rev], ignore_index=True)[
         ["expert_id", "other", "kind", "year", "forward"]
     ]
-    both = both[both["expert_id"].isin(b.experts)]
-    team = b.team[[pol.team_roles(r) for r in b.team["role"]]] if len(b.team) else b.team
-    m = both.merge(team.rename(columns={"person_id": "other"}), on="other")
-    pn = b.pn
-    reasons = [
-        _personal_chain(pn.get(e, e), k, bool(f), pn.get(o, o), y, _role_phrase(r, s), p)
-        for e, o, k, y, f, p, r, s in _iter(
-            m, ["expert_id", "other", "kind", "year", "forward", "proposal_id", "role", "seq"]
+    team = b.team
+    if pol.team_scope != "all":  # roles in scope (ConflictPolicy.team_roles, on the column)
+        team = team[team["role"].isin(TEAM_SCOPES[pol.team_scope])]
+    team = team.rename(columns={"person_id": "other"})
+    both = both[both["expert_id"].isin(b.experts) & both["other"].isin(team["other"])]
+    team = team[team["other"].isin(both["other"])]
+    # each text part once per relation / per team row; the join only pairs them up
+    head = [
+        _personal_head(en, k, f, on, y)
+        for en, on, k, y, f in zip(
+            _lookup(both["expert_id"], b.pn).tolist(),
+            _lookup(both["other"], b.pn).tolist(),
+            *(both[c].tolist() for c in ("kind", "year", "forward")),
+            strict=True,
         )
     ]
-    return pd.DataFrame(
-        {
-            "proposal_id": list(m["proposal_id"]),
-            "expert_id": list(m["expert_id"]),
-            "kind": [_PERSONAL[k] for k in m["kind"]],
-            "reason": reasons,
-        }
+    tail = [
+        _member_tail(_role_phrase(r, s), p)
+        for p, r, s in _iter(team, ["proposal_id", "role", "seq"])
+    ]
+    both = both[["expert_id", "other", "kind"]].assign(
+        head=pd.Series(head, index=both.index, dtype=object)
     )
+    team = team[["other", "proposal_id"]].assign(
+        tail=pd.Series(tail, index=team.index, dtype=object)
+    )
+    m = both.merge(team, on="other")
+    return _frame(
+        m["proposal_id"],
+        m["expert_id"],
+        "",
+        m["head"].to_numpy(dtype=object) + m["tail"].to_numpy(dtype=object),
+    ).assign(kind=_lookup(m["kind"], _PERSONAL))
 
 
 def _own_team(b: _Batch) -> pd.DataFrame:
@@ -695,26 +807,41 @@ def _own_application(b: _Batch) -> pd.DataFrame:
         on="own_id",
     )
     own = own[own["direction_code"].notna()]
+    head = [
+        f"{b.pn.get(e, e)} is {_role_phrase(r, s)} proposal {q}, which is in guide direction "
+        f"{d} like proposal "
+        for e, r, s, q, d in _iter(own, ["expert_id", "role", "seq", "own_id", "direction_code"])
+    ]
+    own = own[["expert_id", "own_id", "direction_code"]].assign(
+        head=pd.Series(head, index=own.index, dtype=object)
+    )
     m = own.merge(b.proposals[["proposal_id", "direction_code"]], on="direction_code")
     m = m[m["proposal_id"] != m["own_id"]]
-    reasons = [
-        f"{b.pn.get(e, e)} is {_role_phrase(r, s)} proposal {q}, which is in guide direction "
-        f"{d} like proposal {p}"
-        for e, r, s, q, d, p in _iter(
-            m, ["expert_id", "role", "seq", "own_id", "direction_code", "proposal_id"]
-        )
-    ]
-    return _frame(list(m["proposal_id"]), list(m["expert_id"]), "own_application", reasons)
+    reasons = m["head"].to_numpy(dtype=object) + m["proposal_id"].to_numpy(dtype=object)
+    return _frame(m["proposal_id"], m["expert_id"], "own_application", reasons)
 
 
-def _similar_application(b: _Batch, text: TextIndex | None = None) -> pd.DataFrame:
-    """Expert's own proposal is near the proposal (TF-IDF cosine ≥ threshold), any direction."""
+def _similar_search(b: _Batch, text: TextIndex | None) -> Callable[[], pd.DataFrame] | None:
+    """The text search of ``similar_application`` as a no-argument job (None: no own proposals).
+
+    The frames are read here; the job itself runs NumPy/SciPy only (TF-IDF fit when ``text`` is
+    None, then :meth:`TextIndex.neighbours`) and returns (source, target, similarity)."""
     own = _own_team(b)
     if own.empty:
-        return _frame([], [], "similar_application", [])
-    text = text or TextIndex.from_proposals(b.t("proposals"))
+        return None
+    sources = own["own_id"].unique().tolist()
     thr = b.policy.similarity_threshold
-    nb = text.neighbours(own["own_id"].unique(), threshold=thr)
+    if text is not None:
+        ready = text
+        return lambda: ready.neighbours(sources, threshold=thr)
+    ids, texts = _proposal_texts(b.t("proposals"))
+    return lambda: TextIndex.from_texts(ids, texts).neighbours(sources, threshold=thr)
+
+
+def _similar_rows(b: _Batch, nb: pd.DataFrame) -> pd.DataFrame:
+    """Chains of ``similar_application`` from the search result ``nb``."""
+    own = _own_team(b)
+    thr = b.policy.similarity_threshold
     m = own.merge(nb.rename(columns={"source": "own_id", "target": "proposal_id"}), on="own_id")
     reasons = [
         _similar_chain(b.pn.get(e, e), _role_phrase(r, s), q, p, sim, thr)
@@ -722,7 +849,7 @@ def _similar_application(b: _Batch, text: TextIndex | None = None) -> pd.DataFra
             m, ["expert_id", "role", "seq", "own_id", "proposal_id", "similarity"]
         )
     ]
-    return _frame(list(m["proposal_id"]), list(m["expert_id"]), "similar_application", reasons)
+    return _frame(m["proposal_id"], m["expert_id"], "similar_application", reasons)
 
 
 def _recusals(b: _Batch) -> pd.DataFrame:
@@ -755,16 +882,68 @@ def _direction_expert(b: _Batch) -> pd.DataFrame:
     """Expert drafted the proposal's guide direction or sits on its advisory committee."""
     de = b.t("direction_experts")
     de = de[de["person_id"].isin(b.experts) & de["direction_code"].notna()]
-    m = de.merge(b.proposals[["proposal_id", "direction_code"]], on="direction_code")
-    reasons = [
-        _direction_chain(b.pn.get(e, e), _txt(r), d, p)
-        for e, d, r, p in _iter(m, ["person_id", "direction_code", "role", "proposal_id"])
+    head = [
+        _direction_head(b.pn.get(e, e), _txt(r), d)
+        for e, d, r in _iter(de, ["person_id", "direction_code", "role"])
     ]
-    return _frame(list(m["proposal_id"]), list(m["person_id"]), "direction_expert", reasons)
+    de = de[["person_id", "direction_code"]].assign(
+        head=pd.Series(head, index=de.index, dtype=object)
+    )
+    m = de.merge(b.proposals[["proposal_id", "direction_code"]], on="direction_code")
+    p = m["proposal_id"].to_numpy(dtype=object)
+    reasons = m["head"].to_numpy(dtype=object) + p + _DIRECTION_END
+    return _frame(p, m["person_id"], "direction_expert", reasons)
 
 
 def _empty() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})
+
+
+def _group_starts(*keys: np.ndarray) -> np.ndarray:
+    """First row of each run of equal ``keys`` (rows already sorted by them)."""
+    n = len(keys[0])
+    new = np.ones(n, dtype=bool)
+    if n:
+        diff = np.zeros(n - 1, dtype=bool)
+        for key in keys:
+            diff |= key[1:] != key[:-1]
+        new[1:] = diff
+    return np.flatnonzero(new)
+
+
+def _sort_within(reason: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sort ``reason`` inside each group (in place); returns a keep-mask without repeats.
+
+    Groups of two (the common case) are compared and swapped in one vectorised step."""
+    n = len(reason)
+    keep = np.ones(n, dtype=bool)
+    sizes = np.diff(np.append(starts, n))
+    two = starts[sizes == 2]
+    if two.size:
+        a, b = reason[two], reason[two + 1]
+        swap = (b < a).astype(bool)
+        reason[two[swap]], reason[two[swap] + 1] = b[swap], a[swap]
+        keep[two + 1] = (a != b).astype(bool)
+    for g in np.flatnonzero(sizes > 2):
+        lo, hi = starts[g], starts[g] + sizes[g]
+        distinct = sorted(set(reason[lo:hi]))
+        reason[lo : lo + len(distinct)] = distinct
+        keep[lo + len(distinct) : hi] = False
+    return keep
+
+
+def _join_groups(reason: np.ndarray, starts: np.ndarray, sep: str) -> np.ndarray:
+    """(G,) each group's values joined with ``sep`` (vectorised by position in the group)."""
+    n = len(reason)
+    sizes = np.diff(np.append(starts, n))
+    out = reason[starts].copy()
+    live = np.flatnonzero(sizes > 1)
+    j = 1
+    while live.size:
+        out[live] = out[live] + sep + reason[starts[live] + j]
+        j += 1
+        live = live[sizes[live] > j]
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -782,22 +961,17 @@ class _Sorted:
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame) -> _Sorted:
-        df = df[["proposal_id", "expert_id", "kind", "reason"]].drop_duplicates()
         pc, pu = pd.factorize(df["proposal_id"].to_numpy(dtype=object), sort=True)
         ec, eu = pd.factorize(df["expert_id"].to_numpy(dtype=object), sort=True)
-        kind = np.array([_KIND_ORDER[x] for x in df["kind"].tolist()], dtype=np.int64)
+        kc, ku = pd.factorize(df["kind"].to_numpy(dtype=object))
+        kind = np.array([_KIND_ORDER[x] for x in ku], dtype=np.int64)[kc]
         order = np.lexsort((kind, ec, pc))
         pc, ec, kind = pc[order], ec[order], kind[order]
         reason = df["reason"].to_numpy(dtype=object)[order]
-        n = len(order)
-        new = np.ones(n, dtype=bool)
-        if n:
-            new[1:] = (pc[1:] != pc[:-1]) | (ec[1:] != ec[:-1]) | (kind[1:] != kind[:-1])
-        starts = np.flatnonzero(new)
-        ends = np.append(starts[1:], n)
-        for g in np.flatnonzero(ends - starts > 1):  # order the chains inside a group
-            lo, hi = starts[g], ends[g]
-            reason[lo:hi] = sorted(reason[lo:hi])
+        keep = _sort_within(reason, _group_starts(pc, ec, kind))
+        if not keep.all():
+            pc, ec, kind, reason = pc[keep], ec[keep], kind[keep], reason[keep]
+        starts = _group_starts(pc, ec, kind)
         p = np.asarray(pu, dtype=object)[pc]
         e = np.asarray(eu, dtype=object)[ec]
         return cls(p=p, e=e, k=kind, reason=reason, starts=starts)
@@ -815,10 +989,7 @@ class _Sorted:
 
     def per_kind(self) -> pd.DataFrame:
         st = self.starts
-        ends = np.append(st[1:], len(self.p))
-        reason = self.reason[st].copy()
-        for g in np.flatnonzero(ends - st > 1):
-            reason[g] = "; ".join(self.reason[st[g] : ends[g]])
+        reason = _join_groups(self.reason, st, "; ")
         kinds = np.array(KINDS, dtype=object)
         return pd.DataFrame(
             {
@@ -845,27 +1016,31 @@ def _chain_rows(
 ) -> _Sorted | None:
     """Every chain of the enabled kinds, distinct and sorted (None when there are none)."""
     policy = policy or load_policy()
-    b = _prepare(normalise(tables), batch_date=batch_date, policy=policy, experts=experts)
+    b = _prepare(Normalised(tables), batch_date=batch_date, policy=policy, experts=experts)
     k = policy.kinds
     parts: list[pd.DataFrame] = []
-    if "employment" in k:
-        parts.append(_employment(b))
-    if "former_employment" in k:
-        parts.append(_former_employment(b))
-    if "unit_head" in k:
-        parts.append(_unit_head(b))
-    if "team_member" in k:
-        parts.append(_team_member(b))
-    if k & {"coauthor", "coapplicant", "advisor", "relative"}:
-        parts.append(_personal_relations(b))
-    if "own_application" in k:
-        parts.append(_own_application(b))
-    if "similar_application" in k:
-        parts.append(_similar_application(b, text))
-    if k & {"recusal", "recusal_unit"}:
-        parts.append(_recusals(b))
-    if "direction_expert" in k:
-        parts.append(_direction_expert(b))
+    # the text search (NumPy/SciPy, mostly without the GIL) overlaps the frame joins below
+    search = _similar_search(b, text) if "similar_application" in k else None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        similar = pool.submit(search) if search is not None else None
+        if "employment" in k:
+            parts.append(_employment(b))
+        if "former_employment" in k:
+            parts.append(_former_employment(b))
+        if "unit_head" in k:
+            parts.append(_unit_head(b))
+        if "team_member" in k:
+            parts.append(_team_member(b))
+        if k & {"coauthor", "coapplicant", "advisor", "relative"}:
+            parts.append(_personal_relations(b))
+        if "own_application" in k:
+            parts.append(_own_application(b))
+        if k & {"recusal", "recusal_unit"}:
+            parts.append(_recusals(b))
+        if "direction_expert" in k:
+            parts.append(_direction_expert(b))
+        if similar is not None:
+            parts.append(_similar_rows(b, similar.result()))
     parts = [p for p in parts if len(p)]
     if not parts:
         return None
@@ -915,22 +1090,16 @@ def collapse_conflicts(conflicts: pd.DataFrame) -> pd.DataFrame:
     e = df["expert_id"].to_numpy(dtype=object)
     kind = df["kind"].to_numpy(dtype=object)
     reason = df["reason"].to_numpy(dtype=object)
-    new = np.ones(len(df), dtype=bool)
-    new[1:] = (p[1:] != p[:-1]) | (e[1:] != e[:-1])
-    starts = np.flatnonzero(new)
-    ends = np.append(starts[1:], len(df))
-    kinds = kind[starts].copy()
-    reasons = reason[starts].copy()
-    for g in np.flatnonzero(ends - starts > 1):
-        kinds[g] = ";".join(kind[starts[g] : ends[g]])
-        reasons[g] = "; ".join(reason[starts[g] : ends[g]])
+    starts = _group_starts(p, e)
+    kinds = _join_groups(kind, starts, ";")
+    reasons = _join_groups(reason, starts, "; ")
     data = (p[starts], e[starts], kinds, reasons)
     return pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in zip(cols, data, strict=True)})
 
 
 def conflict_pairs(conflicts: pd.DataFrame) -> set[tuple[str, str]]:
     """The set of conflicted (proposal_id, expert_id) pairs."""
-    return set(zip(conflicts["proposal_id"], conflicts["expert_id"], strict=True))
+    return set(zip(conflicts["proposal_id"].tolist(), conflicts["expert_id"].tolist(), strict=True))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,11 +22,12 @@ the same answer and are tested against each other.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -97,15 +98,35 @@ DEFAULT_REACH = frozenset({"parent", "subsidiary", "sibling"})
 _CONTROL_KINDS = ("parent_of", "controls")
 
 
+def _clean_id(v: Any) -> str | None:
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
+        return None
+    return str(v).strip() or None
+
+
 def _clean_ids(s: pd.Series) -> pd.Series:
     """Ids as strings (numbers written without a trailing .0); missing stays missing."""
     if pd.api.types.is_float_dtype(s) or pd.api.types.is_integer_dtype(s):
         s = s.astype("Int64")
-    missing = s.isna().to_numpy()
-    text = s.astype(object).astype(str).str.strip()
-    out = text.to_numpy(dtype=object)
-    out[missing | (text == "").to_numpy()] = None
+    # clean each distinct value once (hash factorisation); missing values get code -1
+    codes, uniq = pd.factorize(s)
+    clean = [(v.strip() or None) if type(v) is str else _clean_id(v) for v in uniq.tolist()]
+    out = np.array([*clean, None], dtype=object)[codes]
     return pd.Series(out, index=s.index, dtype=object)
+
+
+def _map_aliases(s: pd.Series, aliases: Mapping[str, str]) -> pd.Series:
+    """Text values mapped through ``aliases`` (others kept), exactly as ``Series.map`` would.
+
+    A text column with no value to translate is returned as it is (the common case)."""
+    if (
+        isinstance(s.dtype, pd.StringDtype)
+        and s.dtype.na_value is np.nan
+        and (len(s) == 0 or s.notna().any())
+        and not any(v in aliases for v in s.unique().tolist() if isinstance(v, str))
+    ):
+        return s
+    return s.map(lambda v: aliases.get(v, v) if isinstance(v, str) else v)
 
 
 def table(tables: Mapping[str, pd.DataFrame], kind: str) -> pd.DataFrame:
@@ -127,9 +148,9 @@ def table(tables: Mapping[str, pd.DataFrame], kind: str) -> pd.DataFrame:
         if c in _ID_COLUMNS:
             df[c] = _clean_ids(df[c])
         elif c in _ENUM_COLUMNS.get(kind, frozenset()):
-            df[c] = df[c].map(lambda v: _ENUM_ALIASES.get(v, v) if isinstance(v, str) else v)
+            df[c] = _map_aliases(df[c], _ENUM_ALIASES)
         elif c == "mode":
-            df[c] = df[c].map(lambda v: _MODE_ALIASES.get(v, v) if isinstance(v, str) else v)
+            df[c] = _map_aliases(df[c], _MODE_ALIASES)
     df.attrs[_NORMALISED] = kind
     return df
 
@@ -137,6 +158,29 @@ def table(tables: Mapping[str, pd.DataFrame], kind: str) -> pd.DataFrame:
 def normalise(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Every documented kind through :func:`table` once (later ``table`` calls are cheap)."""
     return {kind: table(tables, kind) for kind in COLUMNS}
+
+
+class Normalised(Mapping[str, pd.DataFrame]):
+    """Like :func:`normalise`, but each kind goes through :func:`table` on first use only, so
+    a pass that reads a few kinds does not pay for the others. Read-only; ``tables`` is kept
+    by reference and not changed."""
+
+    def __init__(self, tables: Mapping[str, pd.DataFrame]) -> None:
+        self._source = tables
+        self._done: dict[str, pd.DataFrame] = {}
+
+    def __getitem__(self, kind: str) -> pd.DataFrame:
+        if kind not in self._done:
+            if kind not in COLUMNS:
+                raise KeyError(kind)
+            self._done[kind] = table(self._source, kind)
+        return self._done[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COLUMNS)
+
+    def __len__(self) -> int:
+        return len(COLUMNS)
 
 
 def to_date(value: Any) -> date | None:
@@ -160,6 +204,33 @@ def to_date(value: Any) -> date | None:
     return ts.date()
 
 
+def parse_dates(values: pd.Series) -> pd.Series:
+    """A column of dates/timestamps as ``datetime64`` (NaT when missing or unreadable).
+
+    ISO text (the import formats) is parsed in one vectorised pass with an explicit format;
+    only values that fail it go through pandas' general parser, one at a time."""
+    text = isinstance(values.dtype, pd.StringDtype) or (
+        values.dtype == object and all(isinstance(v, str) for v in values.dropna().tolist())
+    )
+    if not text:  # dates, timestamps, numbers: pandas' own conversion
+        return pd.to_datetime(values, errors="coerce")
+    out = pd.to_datetime(values, format="ISO8601", errors="coerce")
+    bad = out.isna() & values.notna()
+    if bad.any():
+        out = out.copy()
+        out[bad] = [pd.to_datetime(v, errors="coerce") for v in values[bad].tolist()]
+    return out
+
+
+def to_dates(values: pd.Series) -> list[date | None]:
+    """:func:`to_date` of every value, with the column parsed once (:func:`parse_dates`)."""
+    try:
+        parsed = parse_dates(values)
+        return [None if x is pd.NaT else x.date() for x in parsed.tolist()]
+    except (TypeError, ValueError, OverflowError):  # e.g. mixed time zones: value by value
+        return [to_date(v) for v in values.tolist()]
+
+
 def years_before(day: date, years: int) -> date:
     """The same calendar day ``years`` years earlier (29 February maps to 28 February)."""
     try:
@@ -174,12 +245,12 @@ def name_maps(tables: Mapping[str, pd.DataFrame]) -> tuple[dict[str, str], dict[
     units = table(tables, "units")
     pn = {
         pid: (str(n) if isinstance(n, str) and n else pid)
-        for pid, n in zip(people["person_id"], people["name"], strict=True)
+        for pid, n in zip(people["person_id"].tolist(), people["name"].tolist(), strict=True)
         if pid is not None
     }
     un = {
         uid: (str(n) if isinstance(n, str) and n else uid)
-        for uid, n in zip(units["unit_id"], units["name"], strict=True)
+        for uid, n in zip(units["unit_id"].tolist(), units["name"].tolist(), strict=True)
         if uid is not None
     }
     return pn, un

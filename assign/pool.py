@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from assign.graph import normalise, to_date
+from assign.graph import Normalised, table, to_dates
 
 HOME_PROVINCE = "江苏"
 FILTERS = ("inactive", "over_age", "credit", "poor_twice", "title", "level", "province")
@@ -57,37 +57,60 @@ def pool_reasons(
     """Every (expert_id, filter, reason) that sets an expert aside; filter is one of FILTERS."""
     if province_scope not in (None, "in", "out"):
         raise PoolFilterError(f"province_scope must be 'in', 'out' or None, got {province_scope!r}")
-    t = normalise(tables)
+    t = Normalised(tables)
     experts = t["experts"]
-    people = {r["person_id"]: r for r in t["people"].to_dict("records") if r["person_id"]}
+    # the experts' people rows only (a later row of the same person wins, as in a dict)
+    ids = experts["expert_id"]
+    ppl = t["people"]
+    ppl = ppl[ppl["person_id"].isin(set(ids.dropna().tolist()))]
+    people: dict[str, tuple[date | None, Any]] = {
+        pid: (birth, title)
+        for pid, birth, title in zip(
+            ppl["person_id"].tolist(),
+            to_dates(ppl["birth_date"]),
+            ppl["title"].tolist(),
+            strict=True,
+        )
+        if pid
+    }
     title_set = None if titles is None else frozenset(titles)
     level_set = None if levels is None else frozenset(levels)
     pens: dict[str, list[tuple[date | None, date | None, str | None]]] = defaultdict(list)
     cp = t["credit_penalties"]
-    for st, sid, s, e, why in cp[
-        ["subject_type", "subject_id", "start_date", "end_date", "reason"]
-    ].itertuples(index=False):
+    for st, sid, s, e, why in zip(
+        cp["subject_type"].tolist(),
+        cp["subject_id"].tolist(),
+        to_dates(cp["start_date"]),
+        to_dates(cp["end_date"]),
+        cp["reason"].tolist(),
+        strict=True,
+    ):
         if st == "person" and sid:
-            pens[sid].append(
-                (to_date(s), to_date(e), why if isinstance(why, str) and why else None)
-            )
+            pens[sid].append((s, e, why if isinstance(why, str) and why else None))
     ratings: dict[str, list[tuple[date, str, str]]] = defaultdict(list)
     rt = t["ratings"]
-    for eid, bid, rating, on in rt[["expert_id", "batch_id", "rating", "rated_on"]].itertuples(
-        index=False
+    for eid, bid, rating, d in zip(
+        rt["expert_id"].tolist(),
+        rt["batch_id"].tolist(),
+        rt["rating"].tolist(),
+        to_dates(rt["rated_on"]),
+        strict=True,
     ):
-        d = to_date(on)
         if eid and d is not None and d <= batch_date:
             ratings[eid].append((d, str(bid) if bid else "?", str(rating)))
     rows: list[tuple[str, str, str]] = []
-    for r in experts.to_dict("records"):
-        eid = r["expert_id"]
+    for eid, active, level, province in zip(
+        ids.tolist(),
+        [None if v is pd.NA else v for v in experts["active"].tolist()],
+        experts["level"].tolist(),
+        experts["province"].tolist(),
+        strict=True,
+    ):
         if not eid:
             continue
-        person = people.get(eid, {})
-        if _active(r["active"]) is False:
+        birth, title = people.get(eid, (None, None))
+        if _active(active) is False:
             rows.append((eid, "inactive", "inactive in the expert pool"))
-        birth = to_date(person.get("birth_date"))
         if max_age is not None and birth is not None:
             age = age_on(birth, batch_date)
             if age > max_age:
@@ -121,7 +144,6 @@ def pool_reasons(
                 )
             )
         if title_set is not None:
-            title = person.get("title")
             title = title if isinstance(title, str) and title else None
             if title not in title_set:
                 rows.append(
@@ -133,7 +155,7 @@ def pool_reasons(
                     )
                 )
         if level_set is not None:
-            level = r["level"] if isinstance(r["level"], str) and r["level"] else None
+            level = level if isinstance(level, str) and level else None
             if level not in level_set:
                 rows.append(
                     (
@@ -144,7 +166,7 @@ def pool_reasons(
                     )
                 )
         if province_scope is not None:
-            prov = r["province"] if isinstance(r["province"], str) and r["province"] else None
+            prov = province if isinstance(province, str) and province else None
             inside = prov == HOME_PROVINCE
             if province_scope == "in" and not inside:
                 where = prov or "unknown"
@@ -192,7 +214,7 @@ def filter_pool(
         province_scope=province_scope,
     )
     order: dict[str, list[str]] = {}
-    for eid, reason in zip(long["expert_id"], long["reason"], strict=True):
+    for eid, reason in zip(long["expert_id"].tolist(), long["reason"].tolist(), strict=True):
         order.setdefault(eid, []).append(reason)
     return pd.DataFrame(
         {
@@ -205,5 +227,5 @@ def filter_pool(
 def eligible_experts(tables: Mapping[str, pd.DataFrame], set_aside: pd.DataFrame) -> list[str]:
     """Expert ids of the pool minus those in ``set_aside`` (in table order)."""
     out = set(set_aside["expert_id"])
-    ex = normalise(tables)["experts"]
-    return [e for e in ex["expert_id"] if e and e not in out]
+    ex = table(tables, "experts")
+    return [e for e in ex["expert_id"].tolist() if e and e not in out]

@@ -3,6 +3,7 @@ pass, the graph walk and an independent brute force agree on random small batche
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -27,7 +28,15 @@ from assign.conflicts import (
     find_conflicts,
     load_policy,
 )
-from assign.graph import build_graph, related_unit_pairs, related_units_in_graph
+from assign.graph import (
+    Normalised,
+    build_graph,
+    normalise,
+    related_unit_pairs,
+    related_units_in_graph,
+    to_date,
+    to_dates,
+)
 
 BD = date(2024, 8, 5)
 P = "P-3002-07"
@@ -892,3 +901,56 @@ def test_neighbours_equal_all_pairs(threshold: float) -> None:
     }
     assert set(zip(got["source"], got["target"], strict=True)) == want
     assert (index.matrix != before).nnz == 0  # the index is not changed by the search
+
+
+# ---------------------------------------------------------------------------------------------
+# column helpers of the bulk pass: the same answers as their value-by-value definitions
+
+DATE_VALUES = st.one_of(
+    st.none(),
+    st.just(float("nan")),
+    st.sampled_from(["", " ", "x", "2024/02/03", "05/03/2024", " 2024-01-02 ", "2024-08-05 17:30"]),
+    st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)).map(date.isoformat),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(DATE_VALUES, max_size=12))
+def test_to_dates_equals_to_date_value_by_value(values: list) -> None:
+    col = pd.Series(values, dtype=object)
+    assert to_dates(col) == [to_date(v) for v in values]
+    text = pd.Series([v if isinstance(v, str) else None for v in values], dtype="str")
+    assert to_dates(text) == [to_date(v) for v in text.tolist()]
+
+
+def test_to_dates_of_non_text_columns() -> None:
+    assert to_dates(pd.Series([np.nan, np.nan])) == [None, None]
+    days = pd.Series([date(2024, 1, 1), None], dtype=object)
+    assert to_dates(days) == [date(2024, 1, 1), None]
+    assert to_dates(pd.Series(["2024-01-05T10:00:00+08:00", "2024-01-05T10:00:00+01:00"])) == [
+        date(2024, 1, 5),
+        date(2024, 1, 5),
+    ]
+
+
+def test_lazy_normalised_tables_equal_normalise() -> None:
+    t = world(**merged(expert("E1", "张某", "U2")))
+    t["units"] = t["units"].assign(type="企业", unit_id=[f" {u} " for u in t["units"]["unit_id"]])
+    eager = normalise(t)
+    lazy = Normalised(t)
+    assert list(lazy) == list(eager)
+    for kind in eager:
+        pd.testing.assert_frame_equal(lazy[kind], eager[kind])
+    assert set(lazy["units"]["type"]) == {"enterprise"}
+    assert lazy["units"]["unit_id"].tolist() == [u.strip() for u in t["units"]["unit_id"]]
+    with pytest.raises(KeyError):
+        lazy["nonsense"]
+
+
+def test_tfidf_rows_are_canonical() -> None:
+    texts = random_texts(3, 50)
+    m = char_ngram_tfidf(texts)
+    assert m.has_sorted_indices
+    assert m.has_canonical_format
+    has_gram = [len(re.sub(r"\s\s+", " ", t.lower())) >= 2 for t in texts]
+    np.testing.assert_allclose(np.asarray(m.multiply(m).sum(axis=1)).ravel(), has_gram)

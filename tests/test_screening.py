@@ -11,6 +11,7 @@ from assign.screening import (
     RULES,
     ScreeningConfig,
     ScreeningConfigError,
+    _records,
     findings_by_direction,
     screen,
     summary_by_direction,
@@ -509,3 +510,20 @@ def test_inputs_not_mutated() -> None:
     screen(t, GUIDE)
     for k in t:
         pd.testing.assert_frame_equal(t[k], before[k])
+
+
+def test_records_equal_to_dict_records() -> None:
+    df = pd.DataFrame(
+        {
+            "a": pd.Series(["x", None, "z"], dtype="str"),
+            "b": pd.Series([1, None, 3], dtype="Int64"),
+            "c": pd.Series([True, None, False], dtype="boolean"),
+            "d": [1.5, float("nan"), 2.0],
+            "e": pd.Series([None, "q", 3], dtype=object),
+        }
+    )
+    got, want = _records(df), df.to_dict("records")
+    assert [list(r) for r in got] == [list(r) for r in want]
+    for g, w in zip(got, want, strict=True):
+        for k in w:
+            assert type(g[k]) is type(w[k]) and (g[k] == w[k] or g[k] != g[k] and w[k] != w[k])
