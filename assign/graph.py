@@ -30,36 +30,40 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from models.vocab import (
+    DIRECTION_ROLE,
+    EXPERT_KIND,
+    FORMATS,
+    MODE,
+    RATING,
+    RELATION_KIND,
+    TEAM_ROLE,
+    TITLE,
+    UNIT_RELATION_KIND,
+    UNIT_TYPE,
+)
+
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "guide": (
-        "code", "programme", "title", "cap_wan", "max_years", "mode", "note", "organiser",
-        "research_content", "indicators", "remarks",
-    ),
-    "units": ("unit_id", "name", "type", "city", "province", "credit_code", "head_id"),
-    "unit_relations": ("unit_id", "related_unit_id", "kind", "share"),
-    "people": ("person_id", "name", "unit_id", "birth_date", "title"),
-    "employment": ("person_id", "unit_id", "start_date", "end_date"),
-    "experts": (
-        "expert_id", "disciplines", "keywords", "profile", "kind", "level", "province",
-        "max_load", "active",
-    ),
-    "direction_experts": ("person_id", "direction_code", "role"),
-    "credit_penalties": ("subject_type", "subject_id", "start_date", "end_date", "reason"),
-    "ratings": ("expert_id", "batch_id", "rating", "rated_on"),
-    "proposals": (
-        "proposal_id", "batch_id", "direction_code", "title", "lead_unit_id", "pi_id",
-        "department", "total_budget_wan", "requested_wan", "own_funds_wan", "duration_years",
-        "keywords", "abstract", "disciplines", "submitted_at",
-    ),
-    "joint_directions": ("proposal_id", "seq", "unit_id", "leader_id", "task", "budget_wan"),
-    "team_members": ("proposal_id", "person_id", "role"),
-    "person_relations": ("person_id", "other_person_id", "kind", "year"),
-    "recusals": ("proposal_id", "person_id", "unit_id", "reason"),
-    "in_progress_projects": (
-        "project_id", "pi_id", "lead_unit_id", "mode", "start_year", "end_year",
-    ),
-    "batches": ("batch_id", "name", "year", "batch_date", "deadline"),
-}  # fmt: skip
+    kind: FORMATS[kind]
+    for kind in (
+        "guide",
+        "units",
+        "unit_relations",
+        "people",
+        "employment",
+        "experts",
+        "direction_experts",
+        "credit_penalties",
+        "ratings",
+        "proposals",
+        "joint_directions",
+        "team_members",
+        "person_relations",
+        "recusals",
+        "in_progress_projects",
+        "batches",
+    )
+}
 
 _NORMALISED = "reviewopt_normalised"
 _ID_COLUMNS = {
@@ -70,13 +74,12 @@ _ID_COLUMNS = {
 
 # Chinese labels accepted for enum columns (the importers translate them too; cores are lenient).
 _ENUM_ALIASES: dict[str, str] = {
-    "高校": "university", "科研院所": "institute", "企业": "enterprise", "新型研发机构": "new_rnd",
-    "实验室": "lab", "医院": "hospital", "其他": "other", "母公司": "parent_of", "控制": "controls",
-    "参股": "shareholding", "正高": "senior", "副高": "associate", "中级": "intermediate",
-    "科技": "academic", "产业": "industry", "财务": "finance", "指南编制": "drafter",
-    "咨询委员会": "advisor", "好": "good", "一般": "fair", "较差": "poor", "合著": "coauthor",
-    "合作申请": "coapplicant", "导师": "advisor_of", "亲属": "relative_of", "骨干": "key",
-    "负责人": "pi", "成员": "member",
+    label: code
+    for vocabulary in (
+        UNIT_TYPE, UNIT_RELATION_KIND, TITLE, EXPERT_KIND, DIRECTION_ROLE, RATING, TEAM_ROLE,
+        RELATION_KIND,
+    )
+    for code, label in vocabulary.items()
 }  # fmt: skip
 _ENUM_COLUMNS: dict[str, frozenset[str]] = {
     "units": frozenset({"type"}),
@@ -89,7 +92,7 @@ _ENUM_COLUMNS: dict[str, frozenset[str]] = {
     "team_members": frozenset({"role"}),
     "person_relations": frozenset({"kind"}),
 }
-_MODE_ALIASES = {"directed": "定向委托", "open_call": "揭榜挂帅", "competitive": "竞争择优"}
+_MODE_ALIASES = {english: chinese for chinese, english in MODE.items()}
 
 #: Reach of "related units": which neighbours of a unit count as related to it.
 REACH_CHOICES = frozenset({"parent", "subsidiary", "sibling"})

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from models.vocab import FORMATS
 from scoring.simulate import draw_truth
 
 __all__ = [
@@ -28,73 +29,8 @@ __all__ = [
     "write_batch",
 ]
 
-#: Exact columns of every table kind, in file order.
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "guide": (
-        "code",
-        "programme",
-        "title",
-        "cap_wan",
-        "max_years",
-        "mode",
-        "note",
-        "organiser",
-        "research_content",
-        "indicators",
-        "remarks",
-    ),
-    "batches": ("batch_id", "name", "year", "batch_date", "deadline"),
-    "units": ("unit_id", "name", "type", "city", "province", "credit_code", "head_id"),
-    "unit_relations": ("unit_id", "related_unit_id", "kind", "share"),
-    "people": ("person_id", "name", "unit_id", "birth_date", "title"),
-    "employment": ("person_id", "unit_id", "start_date", "end_date"),
-    "experts": (
-        "expert_id",
-        "disciplines",
-        "keywords",
-        "profile",
-        "kind",
-        "level",
-        "province",
-        "max_load",
-        "active",
-    ),
-    "direction_experts": ("person_id", "direction_code", "role"),
-    "credit_penalties": ("subject_type", "subject_id", "start_date", "end_date", "reason"),
-    "ratings": ("expert_id", "batch_id", "rating", "rated_on"),
-    "proposals": (
-        "proposal_id",
-        "batch_id",
-        "direction_code",
-        "title",
-        "lead_unit_id",
-        "pi_id",
-        "department",
-        "total_budget_wan",
-        "requested_wan",
-        "own_funds_wan",
-        "duration_years",
-        "keywords",
-        "abstract",
-        "disciplines",
-        "submitted_at",
-    ),
-    "joint_directions": ("proposal_id", "seq", "unit_id", "leader_id", "task", "budget_wan"),
-    "team_members": ("proposal_id", "person_id", "role"),
-    "person_relations": ("person_id", "other_person_id", "kind", "year"),
-    "recusals": ("proposal_id", "person_id", "unit_id", "reason"),
-    "in_progress_projects": (
-        "project_id",
-        "pi_id",
-        "lead_unit_id",
-        "mode",
-        "start_year",
-        "end_year",
-    ),
-    "truth_proposals": ("proposal_id", "quality"),
-    "truth_experts": ("expert_id", "leniency", "noise_sd"),
-    "planted": ("proposal_id", "rule", "detail"),
-}
+#: Exact columns of every table kind the generator writes, in file order.
+COLUMNS: dict[str, tuple[str, ...]] = {k: v for k, v in FORMATS.items() if k != "reviews"}
 
 #: Rule ids (see the screening rules) this generator plants, one per planted proposal.
 PLANTABLE_RULES: tuple[str, ...] = (

@@ -26,3 +26,13 @@ def test_every_enum_code_fits_its_column() -> None:
         and max(map(len, c.info["enum"])) > c.type.length
     ]
     assert too_short == []
+
+
+def test_formats_match_the_orm() -> None:
+    from models.io import column_specs, kind_class
+    from models.schema import IMPORT_KINDS
+    from models.vocab import FORMATS
+
+    assert set(FORMATS) == set(IMPORT_KINDS)
+    for kind in IMPORT_KINDS:
+        assert FORMATS[kind] == tuple(s.name for s in column_specs(kind_class(kind))), kind
