@@ -30,7 +30,11 @@ class AssignOptions:
 
     k: experts per proposal; k_by_direction: overrides per direction code; max_load: default
     cap per expert (experts.max_load overrides it); min_load: hard minimum per expert;
-    floor: lowest usable affinity; top_n: candidates kept per proposal; min_industry /
+    floor: lowest usable affinity; top_n: candidates kept per proposal; per_expert: each expert
+    is a candidate of at least this many proposals (default 3 × max_load, so that every
+    expert's capacity is reachable: pruning to each proposal's favourites alone can leave a
+    direction's proposals sharing too few experts, and a capped random draw needs the spread);
+    min_industry /
     min_outside / min_senior: per-proposal quotas of 产业 experts, experts from outside the
     province and 正高 experts.
     """
@@ -41,6 +45,7 @@ class AssignOptions:
     min_load: int = 0
     floor: float = 0.0
     top_n: int = 60
+    per_expert: int | None = None
     min_industry: int = 0
     min_outside: int = 0
     min_senior: int = 0
@@ -109,6 +114,7 @@ def build_problem(
         aff = top_candidates(
             model,
             top_n=options.top_n,
+            per_expert=options.per_expert or 3 * options.max_load,
             exclude=pairs,
             floor=options.floor,
             progress=(lambda f: progress("affinity", f)) if progress else None,
