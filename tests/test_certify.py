@@ -64,7 +64,7 @@ def _check_rules(problem: AssignmentProblem, res: object) -> None:
 def test_pruned_optimal_pairs_are_found_and_the_full_optimum_reached(
     batch: tuple[dict, object], workers: int
 ) -> None:
-    problem, model = _build(batch, k=3, max_load=3, top_n=6)
+    problem, model = _build(batch, k=3, max_load=3, top_n=6, per_expert=3)
     full = _full(problem, model)
     ref = solve(full, prune=False)
     assert ref.status == Status.OPTIMAL
@@ -83,7 +83,7 @@ def test_pruned_optimal_pairs_are_found_and_the_full_optimum_reached(
 
 
 def test_pruning_infeasible_but_truly_feasible(batch: tuple[dict, object]) -> None:
-    problem, model = _build(batch, k=4, max_load=3, top_n=4)
+    problem, model = _build(batch, k=4, max_load=3, top_n=4, per_expert=3)
     assert solve(problem).status == Status.INFEASIBLE  # the pruning, not the instance
     ref = solve(_full(problem, model), prune=False)
     assert ref.status == Status.OPTIMAL
