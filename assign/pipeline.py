@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from assign.affinity import AffinityModel, SparseAffinity, fit_affinity, top_candidates
+from assign.draw import DrawResult, draw_assignment
 from assign.panels import PanelProblem, group_proposals
-from assign.problem import AssignmentProblem
+from assign.problem import AssignmentProblem, Status
 
 HOME_PROVINCE = "江苏"
 
@@ -229,3 +230,75 @@ def panel_problem(
         min_industry=np.asarray(min_industry),
         min_finance=np.asarray(min_finance),
     )
+
+
+def widen(
+    problem: AssignmentProblem,
+    model: AffinityModel,
+    proposal_ids: Sequence[str],
+    *,
+    extra: int,
+    block_rows: int = 500,
+) -> AssignmentProblem:
+    """``problem`` with each named proposal's ``extra`` best further experts added as candidates
+    (not conflicted, at or above the floor), scored by ``model`` row by row.
+
+    For when the candidates, not the batch, are too narrow: a diagnosis names the proposals
+    that share too few experts, and only their rows are widened.
+    """
+    p_index = {p: i for i, p in enumerate(problem.proposal_ids)}
+    m_rows = np.array([model.proposal_index(p) for p in problem.proposal_ids], dtype=np.int64)
+    m_cols = np.array([model.expert_index(e) for e in problem.expert_ids], dtype=np.int64)
+    rows = np.array(sorted({p_index[p] for p in proposal_ids if p in p_index}), dtype=np.int64)
+    used_p = np.concatenate([problem.cand_p, problem.conflict_p])
+    used_e = np.concatenate([problem.cand_e, problem.conflict_e])
+    add_p, add_e, add_w = [], [], []
+    for start in range(0, rows.size, block_rows):
+        chunk = rows[start : start + block_rows]
+        block = model.dense_block(m_rows[chunk])[:, m_cols].astype(np.float64)
+        local = {int(p): i for i, p in enumerate(chunk)}
+        hit = np.isin(used_p, chunk)
+        block[[local[int(p)] for p in used_p[hit]], used_e[hit]] = -np.inf
+        block[block < problem.affinity_floor] = -np.inf
+        n = min(extra, block.shape[1])
+        best = np.argpartition(-block, n - 1, axis=1)[:, :n]
+        w = np.take_along_axis(block, best, axis=1)
+        ok = np.isfinite(w)
+        add_p.append(np.repeat(chunk, n).reshape(-1, n)[ok])
+        add_e.append(best[ok])
+        add_w.append(w[ok])
+    if not add_p:
+        return problem
+    return replace(
+        problem,
+        cand_p=np.concatenate([problem.cand_p, *add_p]).astype(np.int64),
+        cand_e=np.concatenate([problem.cand_e, *add_e]).astype(np.int64),
+        cand_w=np.concatenate([problem.cand_w, *add_w]),
+    )
+
+
+def draw_widening(
+    problem: AssignmentProblem,
+    model: AffinityModel | None,
+    *,
+    q: float,
+    seed: int,
+    extra: int = 60,
+    rounds: int = 3,
+) -> tuple[AssignmentProblem, DrawResult]:
+    """A capped random draw; where the candidates (not the batch) are too narrow for the cap,
+    the proposals the diagnosis names get ``extra`` more candidates each and the draw is tried
+    again, at most ``rounds`` times. Returns the problem finally drawn on (the marginals index
+    its candidates) and the draw."""
+    drawn = draw_assignment(problem, q=q, seed=seed)
+    for _ in range(rounds):
+        if drawn.status != Status.INFEASIBLE or model is None:
+            break
+        named = {p for r in drawn.fractional.records for p in r.proposal_ids}
+        if not named:
+            break
+        wider = widen(problem, model, sorted(named), extra=extra)
+        if wider.cand_p.size == problem.cand_p.size:
+            break
+        problem, drawn = wider, draw_assignment(wider, q=q, seed=seed)
+    return problem, drawn

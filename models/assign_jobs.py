@@ -18,10 +18,9 @@ from sqlalchemy.orm import Session
 
 from assign.affinity import AffinityModel, load_affinity_file
 from assign.certify import solve_certified
-from assign.draw import draw_assignment
 from assign.fair import solve_fair
 from assign.panels import PanelResult, solve_panels
-from assign.pipeline import AssignOptions, build_problem, panel_problem
+from assign.pipeline import AssignOptions, build_problem, draw_widening, panel_problem
 from assign.problem import AssignmentProblem, Status
 from assign.reserves import Reserves, draw_reserves
 from assign.reserves import replace as replace_declined
@@ -113,21 +112,22 @@ def _solve_review(
     model: AffinityModel | None,
     spec: RunSpec,
     progress: Callable[[str, float], None] | None,
-) -> tuple[AssignmentResult, np.ndarray | None, dict[str, Any]]:
-    """The assignment, the pair marginals (randomised mode) and mode-specific figures.
+) -> tuple[AssignmentProblem, AssignmentResult, np.ndarray | None, dict[str, Any]]:
+    """The problem solved (a draw may widen the candidates), the assignment, the pair
+    marginals (randomised mode) and mode-specific figures.
 
     The exact mode is certified against every (expert, proposal) pair of the affinity model,
     not only the candidates (with an officer's affinity file, the file's pairs are the
     candidates); the draw and the fair mode work on the candidates."""
     extra: dict[str, Any] = {}
     if spec.max_probability is not None:
-        draw = draw_assignment(problem, q=spec.max_probability, seed=spec.seed)
+        problem, draw = draw_widening(problem, model, q=spec.max_probability, seed=spec.seed)
         extra = {
             "max_probability": spec.max_probability,
             "expected_objective": draw.expected_objective,
             "realised_objective": draw.realised_objective,
         }
-        return draw.assignment, draw.marginals, extra
+        return problem, draw.assignment, draw.marginals, extra
     if spec.fair:
         fair = solve_fair(problem)
         extra = {
@@ -137,10 +137,10 @@ def _solve_review(
             "plain_total": fair.plain_total,
             "price_of_fairness": fair.price_of_fairness,
         }
-        return fair.assignment, None, extra
+        return problem, fair.assignment, None, extra
     if model is None:
-        return solve(problem, progress=progress), None, extra
-    return solve_certified(problem, model, progress=progress), None, extra
+        return problem, solve(problem, progress=progress), None, extra
+    return problem, solve_certified(problem, model, progress=progress), None, extra
 
 
 def assign_job(
@@ -167,7 +167,7 @@ def assign_job(
         problem, model, tables = _problem(s, batch, spec, progress)
         if spec.mode == "panel":
             return _panel_run(s, batch, spec, problem, tables, actor)
-        result, marginals, extra = _solve_review(problem, model, spec, progress)
+        problem, result, marginals, extra = _solve_review(problem, model, spec, progress)
         if result.status in (Status.INFEASIBLE, Status.UNKNOWN):
             raise Infeasible(
                 f"no assignment for batch {batch.batch_id} ({result.status}):\n"

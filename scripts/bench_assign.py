@@ -183,9 +183,8 @@ def run_pipeline(
     None = 8–20 per direction), then time the pipeline: conflicts, affinity + candidates,
     and the solve (exact, a capped random draw, or panels). ``wall_s`` covers these three."""
     from assign.conflicts import find_conflicts
-    from assign.draw import draw_assignment
     from assign.panels import solve_panels
-    from assign.pipeline import AssignOptions, build_problem, panel_problem
+    from assign.pipeline import AssignOptions, build_problem, draw_widening, panel_problem
     from data.build_guide import load_guide
     from data.generate import generate_batch
 
@@ -229,7 +228,7 @@ def run_pipeline(
         )  # fmt: skip
         return res, extra
     if max_probability is not None:
-        draw = draw_assignment(problem, q=max_probability, seed=seed)
+        problem, draw = draw_widening(problem, model, q=max_probability, seed=seed)
         res = draw.assignment
         extra.update({"max_probability": max_probability,
                       "expected_objective": round(draw.expected_objective, 4)})  # fmt: skip
