@@ -22,8 +22,17 @@ share of their bounds (whole 万元, never below the floor), the share as large 
 allow (programme budgets first, then the overall budget).
 
 Coupling: budgets, one-PI, related-group and youth-share constraints tie directions together.
-Directions with no such link are solved as independent components (one small CP-SAT model each);
+Directions with no such link are solved as independent components;
 ``SelectionResult.n_components`` says how many there were.
+
+Solvers: a component without a youth share whose budgets do not overlap (programme budgets, or
+one overall budget) is solved exactly by dynamic programming over the directions (the choices
+per direction are its allowed subsets of 0..max_per_direction proposals; states are budget use
+plus the PI / related groups spanning directions; undominated states only, pruned by a
+Lagrangian bound against a heuristic selection's merit), for all merit draws at once in
+:func:`selection_probability` and for the explanation re-solves in batches. Other components,
+and any solve whose states outgrow a fixed limit, go to CP-SAT (one model per component, built
+once). Explanations of components with groups spanning directions use CP-SAT re-solves.
 """
 
 from __future__ import annotations
@@ -47,7 +56,6 @@ MERIT_SCALE = 1000
 _INT_MIN = -(2**63)
 _INT_MAX = 2**63 - 1
 _FIT = 2**53
-_ENUM_LIMIT = 60_000
 
 PROPOSAL_COLUMNS = (
     "proposal_id",
@@ -695,6 +703,605 @@ class _Model:
         )
 
 
+# --------------------------------------------------------------------------- exact DP path
+
+_DP_ENABLED = True  # the CP-SAT path alone when False (benchmarks and cross-checks)
+_DP_MAX_OPTIONS = 60_000  # most subsets listed for one direction
+_DP_MAX_BITS = 62  # most cross-direction PI / related groups in one component
+_DP_MAX_STATES = 400_000  # most states kept at once (over all draws) before handing over
+_DP_BEAM = 128  # states per draw in the heuristic pass that finds a first selection
+_NEG = -(2**62)
+
+
+@dataclass
+class _Stage:
+    """One direction's structurally allowed subsets (rows), in ascending budget weight.
+
+    js: (n_d,) component-local indices of its candidates; member: (S, n_d) bool;
+    w: (S,) budget weight (grant floors inside its budget scope); r: (S,) w2 * bounds + id
+    positions (the tie-break levels, smaller is better); mask: (S,) cross-group bits used;
+    release: bits whose groups have no member in later stages; scope: its budget's index.
+    """
+
+    direction: str
+    js: np.ndarray
+    member: np.ndarray
+    w: np.ndarray
+    r: np.ndarray
+    mask: np.ndarray
+    release: int
+    scope: int
+
+
+class _DpComponent:
+    """Exact solver for a component whose budgets do not overlap (programme budgets, or one
+    overall budget), without a youth share.
+
+    Per direction the choices are the subsets of 0..max_per_direction candidates that respect
+    the PI and related-group rules inside the direction and hold its forced-in proposals; each
+    has a budget weight (sum of grant floors), a merit and the tie-break levels. PI / related
+    groups spanning directions are bits of the state. Directions are added in turn, budget by
+    budget, to a set of states (weight used in the current budget, bits) that keeps only
+    undominated states (no other state with the same bits, no more weight and a
+    lexicographically better objective) and states whose Lagrangian bound (merit + price *
+    unused budget + the best of the later directions at their budget's price) reaches the merit
+    of a known feasible selection. Exact for the lexicographic objective of the module
+    docstring. Same interface as :class:`_Model` for :func:`_explain_component`.
+    """
+
+    def __init__(
+        self,
+        data: _Data,
+        idx: np.ndarray,
+        rules: SelectionRules,
+        stages: list[_Stage],
+        caps: np.ndarray,
+        scope_rows: list[tuple[int, int, str, np.ndarray]],
+        w1: int,
+    ) -> None:
+        self.data, self.idx, self.rules = data, idx, rules
+        self.n = len(idx)
+        self.stages, self.caps, self.w1 = stages, caps, w1
+        self.ub = data.ub[idx]
+        self.lb = data.lb[idx]
+        self.forced_in = data.forced_in[idx]
+        self.dir_rows = {s.direction: (k, s.js) for k, s in enumerate(stages)}
+        self.scope_rows = scope_rows
+        self.qual = np.zeros(self.n, bool)
+        self.lam = np.zeros((0, len(caps)))
+        self.base_lam: np.ndarray | None = None
+        self.has_cross = any(bool(st.mask.any()) for st in stages)
+
+    # -- construction -------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        data: _Data,
+        idx: np.ndarray,
+        rules: SelectionRules,
+        merits: np.ndarray,
+        allowed: np.ndarray,
+    ) -> _DpComponent | None:
+        """The DP for component idx, or None where it does not apply (youth share, budgets that
+        overlap inside the component, too many subsets or cross groups, keys beyond 61 bits).
+
+        merits: (n_draws, n_c) scaled merits the component will be solved for and allowed:
+        (n_draws, n_c) bool, qualified or forced in (for the check that keys fit).
+        """
+        if not _DP_ENABLED or rules.youth_min_share:
+            return None
+        scopes = [(lab, b, mask[idx]) for lab, _, b, mask in data.scopes if mask[idx].any()]
+        if scopes and np.sum([s[2] for s in scopes], axis=0).max() > 1:
+            return None  # overlapping budgets (programme and overall): CP-SAT
+        n = len(idx)
+        dirs = data.direction[idx]
+        kmax = min(n, rules.max_per_direction * len(set(dirs)))
+        ub = data.ub[idx].astype(np.int64)
+        pos = data.pos[idx].astype(np.int64)
+        w2 = _top_sum(pos, kmax) + 1
+        w1 = w2 * (_top_sum(ub, kmax) + 1)
+        mabs = np.abs(np.where(allowed, merits, 0)).max(axis=0, initial=0)
+        if w1 * (_top_sum(mabs, kmax) + 1) >= 2**61:
+            return None
+        scope_of = np.full(n, len(scopes), np.int64)  # last index: outside every budget
+        scope_rows = []
+        caps = []
+        for r, (label, budget, in_scope) in enumerate(scopes):
+            scope_of[in_scope] = r
+            caps.append(math.floor(budget + 1e-9))
+            scope_rows.append((r, caps[-1], label, np.flatnonzero(in_scope)))
+        caps.append(0)
+        weight = np.where(scope_of < len(scopes), data.lb[idx], 0).astype(np.int64)
+        groups: list[list[int]] = []
+        for flag, key in ((rules.one_per_pi, data.pi), (rules.related_exclusive, data.related)):
+            if not flag:
+                continue
+            by: dict[str, list[int]] = {}
+            for j, i in enumerate(idx):
+                if key is data.related and not key[i]:
+                    continue
+                by.setdefault(key[i], []).append(j)
+            groups.extend(g for g in by.values() if len(g) > 1)
+        cross = [g for g in groups if len(set(dirs[g])) > 1]
+        if len(cross) > _DP_MAX_BITS:
+            return None
+        first = list(dict.fromkeys(dirs[np.argsort(pos)]))
+        dscope = {d: int(scope_of[np.flatnonzero(dirs == d)[0]]) for d in first}
+        order = _stage_order(first, cross, dirs, dscope)
+        bits = np.zeros(n, np.int64)
+        for b, g in enumerate(cross):
+            bits[g] |= np.int64(1) << b
+        rank = {d: k for k, d in enumerate(order)}
+        last = {b: max(set(dirs[g]), key=rank.__getitem__) for b, g in enumerate(cross)}
+        stages = []
+        for d in order:
+            js = np.flatnonzero(dirs == d)
+            member = _stage(js, groups, data.forced_in[idx], rules.max_per_direction)
+            if member is None:
+                return None
+            mi = member.astype(np.int64)
+            w = mi @ weight[js]
+            r_ = w2 * (mi @ ub[js]) + mi @ pos[js]
+            mask = np.bitwise_or.reduce(np.where(member, bits[js], 0), axis=1)
+            o = np.argsort(w, kind="stable")
+            rel = sum(1 << b for b, dl in last.items() if dl == d)
+            stages.append(_Stage(d, js, member[o], w[o], r_[o], mask[o], rel, dscope[d]))
+        return cls(data, idx, rules, stages, np.array(caps, np.int64), scope_rows, w1)
+
+    # -- solving --------------------------------------------------------------
+
+    def set_draw(self, qualified: np.ndarray) -> None:
+        """qualified: (n_c,) bool for the current merits (the point selection)."""
+        self.qual = np.asarray(qualified, bool)
+
+    def solve(
+        self,
+        m: np.ndarray,
+        *,
+        extra_in: Sequence[int] = (),
+        extra_out: Sequence[int] = (),
+        merit_only: bool = False,
+        budget_bump: tuple[int, int] | None = None,
+        time_limit_s: float = 60.0,
+        workers: int = 1,
+        hint: np.ndarray | None = None,
+    ) -> _Sol:
+        """One solve for merits m (n_c,) with the qualification of :meth:`set_draw`.
+
+        extra_in/out: local indices forced for this solve only; budget_bump: (scope, amount)
+        raises that budget; merit_only, time limit, workers and hint are accepted for the
+        interface and not needed (the full objective is always solved exactly). Hands over to
+        CP-SAT when the states grow beyond _DP_MAX_STATES.
+        """
+        caps = self.caps.copy()
+        if budget_bump is not None:
+            caps[budget_bump[0]] += budget_bump[1]
+        base = not extra_in and not extra_out and budget_bump is None
+        m = np.asarray(m, np.int64)
+        fin = np.zeros((1, self.n), bool)
+        fout = np.zeros((1, self.n), bool)
+        fin[0, list(extra_in)] = True
+        fout[0, list(extra_out)] = True
+        x, ok = self.solve_batch(m[None, :], self.qual[None, :], fin, fout, caps[None, :])
+        if base:
+            self.base_lam = self.lam[0].copy() if len(self.lam) else None
+        if not ok[0]:
+            return _Sol(Status.INFEASIBLE, np.zeros(self.n, bool), 0, 0, 0, 0)
+        xs = x[0]
+        merit = int(m[xs].sum())
+        pos = self.data.pos[self.idx]
+        return _Sol(Status.OPTIMAL, xs, merit, int(self.ub[xs].sum()), int(pos[xs].sum()), merit)
+
+    def solve_batch(
+        self,
+        m: np.ndarray,
+        qual: np.ndarray,
+        force_in: np.ndarray | None = None,
+        force_out: np.ndarray | None = None,
+        caps: np.ndarray | None = None,
+        chunk: int = 64,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Optimal selections for many solves at once, in chunks; a chunk whose states outgrow
+        _DP_MAX_STATES is split, and a single solve that still does is handed to CP-SAT.
+
+        m: (D, n_c) scaled merits; qual: (D, n_c) bool; force_in/out: (D, n_c) bool forced
+        for that solve only; caps: (D, n_scopes + 1) budgets. Returns x (D, n_c), ok (D,).
+        """
+        n_draws = m.shape[0]
+        force_in = np.zeros_like(qual) if force_in is None else force_in
+        force_out = np.zeros_like(qual) if force_out is None else force_out
+        caps = np.broadcast_to(self.caps if caps is None else caps, (n_draws, len(self.caps)))
+        x = np.zeros((n_draws, self.n), bool)
+        ok = np.zeros(n_draws, bool)
+        todo = [(a, min(a + chunk, n_draws)) for a in range(0, n_draws, chunk)]
+        while todo:
+            a, b = todo.pop()
+            sl = slice(a, b)
+            out = self.solve_draws(
+                m[sl], qual[sl], force_in=force_in[sl], force_out=force_out[sl], caps=caps[sl]
+            )
+            if out is not None:
+                x[sl], ok[sl] = out
+            elif b - a > 1:
+                todo += [(a, (a + b) // 2), ((a + b) // 2, b)]
+            else:
+                x[a], ok[a] = self._cp_solve(m[a], qual[a], force_in[a], force_out[a], caps[a])
+        return x, ok
+
+    def _cp_solve(
+        self, m: np.ndarray, qual: np.ndarray, fin: np.ndarray, fout: np.ndarray, caps: np.ndarray
+    ) -> tuple[np.ndarray, bool]:
+        """One solve by CP-SAT (the states grew too many); x (n_c,) and whether feasible."""
+        cp = _Model(self.data, self.idx, self.rules)
+        cp.set_draw(qual)
+        bump = None
+        for r, row in enumerate(cp.scope_rows):
+            if caps[r] != self.caps[r]:
+                bump = (row[0], int(caps[r] - self.caps[r]))
+        sol = cp.solve(
+            m,
+            extra_in=list(np.flatnonzero(fin)),
+            extra_out=list(np.flatnonzero(fout)),
+            budget_bump=bump,
+        )
+        good = sol.status in (Status.OPTIMAL, Status.FEASIBLE)
+        return sol.x, good
+
+    def solve_draws(
+        self,
+        m: np.ndarray,
+        qual: np.ndarray,
+        *,
+        force_in: np.ndarray,
+        force_out: np.ndarray,
+        caps: np.ndarray,
+        lam0: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Optimal selections for many solves at once.
+
+        m: (D, n_c) scaled merits; qual: (D, n_c) bool; force_in/out: (D, n_c) bool;
+        caps: (D, n_scopes + 1). Returns x (D, n_c) bool and ok (D,) bool (False: no
+        selection satisfies the rules for that solve; its row of x is empty), or None when
+        the states grow beyond _DP_MAX_STATES. lam0: (n_scopes + 1,) budget prices to try
+        first (default: those of the last point solve; any price gives a valid bound).
+        """
+        lam0 = self.base_lam if lam0 is None else lam0
+        n_draws = m.shape[0]
+        allowed = (qual | self.forced_in[None, :] | force_in) & ~force_out
+        m = np.where(allowed, m, 0)
+        n_st = len(self.stages)
+        s_max = max(len(st.w) for st in self.stages)
+        wt = np.zeros((n_st, s_max), np.int64)
+        mk = np.zeros((n_st, s_max), np.int64)
+        val = np.zeros((n_draws, n_st, s_max), np.int64)
+        feas = np.zeros((n_draws, n_st, s_max), bool)
+        for k, st in enumerate(self.stages):
+            s = len(st.w)
+            mi = st.member.astype(np.int64)
+            bad = (~allowed[:, st.js]).astype(np.int64) @ mi.T  # (D, S)
+            need = np.minimum(self.rules.min_per_direction, qual[:, st.js].sum(axis=1))
+            f = (bad == 0) & (st.member.sum(axis=1)[None, :] >= need[:, None])
+            fi = force_in[:, st.js]
+            if fi.any():
+                f &= (fi.astype(np.int64) @ (~st.member).T.astype(np.int64)) == 0
+            wt[k, :s] = st.w
+            mk[k, :s] = st.mask
+            val[:, k, :s] = m[:, st.js] @ mi.T
+            feas[:, k, :s] = f
+        sc = np.array([st.scope for st in self.stages])
+        rel = np.array([st.release for st in self.stages], np.int64)
+        lam, mu, lb, ok, best = _lagrange(sc, rel, wt, mk, val, feas, caps, lam0)
+        self.lam = lam
+        # a beam of the most promising states finds a good selection; its merit prunes
+        beam = self._frontier(val, feas, caps, lam, mu, lb, best, ok.copy(), beam=_DP_BEAM)
+        if beam is not None:
+            lb = np.maximum(lb, beam[1])
+        out = self._frontier(val, feas, caps, lam, mu, lb, best, ok)
+        if out is None:
+            return None
+        picks = out[0]
+        x = np.zeros((n_draws, self.n), bool)
+        for k, st in enumerate(self.stages):
+            rows = picks[:, k]
+            good = ok & (rows >= 0)
+            d, r = np.nonzero(st.member[rows[good]])
+            x[np.flatnonzero(good)[d], st.js[r]] = True
+        return x, ok
+
+    def _frontier(
+        self,
+        val: np.ndarray,
+        feas: np.ndarray,
+        caps: np.ndarray,
+        lam: np.ndarray,
+        mu: np.ndarray,
+        lb: np.ndarray,
+        best: np.ndarray,
+        ok: np.ndarray,
+        beam: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """All draws at once: add the stages in turn to each draw's undominated states.
+
+        val: (D, T, S) merits; feas: (D, T, S); caps, lam: (D, n_scopes + 1) budgets and
+        prices; lb: (D,) a feasible merit (-inf: none known); best: (D, T) best merit - price
+        * weight per stage. Returns the chosen row per draw and stage (D, T) int, -1 where
+        none (and clears ok there), with the chosen merit per draw (D,) float (-inf where
+        none), or None when the states outgrow _DP_MAX_STATES. beam: keep only that many
+        states per draw, those of best bound (a heuristic: a good selection, not a proof).
+        """
+        w1 = self.w1
+        n_draws, n_st, _ = val.shape
+        sc = [st.scope for st in self.stages]
+        # suffix[k]: bound on what stages k.. add: their best reduced merits plus the price of
+        # every budget that starts at or after k
+        extra = np.zeros((n_draws, n_st))
+        for k in range(n_st):
+            if k == 0 or sc[k] != sc[k - 1]:
+                extra[:, k] = lam[:, sc[k]] * caps[:, sc[k]]
+        suffix = np.concatenate(
+            [np.cumsum((best + extra)[:, ::-1], axis=1)[:, ::-1], np.zeros((n_draws, 1))], axis=1
+        )
+        # group prices: + mu of every group with members after stage k, - mu of those a
+        # state has already used (its open bits)
+        g = mu.shape[1]
+        alive = 0
+        for k in range(n_st - 1, -1, -1):
+            suffix[:, k + 1] += sum(mu[:, b] for b in range(g) if (alive >> b) & 1)
+            alive |= self.stages[k].release
+
+        sd = np.flatnonzero(ok)  # state -> draw
+        sw = np.zeros(len(sd), np.int64)
+        sm = np.zeros(len(sd), np.int64)
+        sk = np.zeros(len(sd), np.int64)
+        smask = np.zeros(len(sd), np.int64)
+        smu = np.zeros(len(sd))  # prices of the groups a state has used and are still open
+        back: list[tuple[np.ndarray, np.ndarray]] = []
+        bounded = np.isfinite(lb)
+        for k, st in enumerate(self.stages):
+            if k > 0 and sc[k] != sc[k - 1]:
+                sw = np.zeros_like(sw)  # a new budget: its use starts at 0
+            capk = caps[:, sc[k]]
+            s = len(st.w)
+            v = val[:, k, :s]
+            f = feas[:, k, :s]
+            key = v * w1 - st.r[None, :]
+            # undominated rows per draw among mask-0 rows (rows ascend in weight)
+            plain = f & (st.mask == 0)[None, :]
+            k0 = np.where(plain, key, _NEG)
+            run = np.maximum.accumulate(k0, axis=1)
+            keep = f & ~plain
+            keep[:, 0] |= plain[:, 0]
+            keep[:, 1:] |= plain[:, 1:] & (k0[:, 1:] > run[:, :-1])
+            od, orow = np.nonzero(keep)
+            counts = np.bincount(od, minlength=n_draws)
+            start = np.cumsum(counts) - counts
+            c = counts[sd]
+            if int(c.sum()) > 8 * _DP_MAX_STATES:
+                return None
+            si = np.repeat(np.arange(len(sd)), c)
+            within = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+            d = sd[si]
+            rows = orow[start[d] + within]
+            nw = sw[si] + st.w[rows]
+            nm = sm[si] + v[d, rows]
+            cap = capk[d]
+            good = nw <= cap
+            omask = st.mask[rows]
+            if smask.any() or omask.any():
+                good &= (smask[si] & omask) == 0
+            both = smask[si] | omask
+            nmask = both & ~np.int64(st.release)
+            nmu = smu[si]
+            if g and st.mask.any():
+                rb = ((st.mask[:, None] >> np.arange(g)) & 1).astype(float)  # (S, G)
+                nmu = nmu + (mu @ rb.T)[d, rows]
+            for b in range(g):
+                if (st.release >> b) & 1:
+                    nmu = nmu - ((both >> b) & 1) * mu[d, b]
+            bound = nm + lam[d, sc[k]] * (cap - nw) + suffix[d, k + 1] - nmu
+            good &= ~bounded[d] | (bound >= lb[d] - 0.5)
+            si, d, rows, nw, nm, cap = si[good], d[good], rows[good], nw[good], nm[good], cap[good]
+            nk = sk[si] + key[d, rows]
+            nmask, nmu, bound = nmask[good], nmu[good], bound[good]
+            kept = _undominated(nw, nk, nmask, d)
+            if beam is not None and len(kept) > beam:
+                bk = bound[kept]
+                o = np.lexsort((-bk, d[kept]))
+                dd = d[kept][o]
+                grp = np.flatnonzero(np.r_[True, dd[1:] != dd[:-1]])
+                place = np.arange(len(o)) - np.repeat(grp, np.diff(np.r_[grp, len(o)]))
+                kept = kept[o[place < beam]]
+            if len(kept) > _DP_MAX_STATES:
+                return None
+            sd, sw, sm, sk, smask = d[kept], nw[kept], nm[kept], nk[kept], nmask[kept]
+            smu = nmu[kept]
+            back.append((si[kept], rows[kept]))
+        picks = np.full((n_draws, n_st), -1, np.int64)
+        order = np.lexsort((-sk, sd))
+        first = np.ones(len(order), bool)
+        first[1:] = sd[order][1:] != sd[order][:-1]
+        s_idx = order[first]
+        draws = sd[s_idx]
+        ok &= np.isin(np.arange(n_draws), draws)
+        merit = np.full(n_draws, -np.inf)
+        merit[draws] = sm[s_idx]
+        for k in range(n_st - 1, -1, -1):
+            parent, row = back[k]
+            picks[draws, k] = row[s_idx]
+            s_idx = parent[s_idx]
+        return picks, merit
+
+
+def _stage_order(
+    dirs: list[str], cross: list[list[int]], local_dirs: np.ndarray, scope: dict[str, int]
+) -> list[str]:
+    """Directions budget by budget; inside a budget in id order, those linked by cross groups
+    next to each other."""
+    parent = {d: d for d in dirs}
+
+    def find(a: str) -> str:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for g in cross:
+        ds = [d for d in dict.fromkeys(local_dirs[g])]
+        for d in ds[1:]:
+            if scope[d] == scope[ds[0]]:
+                ra, rb = find(ds[0]), find(d)
+                if ra != rb:
+                    parent[rb] = ra
+    first: dict[str, int] = {}
+    for k, d in enumerate(dirs):
+        first.setdefault(find(d), k)
+    where = {d: k for k, d in enumerate(dirs)}
+    return sorted(dirs, key=lambda d: (scope[d], first[find(d)], where[d]))
+
+
+def _stage(
+    js: np.ndarray, groups: list[list[int]], forced_in: np.ndarray, kmax: int
+) -> np.ndarray | None:
+    """(S, n_d) bool: subsets of js (size <= kmax) with every forced-in member and at most one
+    member of each exclusive group; None when there are too many to list."""
+    n_d = len(js)
+    k = min(kmax, n_d)
+    if sum(math.comb(n_d, r) for r in range(k + 1)) > _DP_MAX_OPTIONS:
+        return None
+    subs = [c for r in range(k + 1) for c in itertools.combinations(range(n_d), r)]
+    member = np.zeros((len(subs), n_d), dtype=bool)
+    for s, c in enumerate(subs):
+        member[s, list(c)] = True
+    ok = (member | ~forced_in[js]).all(axis=1)
+    pos_of = {int(j): p for p, j in enumerate(js)}
+    for g in groups:
+        inside = [pos_of[j] for j in g if j in pos_of]
+        if len(inside) > 1:
+            ok &= member[:, inside].sum(axis=1) <= 1
+    return member[ok]
+
+
+def _undominated(w: np.ndarray, key: np.ndarray, mask: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Indices of the entries that no other entry of the same (seg, mask) beats (weight <=
+    and key >=; one of equal entries is kept). All arrays (n,) int64."""
+    n = len(w)
+    if n <= 1:
+        return np.arange(n)
+    order = np.lexsort((-key, w, mask, seg))
+    rank = np.empty(n, np.int64)
+    rank[np.argsort(key, kind="stable")] = np.arange(n)
+    so, mo = seg[order], mask[order]
+    new = np.empty(n, bool)
+    new[0] = False
+    new[1:] = (so[1:] != so[:-1]) | (mo[1:] != mo[:-1])
+    val = np.cumsum(new) * n + rank[order]
+    prev = np.maximum.accumulate(val)
+    keep = np.empty(n, bool)
+    keep[0] = True
+    keep[1:] = val[1:] > prev[:-1]
+    return order[keep]
+
+
+def _bits(mk: np.ndarray) -> np.ndarray:
+    """(..., G) float 0/1: the cross-group bits of mk (G = highest bit used + 1)."""
+    top = int(np.bitwise_or.reduce(mk.ravel())) if mk.size else 0
+    g = max(top.bit_length(), 0)
+    return ((mk[..., None] >> np.arange(g)) & 1).astype(float)
+
+
+def _reduced_merits(
+    sc: np.ndarray,
+    wt: np.ndarray,
+    mk: np.ndarray,
+    valf: np.ndarray,
+    lam: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merits reduced by the budget prices lam (D, B); the group prices mu (D, G) are zero.
+
+    Returns (lam, mu, reduced merits (D, T, S)).
+    """
+    n = valf.shape[0]
+    mu = np.zeros((n, _bits(mk).shape[2]))
+    return lam, mu, valf - lam[:, sc][:, :, None] * wt.astype(float)[None, :, :]
+
+
+def _lagrange(
+    sc: np.ndarray,
+    rel: np.ndarray,
+    wt: np.ndarray,
+    mk: np.ndarray,
+    val: np.ndarray,
+    feas: np.ndarray,
+    caps: np.ndarray,
+    lam0: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Budget prices per draw by bisection (one per budget), refined with prices on the
+    cross-direction groups by subgradient steps; the merit of a feasible selection near those
+    prices, whether any selection fits, and the best merit - prices * (weight, groups) per
+    stage.
+
+    sc: (T,) budget index per stage; rel: (T,) bits released after each stage; wt, mk: (T, S)
+    weights and cross-group bits; val, feas: (D, T, S); caps: (D, B). Returns lam (D, B),
+    mu (D, G), lb (D,) (-inf where no feasible selection was found), ok (D,), best (D, T).
+    """
+    n, n_st, _ = val.shape
+    n_b = caps.shape[1]
+    onehot = np.zeros((n_st, n_b))
+    onehot[np.arange(n_st), sc] = 1.0
+    valf = np.where(feas, val.astype(float), -np.inf)
+    wtf = wt.astype(float)[None, :, :]
+    wt_b = np.broadcast_to(wt, val.shape)
+    any_f = np.asarray(np.asarray(feas.any(axis=2)).all(axis=1), bool)
+
+    def use(lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        o = np.argmax(valf - lam[:, sc][:, :, None] * wtf, axis=2)  # ties: the lighter row
+        w = np.take_along_axis(wt_b, o[:, :, None], 2)[:, :, 0]
+        return o, w.astype(float) @ onehot  # (D, T), (D, B)
+
+    lam = np.zeros((n, n_b))
+    _, w0 = use(lam)
+    fits = w0 <= caps
+    if lam0 is not None and not fits.all():
+        trial = np.where(fits, 0.0, lam0[None, :])
+        _, wl = use(trial)
+        better = ~fits & (wl <= caps)
+        lam = np.where(better, trial, lam)
+        fits |= better
+    spread = (np.where(feas, val, 0).max(axis=2) - np.where(feas, val, 0).min(axis=2)) @ onehot
+    hi = np.where(fits, lam, spread + 1.0)
+    _, wh = use(hi)
+    ok = any_f & (wh <= caps).all(axis=1)
+    lo = np.where(fits, hi, 0.0)
+    active = ok[:, None] & ~fits
+    for _ in range(30):
+        if not active.any():
+            break
+        mid = np.where(active, (lo + hi) / 2, hi)
+        _, wm = use(mid)
+        fm = wm <= caps
+        hi = np.where(active & fm, mid, hi)
+        lo = np.where(active & ~fm, mid, lo)
+        active &= (hi - lo) > 1e-4 * np.maximum(hi, 1.0)
+    lam, mu, red = _reduced_merits(sc, wt, mk, valf, hi)
+    best = np.where(ok[:, None], red.max(axis=2), 0.0)
+    # a feasible selection: the price's best row per stage among those that keep the cross
+    # groups exclusive; its merit bounds the optimum from below when it fits every budget
+    used = np.zeros(n, np.int64)
+    tot_w = np.zeros((n, n_b))
+    lb = np.zeros(n)
+    rows = np.arange(n)
+    for k in range(n_st):
+        clash = (used[:, None] & mk[k][None, :]) != 0
+        o = np.argmax(np.where(clash, -np.inf, red[:, k, :]), axis=1)
+        okk = feas[rows, k, o] & ~clash[rows, o]
+        lb = np.where(okk, lb + val[rows, k, o], -np.inf)
+        tot_w[:, sc[k]] += wt[k, o]
+        used = (used | mk[k, o]) & ~rel[k]
+    lb = np.where(ok & (tot_w <= caps).all(axis=1), lb, -np.inf)
+    return lam, mu, lb, ok, best
+
+
 # --------------------------------------------------------------------------- pre-checks
 
 
@@ -959,12 +1566,18 @@ def select(
     merit_sum = cost_sum = tie_sum = bound_sum = 0
     if not conflicts:
         for idx in comps:
-            model = _Model(data, idx, rules)
-            model.set_draw(qual[idx])
             m = m_all[idx]
+            allowed = (qual | data.forced_in)[idx]
+            model: _Model | _DpComponent | None
+            model = _DpComponent.build(data, idx, rules, m[None, :], allowed[None, :])
+            if model is None:
+                model = _Model(data, idx, rules)
+            model.set_draw(qual[idx])
             sol = model.solve(m, time_limit_s=time_limit_s, workers=num_workers)
             if sol.status == Status.INFEASIBLE:
-                diagnosis.extend(_elastic_diagnosis(model, qual[idx]))
+                cp = model if isinstance(model, _Model) else _Model(data, idx, rules)
+                cp.set_draw(qual[idx])
+                diagnosis.extend(_elastic_diagnosis(cp, qual[idx]))
                 status = Status.INFEASIBLE
                 continue
             if sol.status == Status.UNKNOWN:
@@ -981,7 +1594,25 @@ def select(
             cost_sum += sol.cost
             tie_sum += sol.tie
             bound_sum += sol.bound
-            if explain or alternates:
+            if isinstance(model, _DpComponent) and model.has_cross and (explain or alternates):
+                # groups across directions multiply the DP's states on forced re-solves:
+                # CP-SAT answers those faster (measured on the demo batch)
+                model = _Model(data, idx, rules)
+                model.set_draw(qual[idx])
+            if (explain or alternates) and isinstance(model, _DpComponent):
+                _explain_dp(
+                    model,
+                    sol,
+                    m,
+                    qual,
+                    threshold,
+                    alt_rank,
+                    notes,
+                    explain=explain,
+                    depth=explain_depth,
+                    alternates=alternates,
+                )
+            elif explain or alternates:
                 _explain_component(
                     model,
                     sol,
@@ -1059,7 +1690,7 @@ def _flip(x: np.ndarray, j: int, value: bool) -> np.ndarray:
 
 
 def _explain_component(
-    model: _Model,
+    model: _Model | _DpComponent,
     sol: _Sol,
     m: np.ndarray,
     qual: np.ndarray,
@@ -1141,6 +1772,121 @@ def _explain_component(
                 out.extend(new)
                 if rank >= alternates:
                     break
+
+
+def _explain_dp(
+    dp: _DpComponent,
+    sol: _Sol,
+    m: np.ndarray,
+    qual: np.ndarray,
+    threshold: np.ndarray,
+    alt_rank: np.ndarray,
+    notes: dict[int, str],
+    *,
+    explain: bool,
+    depth: int,
+    alternates: int,
+) -> None:
+    """:func:`_explain_component` for the DP: the same re-solves, batched (one DP pass per
+    kind of question: forced out, forced in, budget raised, each step of the alternates)."""
+    data, idx, n = dp.data, dp.idx, dp.n
+    x = sol.x
+    lq = qual[idx]
+    mi = np.asarray(m, np.int64)
+
+    def batch(
+        fin: list[list[int]], fout: list[list[int]], bumps: list[tuple[int, int] | None]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        k = len(fin)
+        a_in = np.zeros((k, n), bool)
+        a_out = np.zeros((k, n), bool)
+        caps = np.tile(dp.caps, (k, 1))
+        for q in range(k):
+            a_in[q, fin[q]] = True
+            a_out[q, fout[q]] = True
+            bump = bumps[q]
+            if bump is not None:
+                caps[q, bump[0]] += bump[1]
+        xs, ok = dp.solve_batch(np.tile(mi, (k, 1)), np.tile(dp.qual, (k, 1)), a_in, a_out, caps)
+        return xs, ok, xs.astype(np.int64) @ mi
+
+    if explain:
+        outs = [int(j) for j in np.flatnonzero(x) if not dp.forced_in[j]]
+        if outs:
+            _, ok, merit = batch([[] for _ in outs], [[j] for j in outs], [None] * len(outs))
+            for j, good, mer in zip(outs, ok, merit, strict=True):
+                i = int(idx[j])
+                if not good:
+                    notes[i] = "no other qualified proposal could take its place"
+                else:
+                    threshold[i] = data.merit[i] - (sol.merit - int(mer)) / MERIT_SCALE
+        ins: list[int] = []
+        for _d, (_, js) in dp.dir_rows.items():
+            out = [int(j) for j in js if not x[j] and lq[j]]
+            out.sort(key=lambda j: (-m[j], data.pos[idx[j]]))
+            ins.extend(out[:depth])
+        bumps: list[tuple[int, int, str, int]] = []  # (j, scope, label, need)
+        if ins:
+            _, ok, merit = batch([[j] for j in ins], [[] for _ in ins], [None] * len(ins))
+            for j, good, mer in zip(ins, ok, merit, strict=True):
+                i = int(idx[j])
+                if not good:
+                    notes[i] = "no rule-abiding selection includes it (forcing it in is infeasible)"
+                    continue
+                loss = sol.merit - int(mer)
+                threshold[i] = data.merit[i] + loss / MERIT_SCALE
+                if loss == 0:
+                    notes[i] = (
+                        "tied on merit with the funded set; lost the tie-break on total grant "
+                        "or id order"
+                    )
+                for r, cap, label, sjs in dp.scope_rows:
+                    if j not in set(sjs.tolist()):
+                        continue
+                    need = int(dp.lb[sjs[x[sjs]]].sum()) + int(dp.lb[j]) - cap
+                    if need > 0:
+                        bumps.append((j, r, label, need))
+        if bumps:
+            xs, ok, _ = batch(
+                [[] for _ in bumps], [[] for _ in bumps], [(r, nd) for _, r, _, nd in bumps]
+            )
+            for (j, _r, label, need), xb, good in zip(bumps, xs, ok, strict=True):
+                if good and xb[j]:
+                    i = int(idx[j])
+                    extra = f"would also be funded if the {label} rose by {need}万"
+                    notes[i] = f"{notes[i]}; {extra}" if i in notes else extra
+    if alternates:
+        chains: list[tuple[np.ndarray, list[int]]] = []  # (direction's js, withdrawn)
+        ranks: list[int] = []
+        for _d, (_, js) in dp.dir_rows.items():
+            funded = [int(j) for j in js if x[j] and not dp.forced_in[j]]
+            if funded:
+                first = min(funded, key=lambda j: (m[j], -data.pos[idx[j]]))
+                chains.append((js, [first]))
+                ranks.append(0)
+        live = list(range(len(chains)))
+        for _ in range(alternates):
+            if not live:
+                break
+            xs, ok, _ = batch(
+                [[] for _ in live], [list(chains[c][1]) for c in live], [None] * len(live)
+            )
+            nxt = []
+            for c, xa, good in zip(live, xs, ok, strict=True):
+                js, out = chains[c]
+                if not good:
+                    continue
+                new = [int(j) for j in js if xa[j] and not x[j] and j not in out]
+                if not new:
+                    continue
+                new.sort(key=lambda j: (-m[j], data.pos[idx[j]]))
+                for j in new:
+                    ranks[c] += 1
+                    alt_rank[idx[j]] = ranks[c]
+                out.extend(new)
+                if ranks[c] < alternates:
+                    nxt.append(c)
+            live = nxt
 
 
 def _explanations(
@@ -1285,68 +2031,6 @@ def _reasons_out(data: _Data, rules: SelectionRules, i: int, f: _Funded) -> list
 # --------------------------------------------------------------------------- uncertainty
 
 
-def _enumerate_direction(
-    data: _Data, idx: np.ndarray, rules: SelectionRules, m: np.ndarray, qual: np.ndarray
-) -> np.ndarray | None:
-    """Exact selection for a one-direction component, all draws at once.
-
-    m: (n_draws, n_c) scaled merits; qual: (n_draws, n_c) bool. Returns (n_draws, n_c) bool, or
-    None when the subsets are too many to list.
-    """
-    n_c = len(idx)
-    k = min(rules.max_per_direction, n_c)
-    n_sub = sum(math.comb(n_c, r) for r in range(k + 1))
-    if n_sub > _ENUM_LIMIT:
-        return None
-    subs = [c for r in range(k + 1) for c in itertools.combinations(range(n_c), r)]
-    member = np.zeros((len(subs), n_c), dtype=bool)
-    for s, c in enumerate(subs):
-        member[s, list(c)] = True
-    size = member.sum(axis=1)
-    ok = np.ones(len(subs), dtype=bool)
-    fin = data.forced_in[idx]
-    ok &= (member | ~fin).all(axis=1)
-    for flag, key in ((rules.one_per_pi, data.pi), (rules.related_exclusive, data.related)):
-        if flag:
-            groups: dict[str, list[int]] = {}
-            for j, i in enumerate(idx):
-                if key is data.related and not key[i]:
-                    continue
-                groups.setdefault(key[i], []).append(j)
-            for js in groups.values():
-                if len(js) > 1:
-                    ok &= member[:, js].sum(axis=1) <= 1
-    lb = data.lb[idx]
-    for _, _, budget, mask in data.scopes:
-        in_scope = mask[idx]
-        ok &= (member * (lb * in_scope)).sum(axis=1) <= math.floor(budget + 1e-9)
-    ys = rules.youth_min_share
-    if ys:
-        fr = Fraction(ys).limit_denominator(10_000)
-        young = member[:, data.young[idx]].sum(axis=1)
-        ok &= fr.denominator * young >= fr.numerator * size
-    ub = data.ub[idx].astype(np.int64)
-    pos = data.pos[idx].astype(np.int64)
-    cost = member.astype(np.int64) @ ub
-    tie = member.astype(np.int64) @ pos
-    w2 = _top_sum(pos, k) + 1
-    w1 = w2 * (_top_sum(ub, k) + 1)
-    if w1 * (int(np.abs(m).max(initial=0)) * k + 1) >= 2**62:
-        return None
-    # per draw: a subset is allowed if all members qualify (or are forced in) and the minimum
-    # holds where some proposal qualifies
-    allowed_member = qual | fin  # (D, n_c)
-    bad_members = member.astype(np.int64) @ (~allowed_member).T.astype(np.int64)  # (S, D)
-    need = np.minimum(rules.min_per_direction, qual.sum(axis=1))  # (D,)
-    feas = ok[:, None] & (bad_members == 0) & (size[:, None] >= need[None, :])
-    score = (member.astype(np.int64) @ m.T) * w1 - (cost * w2 + tie)[:, None]
-    score = np.where(feas, score, np.iinfo(np.int64).min)
-    best = score.argmax(axis=0)  # (D,)
-    if not feas[best, np.arange(len(best))].all():
-        return None  # some draw has no feasible subset: the CP-SAT path reports it
-    return member[best]
-
-
 def selection_probability(
     proposals: pd.DataFrame,
     directions: pd.DataFrame,
@@ -1362,11 +2046,11 @@ def selection_probability(
     draws: (n_draws, n_proposals) merit draws, columns in the proposals frame's row order.
     Returns (n_proposals,) float in [0, 1]. Each draw runs the same selection as :func:`select`
     (the floor applies to the drawn merit). Independent components (no budget, PI, related or
-    youth link between their directions) are solved separately: one-direction components by
-    exact enumeration of their feasible subsets, all draws at once; linked components by one
-    CP-SAT model per component, built once, with only the objective and domains changed per
-    draw. (A draw tied on all three objective levels may be broken differently by the two
-    paths; with merits to 3 decimals this needs equal merit, grant and id-position sums.)
+    youth link between their directions) are solved separately: by the exact dynamic
+    programme (module docstring), all draws at once, where it applies; otherwise by one CP-SAT
+    model per component, built once, with only the objective and domains changed per draw.
+    (A draw tied on all three objective levels may be broken differently by the two paths;
+    with merits to 3 decimals this needs equal merit, grant and id-position sums.)
     Raises SelectionInfeasibleError when the overrides already make selection impossible,
     or when a draw admits no selection (e.g. the minimum per direction over budget once other
     proposals pass the floor) unless skip_infeasible, which leaves such draws out of the
@@ -1390,30 +2074,39 @@ def selection_probability(
     count = np.zeros(n, dtype=np.int64)
     denom = np.full(n, n_draws, dtype=np.int64)
     for idx in _components(data, rules):
-        one_dir = len(set(data.direction[idx])) == 1
-        chosen = None
-        if one_dir:
-            chosen = _enumerate_direction(data, idx, rules, m_all[:, idx], qual[:, idx])
-        if chosen is None:
-            model = _Model(data, idx, rules)
-            chosen = np.zeros((n_draws, len(idx)), dtype=bool)
-            hint = None
-            for t in range(n_draws):
-                model.set_draw(qual[t, idx])
-                sol = model.solve(
-                    m_all[t, idx], time_limit_s=time_limit_s, workers=num_workers, hint=hint
+        allowed = qual[:, idx] | data.forced_in[idx][None, :]
+        dp = _DpComponent.build(data, idx, rules, m_all[:, idx], allowed)
+        if dp is not None:
+            chosen, ok = dp.solve_batch(m_all[:, idx], qual[:, idx])
+            if not ok.all() and not skip_infeasible:
+                t = int(np.flatnonzero(~ok)[0])
+                raise SelectionInfeasibleError(
+                    f"draw {t}: no selection for directions "
+                    f"{', '.join(sorted(set(data.direction[idx])))} ({Status.INFEASIBLE}); "
+                    "call select() with these merits for the diagnosis"
                 )
-                if sol.status not in (Status.OPTIMAL, Status.FEASIBLE) and skip_infeasible:
-                    denom[idx] -= 1
-                    continue
-                if sol.status not in (Status.OPTIMAL, Status.FEASIBLE):
-                    raise SelectionInfeasibleError(
-                        f"draw {t}: no selection for directions "
-                        f"{', '.join(sorted(set(data.direction[idx])))} ({sol.status}); "
-                        "call select() with these merits for the diagnosis"
-                    )
-                chosen[t] = sol.x
-                hint = sol.x
+            denom[idx] -= int((~ok).sum())
+            count[idx] += chosen.sum(axis=0)
+            continue
+        model = _Model(data, idx, rules)
+        chosen = np.zeros((n_draws, len(idx)), dtype=bool)
+        hint = None
+        for t in range(n_draws):
+            model.set_draw(qual[t, idx])
+            sol = model.solve(
+                m_all[t, idx], time_limit_s=time_limit_s, workers=num_workers, hint=hint
+            )
+            if sol.status not in (Status.OPTIMAL, Status.FEASIBLE) and skip_infeasible:
+                denom[idx] -= 1
+                continue
+            if sol.status not in (Status.OPTIMAL, Status.FEASIBLE):
+                raise SelectionInfeasibleError(
+                    f"draw {t}: no selection for directions "
+                    f"{', '.join(sorted(set(data.direction[idx])))} ({sol.status}); "
+                    "call select() with these merits for the diagnosis"
+                )
+            chosen[t] = sol.x
+            hint = sol.x
         count[idx] += chosen.sum(axis=0)
     return np.divide(count, denom, out=np.full(n, np.nan), where=denom > 0)
 

@@ -177,6 +177,7 @@ def test_sequential_levels_equal_weighted(monkeypatch: pytest.MonkeyPatch, fit: 
     cases = [(RULE_SETS[k], random_instance(np.random.default_rng(40 + k), 10)) for k in range(5)]
     weighted = [select(p, DIRS, r, explain=False, alternates=0) for r, p in cases]
     monkeypatch.setattr(sel_mod, "_FIT", fit)
+    monkeypatch.setattr(sel_mod, "_DP_ENABLED", False)
     for (r, p), w in zip(cases, weighted, strict=True):
         s = select(p, DIRS, r, explain=False, alternates=0)
         assert s.status == w.status
@@ -727,3 +728,90 @@ def test_input_errors_name_the_ids() -> None:
         "programme_budgets_wan names 氢能, which is not a programme of the directions frame; "
         "known programmes: 6G技术, 新能源"
     )
+
+
+# --------------------------------------------------------------------------- DP vs CP-SAT
+
+
+def _with_cpsat(monkeypatch: pytest.MonkeyPatch, fn):
+    with monkeypatch.context() as mp:
+        mp.setattr(sel_mod, "_DP_ENABLED", False)
+        return fn()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 9),
+    prog=st.sampled_from(
+        [None, {"新能源": 1500}, {"新能源": 1800, "6G技术": 900}, {"新能源": 700, "6G技术": 500}]
+    ),
+    budget=st.one_of(st.none(), st.integers(500, 4000)),
+    share=st.sampled_from([1.0, 0.7]),
+    minimum=st.sampled_from([0, 1]),
+)
+def test_dp_matches_cpsat_and_brute_force(seed, n, prog, budget, share, minimum) -> None:
+    props = random_instance(np.random.default_rng(seed), n)
+    if prog is not None and budget is not None:
+        budget = None  # overlapping budgets go to CP-SAT anyway
+    rules = SelectionRules(
+        programme_budgets_wan=prog,
+        budget_wan=budget,
+        min_grant_share=share,
+        min_per_direction=minimum,
+    )
+    dp = select(props, DIRS, rules, explain=False, alternates=0)
+    mp = pytest.MonkeyPatch()
+    try:
+        cp = _with_cpsat(mp, lambda: select(props, DIRS, rules, explain=False, alternates=0))
+    finally:
+        mp.undo()
+    best = brute_force(props, DIRS, rules)
+    assert dp.status == cp.status
+    if best is None:
+        assert dp.status == Status.INFEASIBLE
+        assert dp.diagnosis == cp.diagnosis
+        return
+    key, s = best
+    assert dp.objective_terms == cp.objective_terms == (-key[0], key[1], key[2])
+    assert chosen(dp) == s
+    pd.testing.assert_frame_equal(
+        dp.table[["grant_wan"]], cp.table[["grant_wan"]], check_dtype=False
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_dp_explanations_match_cpsat(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    props = random_instance(np.random.default_rng(300 + seed), 10)
+    props["pi_id"] = [f"PI-{k}" for k in range(len(props))]  # no cross-direction groups
+    props["related_group"] = ""
+    rules = SelectionRules(programme_budgets_wan={"新能源": 1800, "6G技术": 1200})
+    dp = select(props, DIRS, rules, alternates=2)
+    monkeypatch.setattr(sel_mod, "_DP_ENABLED", False)
+    cp = select(props, DIRS, rules, alternates=2)
+    assert dp.status == cp.status
+    assert np.allclose(dp.table["merit_threshold"], cp.table["merit_threshold"], equal_nan=True)
+    assert chosen(dp) == chosen(cp)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_dp_probability_matches_cpsat(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    rng = np.random.default_rng(500 + seed)
+    props = random_instance(rng, 11)
+    props.loc[props.index[:3], "related_group"] = "G-cross"  # may span directions
+    rules = SelectionRules(programme_budgets_wan={"新能源": 1600, "6G技术": 1000})
+    draws = np.round(props["merit"].to_numpy() + rng.normal(0, 6, size=(12, len(props))), 3)
+    p_dp = selection_probability(props, DIRS, rules, draws, skip_infeasible=True)
+    monkeypatch.setattr(sel_mod, "_DP_ENABLED", False)
+    p_cp = selection_probability(props, DIRS, rules, draws, skip_infeasible=True)
+    assert np.allclose(p_dp, p_cp, equal_nan=True)
+
+
+def test_dp_hands_over_to_cpsat_when_states_overflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    props = random_instance(np.random.default_rng(11), 10)
+    rules = SelectionRules(programme_budgets_wan={"新能源": 1500, "6G技术": 900})
+    ref = select(props, DIRS, rules, explain=False, alternates=0)
+    monkeypatch.setattr(sel_mod, "_DP_MAX_STATES", 0)
+    res = select(props, DIRS, rules, explain=False, alternates=0)
+    assert res.objective_terms == ref.objective_terms
+    assert chosen(res) == chosen(ref)
