@@ -36,23 +36,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from models.vocab import FORMATS, MODE
+
 SEED_NAME = "seed_2024_call.txt"
 CSV_NAME = "guide_2024.csv"
 
-COLUMNS: tuple[str, ...] = (
-    "code",
-    "programme",
-    "title",
-    "cap_wan",
-    "max_years",
-    "mode",
-    "note",
-    "organiser",
-    "research_content",
-    "indicators",
-    "remarks",
-)
-MODES: tuple[str, ...] = ("定向委托", "揭榜挂帅", "竞争择优")
+COLUMNS: tuple[str, ...] = FORMATS["guide"]
+MODES: tuple[str, ...] = tuple(MODE)
 NUMERALS = "一二三四五六七八九"
 
 # Fields whose absence from a direction must be explained by a note.
