@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -844,36 +845,9 @@ def solve(
     return res
 
 
-def solve_dense(
-    affinity: np.ndarray | BlockFn,
-    *,
-    k: np.ndarray | int,
-    max_load: np.ndarray | int,
-    min_load: np.ndarray | int = 0,
-    n_proposals: int | None = None,
-    conflicts: tuple[np.ndarray, np.ndarray] | None = None,
-    floor: float = 0.0,
-    expert_unit: np.ndarray | None = None,
-    is_industry: np.ndarray | None = None,
-    is_outside: np.ndarray | None = None,
-    is_senior: np.ndarray | None = None,
-    min_industry: np.ndarray | int = 0,
-    min_outside: np.ndarray | int = 0,
-    min_senior: np.ndarray | int = 0,
-    proposal_ids: tuple[str, ...] | None = None,
-    expert_ids: tuple[str, ...] | None = None,
-    candidates_per_proposal: int | None = None,
-    candidates_per_expert: int | None = None,
-    block_rows: int | None = None,
-    max_rounds: int = 50,
-    max_pairs: int = 30_000_000,
-    mip_max_pairs: int = 2_000_000,
-    mip_solver: str = "highs",
-    time_limit_s: float = 60.0,
-    workers: int = 2,
-    progress: Progress = None,
-) -> AssignmentResult:
-    """Solve over every pair of a dense affinity matrix and certify it by pricing.
+def solve_dense(affinity: np.ndarray | BlockFn, **options: Any) -> AssignmentResult:
+    """Solve over every pair of a dense affinity matrix and certify it by pricing; the options
+    are those of :func:`solve_dense_problem` (which also returns the pairs kept).
 
     affinity: (P, E) array (any float dtype; NaN = not a candidate) or a callable taking a
     row slice and returning that (rows, E) block (then ``n_proposals`` is required).
@@ -882,16 +856,7 @@ def solve_dense(
     the flow form, the integer program (``mip_solver``) gets every eligible pair if there are
     at most ``mip_max_pairs``, else only the best ones (then not certified).
     """
-    return solve_dense_problem(
-        affinity, k=k, max_load=max_load, min_load=min_load, n_proposals=n_proposals,
-        conflicts=conflicts, floor=floor, expert_unit=expert_unit, is_industry=is_industry,
-        is_outside=is_outside, is_senior=is_senior, min_industry=min_industry,
-        min_outside=min_outside, min_senior=min_senior, proposal_ids=proposal_ids,
-        expert_ids=expert_ids, candidates_per_proposal=candidates_per_proposal,
-        candidates_per_expert=candidates_per_expert, block_rows=block_rows,
-        max_rounds=max_rounds, max_pairs=max_pairs, mip_max_pairs=mip_max_pairs,
-        mip_solver=mip_solver, time_limit_s=time_limit_s, workers=workers, progress=progress,
-    )[1]  # fmt: skip
+    return solve_dense_problem(affinity, **options)[1]
 
 
 def solve_dense_problem(
