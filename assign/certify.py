@@ -16,7 +16,9 @@ pair of the model's full (P, E) matrix, conflicted pairs and pairs below the flo
    every known pair is priced exactly, and a proposal's unknown pairs only when ``resid``
    leaves room above its lowest entry potential; such rows are recomputed with
    ``AffinityModel.dense_block`` and keep deeper lists. Pairs that price in are added (at most
-   ``4 x k`` unknown ones per row and round); repeat.
+   ``4 x k`` unknown ones per row and round); repeat. The next flow starts from the last one:
+   when the new pairs upset it by a few units only, ``assign.flow.repair`` restores it in a
+   few shortest-path phases instead of a solve from scratch.
 4. When no pair prices in, the flow is optimal over every eligible pair: with no slack in use
    the assignment is optimal for the whole matrix (``certified``); with slack in use no
    assignment exists at all.
@@ -42,8 +44,10 @@ from assign.flow import (
     Network,
     build_network,
     entry_nodes,
+    excess,
     lowered_potentials,
     potentials,
+    repair,
     scaled_cost,
     solve_network,
     unique_sorted,
@@ -278,10 +282,12 @@ class _PassRunner:
 
 @dataclass(frozen=True, eq=False)
 class _Flow:
+    sel: Selection  # the pairs of the network, pair arc i = pair i
     net: Network  # over the selection, without slack
     with_slack: Network
     sol: FlowSolution
     slack: int  # units of flow on slack arcs
+    d: np.ndarray | None = None  # potentials proving it optimal, when the solve gave them
 
     @property
     def used(self) -> np.ndarray:
@@ -293,7 +299,8 @@ class _Flow:
         return int((self.sol.flow[: self.net.n_pairs] * self.net.cost[: self.net.n_pairs]).sum())
 
 
-def _solve_flow(spec: _FlowSpec, sel: Selection, big: int) -> _Flow:
+def _networks(spec: _FlowSpec, sel: Selection, big: int) -> tuple[Network, Network]:
+    """The network over ``sel`` and the same with slack arcs of cost ``big``."""
     net = build_network(
         cand_p=sel.p,
         cand_e=sel.e,
@@ -305,12 +312,67 @@ def _solve_flow(spec: _FlowSpec, sel: Selection, big: int) -> _Flow:
         in_group=spec.in_group,
         quota=spec.quota,
     )
-    net_s = with_slack(net, big)
+    return net, with_slack(net, big)
+
+
+def _solve_flow(spec: _FlowSpec, sel: Selection, big: int) -> _Flow:
+    net, net_s = _networks(spec, sel, big)
     sol = solve_network(net_s)
     if not sol.feasible:  # cannot happen with slack arcs; kept as a guard
         raise RuntimeError(f"min-cost flow with slack arcs returned '{sol.status_name}'")
-    slack = int(sol.flow[net.tail.size :].sum())
-    return _Flow(net, net_s, sol, slack)
+    return _Flow(sel, net, net_s, sol, int(sol.flow[net.tail.size :].sum()))
+
+
+_REPAIR_UNITS = 16  # at most this many units out of balance: repair instead of solving anew
+
+
+def _next_flow(
+    spec: _FlowSpec, sel: Selection, big: int, prev: _Flow, d: np.ndarray, n_e: int
+) -> _Flow:
+    """The optimal flow over ``sel`` (``prev.sel`` plus priced-in pairs).
+
+    ``prev``'s flow is carried over (it stays balanced) and the new pairs of negative reduced
+    cost under ``d`` (valid potentials of ``prev``) are saturated; when that leaves at most
+    ``_REPAIR_UNITS`` units out of balance, ``assign.flow.repair`` restores balance and
+    optimality in a few shortest-path phases. Otherwise, or if the repair gives up, the
+    network is solved from scratch."""
+    net, net_s = _networks(spec, sel, big)
+    old = prev.with_slack
+    # proposals, experts, the sink and the group nodes keep their ids; unit nodes map by key
+    node = np.arange(old.n_nodes)
+    if old.unit_keys.size:
+        node[old.unit_nodes] = net.unit_nodes[np.searchsorted(net.unit_keys, old.unit_keys)]
+    unset = np.iinfo(np.int64).min
+    d0 = np.full(net_s.n_nodes, unset, dtype=np.int64)
+    d0[node] = d
+    f0 = np.zeros(net_s.tail.size, dtype=np.int64)
+    used = np.sort(prev.sel.p[prev.used] * n_e + prev.sel.e[prev.used])
+    f0[: net.n_pairs] = is_member(sel.p * n_e + sel.e, used)
+    # the other arcs by their ends; a new one is the arc into a new unit node
+    o = np.arange(old.n_pairs, old.tail.size)
+    n_all = net_s.n_nodes
+    old_key, at = unique_sorted(node[old.tail[o]] * n_all + node[old.head[o]], index=True)
+    rest = np.arange(net.n_pairs, net_s.tail.size)
+    key = net_s.tail[rest] * n_all + net_s.head[rest]
+    hit = is_member(key, old_key)
+    f0[rest[hit]] = prev.sol.flow[o[at[np.searchsorted(old_key, key[hit])]]]
+    new = rest[~hit]
+    through = np.bincount(net_s.tail[: net.n_pairs], weights=f0[: net.n_pairs],
+                          minlength=n_all)  # fmt: skip
+    f0[new] = np.rint(through[net_s.head[new]]).astype(np.int64)
+    d0[net_s.head[new]] = d0[net_s.tail[new]]
+    if (d0 == unset).any() or excess(net_s, f0).any():  # cannot happen; solve anew
+        return _solve_flow(spec, sel, big)
+    pairs = slice(0, net.n_pairs)
+    rc = net_s.cost[pairs] + d0[net_s.tail[pairs]] - d0[net_s.head[pairs]]
+    f0[pairs][rc < 0] = 1
+    units = int(excess(net_s, f0).clip(min=0).sum())
+    fixed = repair(net_s, f0, d0, max_phases=3 * units) if units <= _REPAIR_UNITS else None
+    if fixed is None:
+        return _solve_flow(spec, sel, big)
+    f, d1 = fixed
+    sol = FlowSolution(True, int((f * net_s.cost).sum()), f, "optimal")
+    return _Flow(sel, net, net_s, sol, int(f[net.tail.size :].sum()), d1)
 
 
 def _row_low(net: Network, d: np.ndarray) -> np.ndarray:
@@ -548,25 +610,20 @@ def solve_certified(
     if progress is not None:
         progress("flow", 1.0)
     rounds, certified = 0, False
-    neg_total: float | None = None
     while True:
-        d = potentials(flow.with_slack, flow.sol.flow)
+        d = flow.d if flow.d is not None else potentials(flow.with_slack, flow.sol.flow)
         d = lowered_potentials(flow.with_slack, flow.sol.flow, d, flow.net.e_node)
-        # the known pairs first (exact, cheap); the matrix only once none of them prices in
+        # the known pairs (exact, cheap), then the rows of the matrix that may hold more
         added, neg = pool.price(flow.net, d, spec.unit, spec.in_group, stage("pricing"))
-        neg_total = None  # the unknown pairs are not priced: no bound
-        if added <= flow.net.n_pairs // 200:  # the potentials are close to final
-            low = _row_low(flow.net, d)
-            d_max = int(d[flow.net.e_node].max()) if n_e else 0
-            flagged = np.flatnonzero(state.resid_w > low - d_max)
-            neg_total = float(neg)
-            if flagged.size:
-                chosen, neg_scan = _rescan(flagged, state, matrix, flow, d, spec)
-                added += chosen
-                neg_total += neg_scan
-                more, neg = pool.price(flow.net, d, spec.unit, spec.in_group)
-                added += more
-                neg_total += neg
+        neg_total = float(neg)
+        low = _row_low(flow.net, d)
+        d_max = int(d[flow.net.e_node].max()) if n_e else 0
+        flagged = np.flatnonzero(state.resid_w > low - d_max)
+        if flagged.size:
+            chosen, neg_scan = _rescan(flagged, state, matrix, flow, d, spec)
+            more, neg = pool.price(flow.net, d, spec.unit, spec.in_group)
+            added += chosen + more
+            neg_total += neg_scan + neg
         rounds += 1
         if progress is not None:
             progress("pricing", 1.0)
@@ -578,7 +635,7 @@ def solve_certified(
         sel = pool.selection()
         if progress is not None:
             progress("flow", 0.0)
-        flow = _solve_flow(spec, sel, big)
+        flow = _next_flow(spec, sel, big, flow, d, n_e)
         if progress is not None:
             progress("flow", 1.0)
     res = _result(problem, sel, flow, certified=certified, neg_total=neg_total, rounds=rounds,
@@ -592,7 +649,7 @@ def _result(
     flow: _Flow,
     *,
     certified: bool,
-    neg_total: float | None,
+    neg_total: float,
     rounds: int,
     t0: float,
     time_limit_s: float,
@@ -620,11 +677,9 @@ def _result(
     obj = float(pw.sum())
     if certified:
         bound, status = obj, Status.OPTIMAL
-    elif neg_total is not None:  # Lagrangian bound: flow cost plus every negative reduced cost
+    else:  # Lagrangian bound: flow cost plus every negative reduced cost
         bound, status = -(flow.pair_cost + neg_total) / SCALE, Status.FEASIBLE
-    else:
-        bound, status = float("nan"), Status.FEASIBLE
-    gap = max(0.0, (bound - obj) / max(abs(bound), 1e-9)) if bound == bound else float("nan")
+    gap = max(0.0, (bound - obj) / max(abs(bound), 1e-9))
     order = np.lexsort((pe, pp))
     return AssignmentResult(
         status, obj, bound, gap, time.perf_counter() - t0, pp[order], pe[order], pw[order],

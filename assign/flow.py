@@ -17,7 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+import scipy.sparse as sp
 from ortools.graph.python import min_cost_flow
+from scipy.sparse.csgraph import dijkstra, maximum_flow
 
 SCALE = 1_000_000
 """Affinity is scaled by this and rounded to an integer cost (resolution 1e-6 per pair)."""
@@ -306,4 +308,107 @@ def lowered_potentials(
     out = d.copy()
     v = low[nodes]
     out[nodes] = np.where(v == np.iinfo(np.int64).min, floor, v)
+    return out
+
+
+def excess(net: Network, flow: np.ndarray) -> np.ndarray:
+    """(n_nodes,) supply plus inflow minus outflow: > 0 where a node holds flow it must send on,
+    < 0 where it is owed flow; all zero exactly when ``flow`` is balanced."""
+    out = np.bincount(net.tail, weights=flow, minlength=net.n_nodes)
+    inn = np.bincount(net.head, weights=flow, minlength=net.n_nodes)
+    return net.supply + np.rint(inn - out).astype(np.int64)
+
+
+def repair(
+    net: Network, flow: np.ndarray, d: np.ndarray, *, max_phases: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Turn a pseudoflow into an optimal flow by the primal-dual method.
+
+    ``flow`` must keep every arc within [0, cap] and ``d`` must give it reduced cost
+    ``c + d[tail] - d[head]`` >= 0 on every residual arc (as after adding arcs to an optimal flow
+    and saturating those of negative reduced cost); conservation may fail (``excess``). Each
+    phase runs one multi-source Dijkstra (SciPy) from the nodes with excess over the reduced
+    costs, raises the potentials by the distances capped at the nearest node owed flow, and
+    sends a maximum flow (SciPy) from excess to deficit along the arcs of reduced cost 0. Both
+    invariants hold throughout, so the balanced result is optimal and ``d`` proves it.
+
+    Returns (flow, d), or None when ``max_phases`` phases leave excess (the caller then solves
+    from scratch) or no path carries the excess (the network has no feasible flow).
+    """
+    f = flow.astype(np.int64, copy=True)
+    d = d.astype(np.int64, copy=True)
+    n, m = net.n_nodes, net.tail.size
+    # both residual directions of every arc in one CSR structure, built once: entry j < m is
+    # arc j forward (tail -> head), entry m + j its reverse; entries with no residual
+    # capacity weigh +inf. Per entry: the arc, its direction, its ends, cost and residual cap.
+    order = np.argsort(np.concatenate([net.tail, net.head]), kind="stable")
+    arc, fwd = order % m, order < m
+    a_from = np.where(fwd, net.tail[arc], net.head[arc])
+    a_to = np.where(fwd, net.head[arc], net.tail[arc])
+    indptr = np.searchsorted(a_from, np.arange(n + 1))
+    rcap = np.where(fwd, net.cap[arc] - f[arc], f[arc])
+    w = np.where(fwd, net.cost[arc], -net.cost[arc]) + d[a_from] - d[a_to]  # reduced costs
+    where = np.empty(2 * m, dtype=np.int64)  # entry of arc j forward (j) and reverse (m + j)
+    where[order] = np.arange(2 * m)
+    ex = excess(net, f)
+    for phase in range(max_phases + 1):
+        src, dst = np.flatnonzero(ex > 0), np.flatnonzero(ex < 0)
+        if src.size == 0:
+            return f, d
+        if phase == max_phases:
+            break
+        graph = sp.csr_matrix(
+            (np.where(rcap > 0, w, np.inf), a_to, indptr), shape=(n, n), copy=False
+        )
+        dist = dijkstra(graph, indices=src, min_only=True)
+        reach = dist[dst].min()
+        if not np.isfinite(reach):
+            return None
+        step = np.minimum(dist, reach).astype(np.int64)
+        d += step
+        w += step[a_from] - step[a_to]
+        adm = np.flatnonzero((w == 0) & (rcap > 0))
+        pushed = _push(n, a_from[adm], a_to[adm], rcap[adm], src, ex[src], dst, -ex[dst])
+        moved = adm[pushed > 0]
+        x = np.where(fwd[moved], pushed[pushed > 0], -pushed[pushed > 0])  # change of flow
+        j = arc[moved]
+        np.add.at(f, j, x)
+        np.add.at(rcap, where[j], -x)
+        np.add.at(rcap, where[m + j], x)
+        np.add.at(ex, net.tail[j], -x)
+        np.add.at(ex, net.head[j], x)
+    return None
+
+
+def _push(
+    n: int,
+    u: np.ndarray,
+    v: np.ndarray,
+    cap: np.ndarray,
+    src: np.ndarray,
+    supply: np.ndarray,
+    dst: np.ndarray,
+    demand: np.ndarray,
+) -> np.ndarray:
+    """Maximum flow from the nodes ``src`` (up to ``supply`` each) to the nodes ``dst`` (up to
+    ``demand`` each) over the arcs ``u -> v`` with capacities ``cap``; returns the flow on each
+    arc. Parallel arcs share their pair's flow in order."""
+    s, t = n, n + 1
+    key = np.concatenate([u * (n + 2) + v, s * (n + 2) + src, dst * (n + 2) + t])
+    caps = np.concatenate([cap, supply, demand])
+    uniq, inv = unique_sorted(key, inverse=True)
+    total = np.bincount(inv, weights=caps).astype(np.int32)
+    graph = sp.csr_matrix((total, (uniq // (n + 2), uniq % (n + 2))), shape=(n + 2, n + 2))
+    net_flow = maximum_flow(graph, s, t).flow.tocsr()
+    on_pair = np.asarray(net_flow[uniq // (n + 2), uniq % (n + 2)]).ravel().astype(np.int64)
+    on_pair = np.maximum(on_pair, 0)[inv[: u.size]]
+    # split each pair's flow over its parallel arcs: arc i gets what is left after those before
+    order = np.argsort(inv[: u.size], kind="stable")
+    c = cap[order].astype(np.int64)
+    grp = inv[: u.size][order]
+    before = np.cumsum(c) - c
+    first = np.searchsorted(grp, grp)
+    before -= before[first]
+    out = np.empty(u.size, dtype=np.int64)
+    out[order] = np.clip(on_pair[order] - before, 0, c)
     return out

@@ -282,3 +282,68 @@ def test_lowered_potentials_stay_valid_and_slack_gives_feasibility(seed: int) ->
     rc = slack.cost + d[slack.tail] - d[slack.head]
     assert np.all(rc[sol.flow < slack.cap] >= 0)
     assert np.all(rc[sol.flow > 0] <= 0)
+
+
+def _check_optimal(net, f: np.ndarray, d: np.ndarray) -> None:
+    """``f`` is a balanced flow within capacities and ``d`` proves it optimal."""
+    from assign.flow import excess
+
+    assert np.all((f >= 0) & (f <= net.cap))
+    assert not excess(net, f).any()
+    rc = net.cost + d[net.tail] - d[net.head]
+    assert np.all(rc[f < net.cap] >= 0) and np.all(rc[f > 0] <= 0)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), group=st.booleans())
+def test_repair_from_scratch_reaches_the_min_cost_flow(seed: int, group: bool) -> None:
+    """From the zero potentials and every arc of negative cost saturated (a pseudoflow that is
+    optimal but unbalanced), the primal-dual repair reaches OR-Tools' optimum."""
+    from assign.flow import repair, with_slack
+
+    pr = _feasible_problem(seed, 5, 8, group=group)
+    net = with_slack(_network(pr, pr.cand_p, pr.cand_e, pr.cand_w, group), 10**8)
+    f0 = np.where(net.cost < 0, net.cap, 0)
+    out = repair(net, f0, np.zeros(net.n_nodes, np.int64), max_phases=10_000)
+    assert out is not None
+    f, d = out
+    _check_optimal(net, f, d)
+    assert int((f * net.cost).sum()) == solve_network(net).cost
+
+
+def test_repair_gives_up_within_its_phases() -> None:
+    from assign.flow import repair, with_slack
+
+    pr = _feasible_problem(7, 5, 8, group=False)
+    net = with_slack(_network(pr, pr.cand_p, pr.cand_e, pr.cand_w, False), 10**8)
+    f0 = np.where(net.cost < 0, net.cap, 0)
+    assert repair(net, f0, np.zeros(net.n_nodes, np.int64), max_phases=1) is None
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_next_flow_carries_the_last_flow_and_repairs_it(seed: int) -> None:
+    """A few pairs priced in: the carried-over, repaired flow costs what a fresh solve costs,
+    its potentials prove it, and new unit nodes (pairs now sharing a unit) are handled."""
+    from assign.certify import _next_flow, _solve_flow
+    from assign.flow import lowered_potentials
+    from assign.pricing import Selection
+    from assign.solver import _flow_spec
+
+    group = seed % 2 == 0
+    pr = _feasible_problem(300 + seed, 6, 9, group=group)
+    spec = _flow_spec(pr)
+    assert spec is not None
+    rng = np.random.default_rng(seed)
+    keep = rng.random(pr.cand_p.size) < 0.5
+    big = 1_000_000 * (int(pr.k.sum()) + int(pr.min_load.sum()) + 1)
+    sel0 = Selection(pr.cand_p[keep], pr.cand_e[keep], pr.cand_w[keep])
+    prev = _solve_flow(spec, sel0, big)
+    d = potentials(prev.with_slack, prev.sol.flow)
+    d = lowered_potentials(prev.with_slack, prev.sol.flow, d, prev.net.e_node)
+    add = rng.choice(np.flatnonzero(~keep), size=2, replace=False)
+    idx = rng.permutation(np.r_[np.flatnonzero(keep), add])  # any order: pairs map by key
+    sel1 = Selection(pr.cand_p[idx], pr.cand_e[idx], pr.cand_w[idx])
+    nxt = _next_flow(spec, sel1, big, prev, d, pr.n_experts)
+    assert nxt.sol.cost == _solve_flow(spec, sel1, big).sol.cost
+    assert nxt.d is not None  # two new pairs upset the flow by at most a few units
+    _check_optimal(nxt.with_slack, nxt.sol.flow, nxt.d)
