@@ -9,9 +9,10 @@ pair of the model's full (P, E) matrix, conflicted pairs and pairs below the flo
    is solved. Per proposal it keeps the ``keep_per_row`` best pairs that are not candidates and
    ``resid``, the next value: an exact upper bound on every other such pair of the row. The
    kept pairs join the candidates in the pool of known pairs.
-2. The flow carries slack arcs of prohibitive cost (``assign.flow.with_slack``), so it is
-   feasible even where pruning left proposals short; pricing brings in the pairs that remove
-   the slack (this is the widening).
+2. Where the selected pairs admit no flow, the flow carries slack arcs of prohibitive cost
+   (``assign.flow.with_slack``), so it is feasible even where pruning left proposals short;
+   pricing brings in the pairs that remove the slack (this is the widening). Where they
+   admit one, the network goes without (the slack's huge costs make the solve ~1.7x slower).
 3. After each optimal flow the experts' potentials are lowered as far as the flow allows, then
    every known pair is priced exactly, and a proposal's unknown pairs only when ``resid``
    leaves room above its lowest entry potential; such rows are recomputed with
@@ -284,7 +285,7 @@ class _PassRunner:
 class _Flow:
     sel: Selection  # the pairs of the network, pair arc i = pair i
     net: Network  # over the selection, without slack
-    with_slack: Network
+    solved: Network  # net itself, or net with slack arcs where net alone has no flow
     sol: FlowSolution
     slack: int  # units of flow on slack arcs
     d: np.ndarray | None = None  # potentials proving it optimal, when the solve gave them
@@ -299,9 +300,8 @@ class _Flow:
         return int((self.sol.flow[: self.net.n_pairs] * self.net.cost[: self.net.n_pairs]).sum())
 
 
-def _networks(spec: _FlowSpec, sel: Selection, big: int) -> tuple[Network, Network]:
-    """The network over ``sel`` and the same with slack arcs of cost ``big``."""
-    net = build_network(
+def _network(spec: _FlowSpec, sel: Selection) -> Network:
+    return build_network(
         cand_p=sel.p,
         cand_e=sel.e,
         cand_cost=scaled_cost(sel.w),
@@ -312,11 +312,15 @@ def _networks(spec: _FlowSpec, sel: Selection, big: int) -> tuple[Network, Netwo
         in_group=spec.in_group,
         quota=spec.quota,
     )
-    return net, with_slack(net, big)
 
 
 def _solve_flow(spec: _FlowSpec, sel: Selection, big: int) -> _Flow:
-    net, net_s = _networks(spec, sel, big)
+    """The optimal flow over ``sel``; with slack arcs of cost ``big`` where there is no other."""
+    net = _network(spec, sel)
+    sol = solve_network(net)  # an infeasible network is found out in a fraction of a solve
+    if sol.feasible:
+        return _Flow(sel, net, net, sol, 0)
+    net_s = with_slack(net, big)
     sol = solve_network(net_s)
     if not sol.feasible:  # cannot happen with slack arcs; kept as a guard
         raise RuntimeError(f"min-cost flow with slack arcs returned '{sol.status_name}'")
@@ -335,44 +339,45 @@ def _next_flow(
     cost under ``d`` (valid potentials of ``prev``) are saturated; when that leaves at most
     ``_REPAIR_UNITS`` units out of balance, ``assign.flow.repair`` restores balance and
     optimality in a few shortest-path phases. Otherwise, or if the repair gives up, the
-    network is solved from scratch."""
-    net, net_s = _networks(spec, sel, big)
-    old = prev.with_slack
+    network is solved from scratch. The flow keeps its slack arcs while it has any."""
+    net = _network(spec, sel)
+    solved = with_slack(net, big) if prev.solved is not prev.net else net
+    old = prev.solved
     # proposals, experts, the sink and the group nodes keep their ids; unit nodes map by key
     node = np.arange(old.n_nodes)
     if old.unit_keys.size:
         node[old.unit_nodes] = net.unit_nodes[np.searchsorted(net.unit_keys, old.unit_keys)]
     unset = np.iinfo(np.int64).min
-    d0 = np.full(net_s.n_nodes, unset, dtype=np.int64)
+    d0 = np.full(solved.n_nodes, unset, dtype=np.int64)
     d0[node] = d
-    f0 = np.zeros(net_s.tail.size, dtype=np.int64)
+    f0 = np.zeros(solved.tail.size, dtype=np.int64)
     used = np.sort(prev.sel.p[prev.used] * n_e + prev.sel.e[prev.used])
     f0[: net.n_pairs] = is_member(sel.p * n_e + sel.e, used)
     # the other arcs by their ends; a new one is the arc into a new unit node
     o = np.arange(old.n_pairs, old.tail.size)
-    n_all = net_s.n_nodes
+    n_all = solved.n_nodes
     old_key, at = unique_sorted(node[old.tail[o]] * n_all + node[old.head[o]], index=True)
-    rest = np.arange(net.n_pairs, net_s.tail.size)
-    key = net_s.tail[rest] * n_all + net_s.head[rest]
+    rest = np.arange(net.n_pairs, solved.tail.size)
+    key = solved.tail[rest] * n_all + solved.head[rest]
     hit = is_member(key, old_key)
     f0[rest[hit]] = prev.sol.flow[o[at[np.searchsorted(old_key, key[hit])]]]
     new = rest[~hit]
-    through = np.bincount(net_s.tail[: net.n_pairs], weights=f0[: net.n_pairs],
+    through = np.bincount(solved.tail[: net.n_pairs], weights=f0[: net.n_pairs],
                           minlength=n_all)  # fmt: skip
-    f0[new] = np.rint(through[net_s.head[new]]).astype(np.int64)
-    d0[net_s.head[new]] = d0[net_s.tail[new]]
-    if (d0 == unset).any() or excess(net_s, f0).any():  # cannot happen; solve anew
+    f0[new] = np.rint(through[solved.head[new]]).astype(np.int64)
+    d0[solved.head[new]] = d0[solved.tail[new]]
+    if (d0 == unset).any() or excess(solved, f0).any():  # cannot happen; solve anew
         return _solve_flow(spec, sel, big)
     pairs = slice(0, net.n_pairs)
-    rc = net_s.cost[pairs] + d0[net_s.tail[pairs]] - d0[net_s.head[pairs]]
+    rc = solved.cost[pairs] + d0[solved.tail[pairs]] - d0[solved.head[pairs]]
     f0[pairs][rc < 0] = 1
-    units = int(excess(net_s, f0).clip(min=0).sum())
-    fixed = repair(net_s, f0, d0, max_phases=3 * units) if units <= _REPAIR_UNITS else None
+    units = int(excess(solved, f0).clip(min=0).sum())
+    fixed = repair(solved, f0, d0, max_phases=3 * units) if units <= _REPAIR_UNITS else None
     if fixed is None:
         return _solve_flow(spec, sel, big)
     f, d1 = fixed
-    sol = FlowSolution(True, int((f * net_s.cost).sum()), f, "optimal")
-    return _Flow(sel, net, net_s, sol, int(f[net.tail.size :].sum()), d1)
+    sol = FlowSolution(True, int((f * solved.cost).sum()), f, "optimal")
+    return _Flow(sel, net, solved, sol, int(f[net.tail.size :].sum()), d1)
 
 
 def _row_low(net: Network, d: np.ndarray) -> np.ndarray:
@@ -611,8 +616,8 @@ def solve_certified(
         progress("flow", 1.0)
     rounds, certified = 0, False
     while True:
-        d = flow.d if flow.d is not None else potentials(flow.with_slack, flow.sol.flow)
-        d = lowered_potentials(flow.with_slack, flow.sol.flow, d, flow.net.e_node)
+        d = flow.d if flow.d is not None else potentials(flow.solved, flow.sol.flow)
+        d = lowered_potentials(flow.solved, flow.sol.flow, d, flow.net.e_node)
         # the known pairs (exact, cheap), then the rows of the matrix that may hold more
         added, neg = pool.price(flow.net, d, spec.unit, spec.in_group, stage("pricing"))
         neg_total = float(neg)

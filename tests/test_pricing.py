@@ -338,12 +338,12 @@ def test_next_flow_carries_the_last_flow_and_repairs_it(seed: int) -> None:
     big = 1_000_000 * (int(pr.k.sum()) + int(pr.min_load.sum()) + 1)
     sel0 = Selection(pr.cand_p[keep], pr.cand_e[keep], pr.cand_w[keep])
     prev = _solve_flow(spec, sel0, big)
-    d = potentials(prev.with_slack, prev.sol.flow)
-    d = lowered_potentials(prev.with_slack, prev.sol.flow, d, prev.net.e_node)
+    d = potentials(prev.solved, prev.sol.flow)
+    d = lowered_potentials(prev.solved, prev.sol.flow, d, prev.net.e_node)
     add = rng.choice(np.flatnonzero(~keep), size=2, replace=False)
     idx = rng.permutation(np.r_[np.flatnonzero(keep), add])  # any order: pairs map by key
     sel1 = Selection(pr.cand_p[idx], pr.cand_e[idx], pr.cand_w[idx])
     nxt = _next_flow(spec, sel1, big, prev, d, pr.n_experts)
     assert nxt.sol.cost == _solve_flow(spec, sel1, big).sol.cost
     assert nxt.d is not None  # two new pairs upset the flow by at most a few units
-    _check_optimal(nxt.with_slack, nxt.sol.flow, nxt.d)
+    _check_optimal(nxt.solved, nxt.sol.flow, nxt.d)
