@@ -36,6 +36,7 @@ from assign.solver import (
     QUOTA_KINDS,
     AssignmentResult,
     DiagnosisRecord,
+    _bipartite_cut,
     _Eligibility,
     _eligibility,
     _flow_spec,
@@ -250,7 +251,7 @@ def fractional_assignment(problem: AssignmentProblem, *, q: float | Fraction) ->
     scaled = replace(net, cap=cap, supply=net.supply * b)
     sol = solve_network(scaled)
     if not sol.feasible:
-        recs = diagnose(problem) or [_joint_under_cap(problem, fq)]
+        recs = diagnose(problem) or [_hall_under_cap(problem, el, fq)]
         return fail(recs)
     marg = zero.copy()
     marg[idx] = sol.flow[: net.n_pairs] / b
@@ -260,7 +261,25 @@ def fractional_assignment(problem: AssignmentProblem, *, q: float | Fraction) ->
     )
 
 
-def _joint_under_cap(problem: AssignmentProblem, q: Fraction) -> DiagnosisRecord:
+def _hall_under_cap(problem: AssignmentProblem, el: _Eligibility, q: Fraction) -> DiagnosisRecord:
+    """The proposals whose eligible experts cannot give them k reviews when no pair carries
+    more than q (max flow with pair capacity q); where that finds none, the rules' joint
+    effect (one expert per unit, quotas)."""
+    a, b = q.numerator, q.denominator
+    p, e = problem.cand_p[el.ok], problem.cand_e[el.ok]
+    deficit, left, right = _bipartite_cut(problem.k * b, problem.max_load * b, p, e, pair_cap=a)
+    if deficit:
+        need = int(problem.k[left].sum())
+        can = need - deficit / b
+        msg = (
+            f"Proposals {_names(problem.proposal_ids, left)} ({left.size} proposals) need "
+            f"{need} reviews together but with no pair above probability {float(q):g} the "
+            f"experts eligible for them can give them at most {can:g} in expectation (max "
+            "loads); raise q or max_load, add experts eligible for them or lower k."
+        )
+        ids = tuple(problem.proposal_ids[i] for i in left)
+        eids = tuple(problem.expert_ids[i] for i in right)
+        return DiagnosisRecord("hall_q", msg, ids, eids, need, int(can))
     rec = _joint_record(problem)
     msg = rec.message.replace(
         "rules together (", f"rules together with no pair above probability {float(q):g} ("

@@ -238,13 +238,15 @@ def widen(
     proposal_ids: Sequence[str],
     *,
     extra: int,
+    beyond: Sequence[str] = (),
     block_rows: int = 500,
 ) -> AssignmentProblem:
     """``problem`` with each named proposal's ``extra`` best further experts added as candidates
-    (not conflicted, at or above the floor), scored by ``model`` row by row.
+    (not conflicted, at or above the floor, not in ``beyond``), scored by ``model`` row by row.
 
     For when the candidates, not the batch, are too narrow: a diagnosis names the proposals
-    that share too few experts, and only their rows are widened.
+    that share too few experts (and those experts, whose loads they exhaust: ``beyond``), and
+    only their rows are widened, towards experts with room.
     """
     p_index = {p: i for i, p in enumerate(problem.proposal_ids)}
     m_rows = np.array([model.proposal_index(p) for p in problem.proposal_ids], dtype=np.int64)
@@ -252,6 +254,8 @@ def widen(
     rows = np.array(sorted({p_index[p] for p in proposal_ids if p in p_index}), dtype=np.int64)
     used_p = np.concatenate([problem.cand_p, problem.conflict_p])
     used_e = np.concatenate([problem.cand_e, problem.conflict_e])
+    e_index = {e: i for i, e in enumerate(problem.expert_ids)}
+    full = np.array([e_index[e] for e in beyond if e in e_index], dtype=np.int64)
     add_p, add_e, add_w = [], [], []
     for start in range(0, rows.size, block_rows):
         chunk = rows[start : start + block_rows]
@@ -260,6 +264,7 @@ def widen(
         hit = np.isin(used_p, chunk)
         block[[local[int(p)] for p in used_p[hit]], used_e[hit]] = -np.inf
         block[block < problem.affinity_floor] = -np.inf
+        block[:, full] = -np.inf
         n = min(extra, block.shape[1])
         best = np.argpartition(-block, n - 1, axis=1)[:, :n]
         w = np.take_along_axis(block, best, axis=1)
@@ -284,12 +289,13 @@ def draw_widening(
     q: float,
     seed: int,
     extra: int = 60,
-    rounds: int = 3,
+    rounds: int = 8,
 ) -> tuple[AssignmentProblem, DrawResult]:
     """A capped random draw; where the candidates (not the batch) are too narrow for the cap,
-    the proposals the diagnosis names get ``extra`` more candidates each and the draw is tried
-    again, at most ``rounds`` times. Returns the problem finally drawn on (the marginals index
-    its candidates) and the draw."""
+    the proposals the diagnosis names get ``extra`` more candidates each, among the experts it
+    does not name (those are already full), and the draw is tried again, at most ``rounds``
+    times. Returns the problem finally drawn on (the marginals index its candidates) and the
+    draw."""
     drawn = draw_assignment(problem, q=q, seed=seed)
     for _ in range(rounds):
         if drawn.status != Status.INFEASIBLE or model is None:
@@ -297,7 +303,8 @@ def draw_widening(
         named = {p for r in drawn.fractional.records for p in r.proposal_ids}
         if not named:
             break
-        wider = widen(problem, model, sorted(named), extra=extra)
+        full = {e for r in drawn.fractional.records for e in r.expert_ids}
+        wider = widen(problem, model, sorted(named), extra=extra, beyond=sorted(full))
         if wider.cand_p.size == problem.cand_p.size:
             break
         problem, drawn = wider, draw_assignment(wider, q=q, seed=seed)

@@ -335,9 +335,14 @@ def _check_min_loads(problem: AssignmentProblem, el: _Eligibility) -> list[Diagn
 
 
 def _bipartite_cut(
-    left_cap: np.ndarray, right_cap: np.ndarray, li: np.ndarray, ri: np.ndarray
+    left_cap: np.ndarray,
+    right_cap: np.ndarray,
+    li: np.ndarray,
+    ri: np.ndarray,
+    pair_cap: int = 1,
 ) -> tuple[int, np.ndarray, np.ndarray]:
-    """Max flow source -> left (left_cap) -> right (pairs li, ri) -> sink (right_cap).
+    """Max flow source -> left (left_cap) -> right (pairs li, ri; ``pair_cap`` each) -> sink
+    (right_cap).
 
     Returns (deficit, left side of the min cut, right side of the min cut) as index arrays.
     """
@@ -345,7 +350,9 @@ def _bipartite_cut(
     s, t = 0, n_l + n_r + 1
     rows = np.concatenate([np.zeros(n_l, np.int64), 1 + li, 1 + n_l + np.arange(n_r)])
     cols = np.concatenate([1 + np.arange(n_l), 1 + n_l + ri, np.full(n_r, t)])
-    cap = np.concatenate([left_cap, np.ones(li.size, np.int64), right_cap]).astype(np.int32)
+    cap = np.concatenate([left_cap, np.full(li.size, pair_cap, np.int64), right_cap]).astype(
+        np.int32
+    )
     g = sp.csr_matrix((cap, (rows, cols)), shape=(t + 1, t + 1))
     res = maximum_flow(g, s, t)
     deficit = int(left_cap.sum()) - int(res.flow_value)

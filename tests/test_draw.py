@@ -201,6 +201,26 @@ def test_infeasible_under_cap_names_the_proposal() -> None:
     assert d.assignment.pair_p.size == 0
 
 
+def test_joint_shortage_under_cap_names_the_proposals() -> None:
+    # P0 and P1 each reach k = 2 under q = 0.5 (four candidates), the experts' capacity under
+    # the cap is enough overall, and without the cap E0 and E1 serve both; with it they give
+    # each at most 1, and E2-E5 take no load
+    pr = AssignmentProblem(
+        ("P0", "P1", "P2"), tuple(f"E{i}" for i in range(14)),
+        cand_p=np.array([0, 0, 0, 0, 1, 1, 1, 1] + [2] * 8),
+        cand_e=np.array([0, 1, 2, 3, 0, 1, 4, 5, *range(6, 14)]),
+        cand_w=np.full(16, 0.5), k=np.array([2, 2, 1]),
+        max_load=np.array([2, 2] + [0] * 4 + [1] * 8),
+    )  # fmt: skip
+    assert fractional_assignment(pr, q=1).status == Status.OPTIMAL
+    d = draw_assignment(pr, q=0.5, seed=0)
+    assert d.status == Status.INFEASIBLE
+    (rec,) = d.fractional.records
+    assert rec.kind == "hall_q" and rec.proposal_ids == ("P0", "P1")
+    assert "need 4 reviews together" in rec.message
+    assert "at most 2 in expectation" in rec.message
+
+
 def test_bad_q_and_unsupported_quotas(small: AssignmentProblem) -> None:
     with pytest.raises(DrawInputError) as err:
         fractional_assignment(small, q=1.5)

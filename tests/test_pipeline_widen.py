@@ -47,6 +47,16 @@ def test_widen_adds_only_new_eligible_pairs(narrow: tuple) -> None:
     )  # fmt: skip
 
 
+def test_widen_beyond_leaves_out_the_full_experts(narrow: tuple) -> None:
+    problem, model = narrow
+    some = list(problem.proposal_ids[:5])
+    plain = widen(problem, model, some, extra=7)
+    taken = sorted({problem.expert_ids[e] for e in plain.cand_e[problem.cand_p.size :]})
+    wider = widen(problem, model, some, extra=7, beyond=taken)
+    added = {problem.expert_ids[e] for e in wider.cand_e[problem.cand_p.size :]}
+    assert len(added) > 0 and not added & set(taken)
+
+
 def test_draw_widening_turns_a_candidate_shortage_into_a_valid_draw(narrow: tuple) -> None:
     problem, model = narrow
     assert draw_assignment(problem, q=0.5, seed=1).status == Status.INFEASIBLE
