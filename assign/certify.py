@@ -34,6 +34,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -414,19 +415,39 @@ def _resid_w(resid: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class _Deep:
+    """Rows ``prow``'s ``keep_deep`` best pairs outside the pool and their new ``resid_w``."""
+
+    prow: np.ndarray
+    p: np.ndarray
+    e: np.ndarray
+    w: np.ndarray
+    resid_w: np.ndarray
+
+    def apply(self, state: _State) -> None:
+        state.resid_w[self.prow] = self.resid_w
+        state.pool.extend(self.p, self.e, self.w)
+
+
 def _deepen_block(
-    prow: np.ndarray, state: _State, matrix: _Matrix, known: np.ndarray
-) -> np.ndarray:
-    """Add the ``keep_deep`` best pairs outside the pool (sorted keys ``known``) of rows
-    ``prow`` to the pool and lower their ``resid_w``; return the rows' (R, E) block with the
-    pool's pairs and the ineligible ones at -inf."""
+    prow: np.ndarray, keep_deep: int, matrix: _Matrix, known: np.ndarray
+) -> tuple[_Deep, np.ndarray]:
+    """The ``keep_deep`` best pairs outside the pool (sorted keys ``known``) of rows ``prow``,
+    and the rows' (R, E) block with those, the pool's pairs and the ineligible ones at -inf."""
     blk = matrix.raw(prow)
     matrix.mask(prow, blk, known)
-    r_t, c_t, v_t, resid = _row_top(blk, state.keep_deep, matrix.floor32)
-    state.resid_w[prow] = _resid_w(resid)
-    state.pool.extend(prow[r_t], c_t, v_t)
+    r_t, c_t, v_t, resid = _row_top(blk, keep_deep, matrix.floor32)
     blk[r_t, c_t] = -np.inf
-    return blk
+    return _Deep(prow, prow[r_t], c_t, v_t, _resid_w(resid)), blk
+
+
+def _merge(deep: list[_Deep], state: _State) -> None:
+    """Apply the blocks' deepening at once (one extension of the pool, not one per block)."""
+    if not deep:
+        return
+    _Deep(*(np.concatenate([getattr(x, f) for x in deep])
+            for f in ("prow", "p", "e", "w", "resid_w"))).apply(state)  # fmt: skip
 
 
 def _widen(problem: AssignmentProblem, state: _State, matrix: _Matrix, *, max_steps: int) -> None:
@@ -440,8 +461,9 @@ def _widen(problem: AssignmentProblem, state: _State, matrix: _Matrix, *, max_st
         if rows.size == 0:
             return
         known = np.sort(pool.p * n_e + pool.e)
-        for a in range(0, rows.size, step):
-            _deepen_block(rows[a : a + step], state, matrix, known)
+        deep = [_deepen_block(rows[a : a + step], state.keep_deep, matrix, known)[0]
+                for a in range(0, rows.size, step)]  # fmt: skip
+        _merge(deep, state)
 
 
 def _initial(problem: AssignmentProblem, pool: CooPool, *, max_steps: int) -> Selection:
@@ -468,8 +490,10 @@ def _rescan(
     flow: _Flow,
     d: np.ndarray,
     spec: _FlowSpec,
+    workers: int,
 ) -> tuple[int, float]:
-    """Recompute ``rows`` (ascending) against potentials ``d``.
+    """Recompute ``rows`` (ascending) against potentials ``d``, in row blocks on ``workers``
+    threads.
 
     Each row's ``keep_deep`` best pairs outside the pool join it (the pool prices them) and
     its ``resid_w`` is lowered to the next value. Of the other pairs, those that may price in
@@ -487,10 +511,10 @@ def _rescan(
     thr_all = (low - d_max) / SCALE
     margin = 4.0 / SCALE
     step = max(1, _BLOCK_ENTRIES // max(n_e, 1))
-    chosen_total, neg_bound = 0, 0.0
-    for a in range(0, rows.size, step):
+
+    def block(a: int) -> tuple[_Deep, np.ndarray, np.ndarray, np.ndarray, float]:
         prow = rows[a : a + step]
-        blk = _deepen_block(prow, state, matrix, known)
+        deep, blk = _deepen_block(prow, state.keep_deep, matrix, known)
         # potential-adjusted value; a pair can price in only if it exceeds the row's threshold
         adj = blk.astype(np.float64)
         adj += g_e[None, :]
@@ -511,16 +535,25 @@ def _rescan(
                            np.concatenate([rc, rc2]), np.concatenate([w, w2]))  # fmt: skip
             checked[full[rr], cc] = True
         neg = rc < 0
-        n_before = pool.p.size
-        pool.extend(p[neg], e[neg], w[neg])
-        pool.chosen[n_before:] = True
-        chosen_total += int(neg.sum())
         # bound: exact for the pairs priced, rc >= low - (w * SCALE + d[e]) for the others
-        neg_bound += float(rc[neg].sum())
+        bound = float(rc[neg].sum())
         rest = np.isfinite(adj) & ~checked
         lower = (thr_all[prow][:, None] - adj) * SCALE
-        neg_bound += float(np.minimum(lower[rest], 0.0).sum()) - 1.0 * np.count_nonzero(rest)
-    return chosen_total, neg_bound
+        bound += float(np.minimum(lower[rest], 0.0).sum()) - 1.0 * np.count_nonzero(rest)
+        return deep, p[neg], e[neg], w[neg], bound
+
+    starts = range(0, rows.size, step)
+    if workers > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as ex:
+            parts = list(ex.map(block, starts))
+    else:
+        parts = [block(a) for a in starts]
+    _merge([part[0] for part in parts], state)
+    n_before = pool.p.size
+    pool.extend(*(np.concatenate([part[i] for part in parts]) if parts else np.zeros(0)
+                  for i in (1, 2, 3)))  # fmt: skip
+    pool.chosen[n_before:] = True
+    return pool.p.size - n_before, sum(part[4] for part in parts)
 
 
 def _exact(
@@ -625,7 +658,7 @@ def solve_certified(
         d_max = int(d[flow.net.e_node].max()) if n_e else 0
         flagged = np.flatnonzero(state.resid_w > low - d_max)
         if flagged.size:
-            chosen, neg_scan = _rescan(flagged, state, matrix, flow, d, spec)
+            chosen, neg_scan = _rescan(flagged, state, matrix, flow, d, spec, workers)
             more, neg = pool.price(flow.net, d, spec.unit, spec.in_group)
             added += chosen + more
             neg_total += neg_scan + neg
