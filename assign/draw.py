@@ -36,7 +36,6 @@ from assign.solver import (
     QUOTA_KINDS,
     AssignmentResult,
     DiagnosisRecord,
-    _bipartite_cut,
     _Eligibility,
     _eligibility,
     _flow_spec,
@@ -45,6 +44,7 @@ from assign.solver import (
     _names,
     _precheck,
     diagnose,
+    hall_record,
 )
 
 MAX_DENOMINATOR = 1000
@@ -265,21 +265,9 @@ def _hall_under_cap(problem: AssignmentProblem, el: _Eligibility, q: Fraction) -
     """The proposals whose eligible experts cannot give them k reviews when no pair carries
     more than q (max flow with pair capacity q); where that finds none, the rules' joint
     effect (one expert per unit, quotas)."""
-    a, b = q.numerator, q.denominator
-    p, e = problem.cand_p[el.ok], problem.cand_e[el.ok]
-    deficit, left, right = _bipartite_cut(problem.k * b, problem.max_load * b, p, e, pair_cap=a)
-    if deficit:
-        need = int(problem.k[left].sum())
-        can = need - deficit / b
-        msg = (
-            f"Proposals {_names(problem.proposal_ids, left)} ({left.size} proposals) need "
-            f"{need} reviews together but with no pair above probability {float(q):g} the "
-            f"experts eligible for them can give them at most {can:g} in expectation (max "
-            "loads); raise q or max_load, add experts eligible for them or lower k."
-        )
-        ids = tuple(problem.proposal_ids[i] for i in left)
-        eids = tuple(problem.expert_ids[i] for i in right)
-        return DiagnosisRecord("hall_q", msg, ids, eids, need, int(can))
+    hall = hall_record(problem, problem.cand_p[el.ok], problem.cand_e[el.ok], q)
+    if hall is not None:
+        return hall
     rec = _joint_record(problem)
     msg = rec.message.replace(
         "rules together (", f"rules together with no pair above probability {float(q):g} ("

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -368,24 +369,39 @@ def _bipartite_cut(
     return deficit, np.sort(left), np.sort(right)
 
 
+def hall_record(
+    problem: AssignmentProblem, p: np.ndarray, e: np.ndarray, q: Fraction | None = None
+) -> DiagnosisRecord | None:
+    """The proposals that the eligible pairs (p, e) cannot give k experts within the max loads
+    (with no pair above probability ``q`` when given), as one record, or None. Its experts are
+    all those eligible for the named proposals."""
+    a, b = (1, 1) if q is None else (q.numerator, q.denominator)
+    deficit, left, _ = _bipartite_cut(problem.k * b, problem.max_load * b, p, e, pair_cap=a)
+    if not deficit:
+        return None
+    need = int(problem.k[left].sum())
+    can = need - deficit / b
+    nbr = np.unique(e[np.isin(p, left)])
+    under = "" if q is None else f" with no pair above probability {float(q):g}"
+    msg = (
+        f"Proposals {_names(problem.proposal_ids, left)} ({left.size} proposals) need "
+        f"{need} reviews together but{under} their {nbr.size} eligible experts can give them "
+        f"at most {can:g}{'' if q is None else ' in expectation'} (max loads); raise "
+        f"{'' if q is None else 'q or '}max_load, add experts eligible for them or lower k."
+    )
+    ids = tuple(problem.proposal_ids[i] for i in left)
+    eids = tuple(problem.expert_ids[i] for i in nbr)
+    return DiagnosisRecord("hall" if q is None else "hall_q", msg, ids, eids, need, int(can))
+
+
 def _check_hall(problem: AssignmentProblem, el: _Eligibility) -> list[DiagnosisRecord]:
     """Hall-type checks by max flow: groups of proposals whose shared experts lack capacity,
     the same for each quota group, and groups of experts whose min loads cannot be met."""
     out = []
     p, e = problem.cand_p[el.ok], problem.cand_e[el.ok]
-    deficit, left, _ = _bipartite_cut(problem.k, problem.max_load, p, e)
-    if deficit:
-        need = int(problem.k[left].sum())
-        nbr = np.unique(e[np.isin(p, left)])
-        msg = (
-            f"Proposals {_names(problem.proposal_ids, left)} ({left.size} proposals) need "
-            f"{need} reviews together but their {nbr.size} eligible experts can give them at "
-            f"most {need - deficit} (max loads); raise max_load, add experts eligible for them "
-            "or lower k."
-        )
-        ids = tuple(problem.proposal_ids[i] for i in left)
-        eids = tuple(problem.expert_ids[i] for i in nbr)
-        out.append(DiagnosisRecord("hall", msg, ids, eids, need, need - deficit))
+    rec = hall_record(problem, p, e)
+    if rec is not None:
+        out.append(rec)
     for name, flag, quota in QUOTA_KINDS:
         m = getattr(problem, quota)
         if not np.any(m > 0):
