@@ -292,6 +292,10 @@ class _Flow:
     d: np.ndarray | None = None  # potentials proving it optimal, when the solve gave them
 
     @property
+    def has_slack_arcs(self) -> bool:
+        return self.solved is not self.net
+
+    @property
     def used(self) -> np.ndarray:
         return self.sol.flow[: self.net.n_pairs] > 0
 
@@ -342,7 +346,7 @@ def _next_flow(
     optimality in a few shortest-path phases. Otherwise, or if the repair gives up, the
     network is solved from scratch. The flow keeps its slack arcs while it has any."""
     net = _network(spec, sel)
-    solved = with_slack(net, big) if prev.solved is not prev.net else net
+    solved = with_slack(net, big) if prev.has_slack_arcs else net
     old = prev.solved
     # proposals, experts, the sink and the group nodes keep their ids; unit nodes map by key
     node = np.arange(old.n_nodes)
@@ -425,10 +429,6 @@ class _Deep:
     w: np.ndarray
     resid_w: np.ndarray
 
-    def apply(self, state: _State) -> None:
-        state.resid_w[self.prow] = self.resid_w
-        state.pool.extend(self.p, self.e, self.w)
-
 
 def _deepen_block(
     prow: np.ndarray, keep_deep: int, matrix: _Matrix, known: np.ndarray
@@ -444,10 +444,11 @@ def _deepen_block(
 
 def _merge(deep: list[_Deep], state: _State) -> None:
     """Apply the blocks' deepening at once (one extension of the pool, not one per block)."""
-    if not deep:
-        return
-    _Deep(*(np.concatenate([getattr(x, f) for x in deep])
-            for f in ("prow", "p", "e", "w", "resid_w"))).apply(state)  # fmt: skip
+    if deep:
+        state.resid_w[np.concatenate([x.prow for x in deep])] = np.concatenate(
+            [x.resid_w for x in deep]
+        )
+        state.pool.extend(*(np.concatenate([getattr(x, f) for x in deep]) for f in ("p", "e", "w")))
 
 
 def _widen(problem: AssignmentProblem, state: _State, matrix: _Matrix, *, max_steps: int) -> None:
@@ -550,8 +551,7 @@ def _rescan(
         parts = [block(a) for a in starts]
     _merge([part[0] for part in parts], state)
     n_before = pool.p.size
-    pool.extend(*(np.concatenate([part[i] for part in parts]) if parts else np.zeros(0)
-                  for i in (1, 2, 3)))  # fmt: skip
+    pool.extend(*(np.concatenate([part[i] for part in parts]) for i in (1, 2, 3)))
     pool.chosen[n_before:] = True
     return pool.p.size - n_before, sum(part[4] for part in parts)
 
