@@ -100,9 +100,14 @@ class CooPool:
         unit: np.ndarray,
         in_group: np.ndarray | None,
         progress: Callable[[float], None] | None = None,
+        *,
+        margin: int = 0,
     ) -> tuple[int, int]:
         """Add every pair left out that prices in; return how many, and their total (negative)
-        reduced cost (a valid bound: optimum cost >= current cost + that total)."""
+        reduced cost (a valid bound: optimum cost >= current cost + that total).
+
+        ``margin`` > 0 adds the pairs of reduced cost below it too (not counted): pairs that
+        nearly price in, which the next potentials would likely bring in one round later."""
         out = np.flatnonzero(~self.chosen)
         if out.size == 0:
             return 0, 0
@@ -113,10 +118,10 @@ class CooPool:
             p, e = self.p[idx], self.e[idx]
             entry = entry_nodes(net, p, e, unit, in_group)
             rc = self.cost[idx] + d[entry] - d[net.e_node[e]]
-            neg = idx[rc < 0]
-            self.chosen[neg] = True
-            added += neg.size
-            total += int(rc[rc < 0].sum())
+            self.chosen[idx[rc < max(margin, 0)]] = True
+            neg = rc < 0
+            added += int(np.count_nonzero(neg))
+            total += int(rc[neg].sum())
             if progress is not None:
                 progress(min(1.0, (lo + idx.size) / out.size))
         return added, total

@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import bellman_ford
 
-from assign.flow import build_network, potentials, scaled_cost, shortest_distances, solve_network
+from assign.flow import (
+    build_network,
+    entry_nodes,
+    potentials,
+    scaled_cost,
+    shortest_distances,
+    solve_network,
+)
 from assign.pricing import CooPool
 from assign.problem import AssignmentProblem, Status
 from assign.solver import quality_summary, solve, solve_dense
@@ -136,6 +143,31 @@ def test_pruned_optimal_pair_is_priced_back_in(group: bool, seed: int) -> None:
             break
         assert np.all(pool.chosen >= before)
     assert sol.cost == full
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_price_margin_adds_near_pairs_but_counts_only_those_that_price_in(seed: int) -> None:
+    pr = _feasible_problem(200 + seed, 5, 8, group=False)
+    pool = CooPool(pr.cand_p, pr.cand_e, pr.cand_w)
+    pool.chosen[:] = np.random.default_rng(seed).random(pr.cand_p.size) < 0.6
+    while _flow_value(pr, pool.chosen, False) is None:
+        pool.chosen[np.flatnonzero(~pool.chosen)[0]] = True
+    sel = pool.selection()
+    net = _network(pr, sel.p, sel.e, sel.w, False)
+    d = potentials(net, solve_network(net).flow)
+    before = pool.chosen.copy()
+    entry = entry_nodes(net, pool.p, pool.e, pr.expert_unit, None)
+    rc = pool.cost + d[entry] - d[net.e_node[pool.e]]
+    out = rc[~before]
+    margin = int(np.median(out[out >= 0])) + 1
+    assert (~before & (rc >= 0) & (rc < margin)).any()  # the margin has pairs to add
+    plain = CooPool(pr.cand_p, pr.cand_e, pr.cand_w)
+    plain.chosen = before.copy()
+    got = pool.price(net, d, pr.expert_unit, None, margin=margin)
+    assert got == plain.price(net, d, pr.expert_unit, None)
+    assert got == (int((~before & (rc < 0)).sum()), int(rc[~before & (rc < 0)].sum()))
+    np.testing.assert_array_equal(plain.chosen, before | (rc < 0))
+    np.testing.assert_array_equal(pool.chosen, before | (rc < margin))
 
 
 @st.composite
