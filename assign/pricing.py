@@ -52,6 +52,7 @@ class CooPool:
         self.per_group = 0
         self.cost = scaled_cost(w)
         self.chosen = np.zeros(p.size, dtype=bool)
+        self.dropped = np.zeros(p.size, dtype=bool)  # left out once by ``drop_above``
 
     @property
     def size(self) -> int:
@@ -88,6 +89,7 @@ class CooPool:
         self.w = np.concatenate([self.w, w64])
         self.cost = np.concatenate([self.cost, scaled_cost(w64)])
         self.chosen = np.concatenate([self.chosen, np.zeros(w64.size, dtype=bool)])
+        self.dropped = np.concatenate([self.dropped, np.zeros(w64.size, dtype=bool)])
 
     def _selection(self) -> Selection:
         idx = np.flatnonzero(self.chosen)
@@ -125,6 +127,26 @@ class CooPool:
             if progress is not None:
                 progress(min(1.0, (lo + idx.size) / out.size))
         return added, total
+
+    def drop_above(
+        self,
+        net: Network,
+        d: np.ndarray,
+        unit: np.ndarray,
+        in_group: np.ndarray | None,
+        limit: int,
+    ) -> int:
+        """Take out of the selection the chosen pairs of reduced cost above ``limit`` (> 0, so
+        no pair carrying flow); they stay in the pool and are priced every round like the
+        others. A pair is taken out once at most (one that prices in again stays), so pricing
+        rounds cannot cycle. Returns how many."""
+        idx = np.flatnonzero(self.chosen & ~self.dropped)
+        p, e = self.p[idx], self.e[idx]
+        rc = self.cost[idx] + d[entry_nodes(net, p, e, unit, in_group)] - d[net.e_node[e]]
+        out = idx[rc > max(limit, 0)]
+        self.chosen[out] = False
+        self.dropped[out] = True
+        return int(out.size)
 
     def selection(self) -> Selection:
         return self._selection()

@@ -17,7 +17,7 @@ from assign.flow import (
     shortest_distances,
     solve_network,
 )
-from assign.pricing import CooPool
+from assign.pricing import CooPool, is_member
 from assign.problem import AssignmentProblem, Status
 from assign.solver import quality_summary, solve, solve_dense
 
@@ -379,3 +379,44 @@ def test_next_flow_carries_the_last_flow_and_repairs_it(seed: int) -> None:
     assert nxt.sol.cost == _solve_flow(spec, sel1, big).sol.cost
     assert nxt.d is not None  # two new pairs upset the flow by at most a few units
     _check_optimal(nxt.solved, nxt.sol.flow, nxt.d)
+
+
+def test_next_flow_after_pairs_left_out_takes_unit_nodes_away() -> None:
+    """Pairs of positive reduced cost leave the selection (some unit nodes vanish with them)
+    while two others come in: the carried-over flow still ends at a fresh solve's cost, with
+    potentials that prove it whenever it is repaired."""
+    from assign.certify import _next_flow, _solve_flow
+    from assign.flow import lowered_potentials
+    from assign.pricing import Selection
+    from assign.solver import _flow_spec
+
+    vanished = repaired = 0
+    for seed in range(16):
+        group = seed % 2 == 0
+        pr = _feasible_problem(400 + seed, 6, 9, group=group)
+        spec = _flow_spec(pr)
+        assert spec is not None
+        rng = np.random.default_rng(seed)
+        keep = rng.random(pr.cand_p.size) < 0.7
+        big = 1_000_000 * (int(pr.k.sum()) + int(pr.min_load.sum()) + 1)
+        sel0 = Selection(pr.cand_p[keep], pr.cand_e[keep], pr.cand_w[keep])
+        prev = _solve_flow(spec, sel0, big)
+        if prev.slack:
+            continue
+        d = potentials(prev.solved, prev.sol.flow)
+        d = lowered_potentials(prev.solved, prev.sol.flow, d, prev.net.e_node)
+        pool = CooPool(pr.cand_p, pr.cand_e, pr.cand_w)
+        pool.chosen = keep.copy()
+        unit, in_group = spec.unit, spec.in_group
+        assert pool.drop_above(prev.net, d, unit, in_group, 1) > 0
+        assert pool.drop_above(prev.net, d, unit, in_group, 1) == 0  # once at most
+        pool.chosen[rng.choice(np.flatnonzero(~keep), size=2, replace=False)] = True
+        sel1 = pool.selection()
+        nxt = _next_flow(spec, sel1, big, prev, d, pr.n_experts)
+        fresh = _solve_flow(spec, sel1, big)
+        assert (nxt.sol.cost, nxt.slack) == (fresh.sol.cost, fresh.slack)
+        if nxt.d is not None:
+            _check_optimal(nxt.solved, nxt.sol.flow, nxt.d)
+            repaired += 1
+        vanished += not is_member(prev.net.unit_keys, nxt.net.unit_keys).all()
+    assert vanished >= 8 and repaired >= 8
