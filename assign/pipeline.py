@@ -29,7 +29,8 @@ class PipelineInputError(ValueError):
 class AssignOptions:
     """Correspondence-review rules of a batch.
 
-    k: experts per proposal; k_by_direction: overrides per direction code; max_load: default
+    k: experts per proposal; k_by_direction: overrides per direction code; k_by_proposal:
+    overrides per proposal id (over its direction's); max_load: default
     cap per expert (experts.max_load overrides it); min_load: hard minimum per expert;
     floor: lowest usable affinity; top_n: candidates kept per proposal; per_expert: each expert
     is a candidate of at least this many proposals (default 3 × max_load, so that every
@@ -42,6 +43,7 @@ class AssignOptions:
 
     k: int = 5
     k_by_direction: Mapping[str, int] = field(default_factory=dict)
+    k_by_proposal: Mapping[str, int] = field(default_factory=dict)
     max_load: int = 6
     min_load: int = 0
     floor: float = 0.0
@@ -54,9 +56,10 @@ class AssignOptions:
     def __post_init__(self) -> None:
         if self.k < 1:
             raise PipelineInputError(f"k must be >= 1, got {self.k}")
-        bad = {d: v for d, v in self.k_by_direction.items() if v < 1}
-        if bad:
-            raise PipelineInputError(f"k per direction must be >= 1, got {bad}")
+        for what, given in (("direction", self.k_by_direction), ("proposal", self.k_by_proposal)):
+            bad = {d: v for d, v in given.items() if v < 1}
+            if bad:
+                raise PipelineInputError(f"k per {what} must be >= 1, got {bad}")
         if not 0 <= self.min_load <= self.max_load:
             raise PipelineInputError(
                 f"need 0 <= min_load <= max_load, got {self.min_load} and {self.max_load}"
@@ -130,14 +133,14 @@ def build_problem(
 
     units, _ = pd.factorize(experts["unit_id"], use_na_sentinel=True)
     max_load = experts["max_load"].astype("Float64").fillna(options.max_load).to_numpy(np.int64)
-    k = props["direction_code"].map(lambda d: options.k_by_direction.get(d, options.k))
+    k = _k_per_proposal(props, options, tables.get("guide"))
     problem = AssignmentProblem(
         proposal_ids=tuple(proposal_ids),
         expert_ids=tuple(expert_ids),
         cand_p=aff.cand_p,
         cand_e=aff.cand_e,
         cand_w=aff.cand_w,
-        k=k.to_numpy(np.int64),
+        k=k,
         max_load=max_load,
         min_load=np.minimum(options.min_load, max_load),
         expert_unit=units,
@@ -154,6 +157,36 @@ def build_problem(
         affinity_floor=options.floor,
     )
     return problem, model
+
+
+def _k_per_proposal(
+    props: pd.DataFrame, options: AssignOptions, guide: pd.DataFrame | None
+) -> np.ndarray:
+    """(P,) k of each proposal: its own override, else its direction's, else the batch's.
+    Overrides naming no known direction, or no proposal of this assignment, are errors (a typo
+    must not pass silently)."""
+    codes = set(props["direction_code"].astype(str))
+    if guide is not None and "code" in guide.columns:
+        codes |= set(guide["code"].astype(str))
+    unknown = sorted(set(options.k_by_direction) - codes)
+    if unknown:
+        raise PipelineInputError(f"k is set for unknown directions: {', '.join(unknown[:5])}")
+    pids = props["proposal_id"].tolist()
+    unknown = sorted(set(options.k_by_proposal) - set(pids))
+    if unknown:
+        raise PipelineInputError(
+            "k is set for proposals that are not in this assignment (unknown, or rejected in "
+            f"screening): {', '.join(unknown[:5])}"
+        )
+    by_dir, by_prop = options.k_by_direction, options.k_by_proposal
+    return np.fromiter(
+        (
+            by_prop.get(p, by_dir.get(str(d), options.k))
+            for p, d in zip(pids, props["direction_code"], strict=True)
+        ),
+        dtype=np.int64,
+        count=len(pids),
+    )
 
 
 def _reindex(

@@ -56,6 +56,7 @@ class RunSpec:
     def params(self) -> dict[str, Any]:
         d = asdict(self)
         d["options"]["k_by_direction"] = dict(self.options.k_by_direction)
+        d["options"]["k_by_proposal"] = dict(self.options.k_by_proposal)
         return d
 
     @classmethod

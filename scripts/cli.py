@@ -476,6 +476,12 @@ def _assign_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     "--k-direction", multiple=True, metavar="CODE=K", help="k for one direction (repeat)."
 )
 @click.option(
+    "--k-proposal",
+    multiple=True,
+    metavar="ID=K",
+    help="k for one proposal, over its direction's (repeat).",
+)
+@click.option(
     "--affinity",
     "affinity_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -543,6 +549,7 @@ def assign(
     max_probability: float | None,
     seed: int,
     k_direction: tuple[str, ...],
+    k_proposal: tuple[str, ...],
     affinity_floor: float,
     candidates: int,
     reserve_ratio: float,
@@ -557,18 +564,13 @@ def assign(
     """Assign experts to the batch's eligible proposals (exact, fair or a capped random draw)."""
     if fair and max_probability is not None:
         raise CliError("--fair and --max-probability cannot be combined", EXIT_USAGE)
-    k_by = {}
-    for item in k_direction:
-        code, _, val = item.partition("=")
-        if not val.isdigit():
-            raise CliError(f"--k-direction takes CODE=K, got {item!r}", EXIT_USAGE)
-        k_by[code] = int(val)
     spec = assign_jobs.RunSpec(
         mode=mode,
         options=AssignOptions(
-            k=k, k_by_direction=k_by, max_load=max_load, min_load=min_load, floor=affinity_floor,
-            top_n=candidates, min_industry=min_industry, min_outside=min_outside,
-            min_senior=min_senior,
+            k=k, k_by_direction=_k_overrides("--k-direction", "CODE", k_direction),
+            k_by_proposal=_k_overrides("--k-proposal", "ID", k_proposal), max_load=max_load,
+            min_load=min_load, floor=affinity_floor, top_n=candidates, min_industry=min_industry,
+            min_outside=min_outside, min_senior=min_senior,
         ),
         max_probability=max_probability, fair=fair, reserve_ratio=reserve_ratio, seed=seed,
         panel_by=panel_by, panel_size=panel_size, panel_min=panel_min,
@@ -583,6 +585,19 @@ def assign(
     return _assign_report(out)
 
 
+def _k_overrides(option: str, name: str, items: tuple[str, ...]) -> dict[str, int]:
+    """``NAME=K`` items as a mapping; a malformed or repeated name is a usage error."""
+    out: dict[str, int] = {}
+    for item in items:
+        key, _, val = item.partition("=")
+        if not key or not val.isdigit():
+            raise CliError(f"{option} takes {name}=K, got {item!r}", EXIT_USAGE)
+        if key in out:
+            raise CliError(f"{option} gives {key} twice", EXIT_USAGE)
+        out[key] = int(val)
+    return out
+
+
 def _assign_report(out: assign_jobs.AssignOutcome) -> Report:
     s = out.summary
     data = {
@@ -592,6 +607,9 @@ def _assign_report(out: assign_jobs.AssignOutcome) -> Report:
         "k": out.spec.options.k,
         **s,
     }
+    if out.result is not None:  # the same keys as ``solve --json``
+        data.setdefault("objective", out.result.objective)
+        data.setdefault("bound", out.result.bound)
     if out.panels is not None:
         rows = [[g, len(m), out.panels.leaders.get(g, "")] for g, m in out.panels.panels.items()]
         return Report(

@@ -102,6 +102,12 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     )  # fmt: skip
     assert both.exit_code == 2
     assert "--fair and --max-probability cannot be combined" in both.stderr
+    db = ["--db", f"sqlite:///{tmp_path}/x.db", "assign"]
+    for bad, said in (("P1", "--k-proposal takes ID=K, got 'P1'"),
+                      ("P1=2 --k-proposal P1=3", "--k-proposal gives P1 twice")):  # fmt: skip
+        args = [x for item in bad.split(" --k-proposal ") for x in ("--k-proposal", item)]
+        result = runner.invoke(cli, [*db, *args])
+        assert result.exit_code == 2 and said in result.stderr
 
 
 def test_formats_lists_chinese_aliases() -> None:

@@ -70,6 +70,7 @@ def test_pipeline_end_to_end(engine: Engine, batch_dir: Path, tmp_path: Path) ->
             "--seed", "3", "--json")
     )  # fmt: skip
     assert assigned["conflicts_violated"] == 0 and assigned["k_violated"] == 0
+    assert assigned["objective"] == assigned["total_affinity"] and "bound" in assigned
     with session(engine) as s:
         invited = s.execute(
             select(Assignment.proposal_id, Assignment.expert_id).where(
