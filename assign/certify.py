@@ -612,11 +612,16 @@ def solve_certified(
     """
     t0 = time.perf_counter()
     rows, cols = _model_index(problem, model)
+    n_p, n_e = problem.n_proposals, problem.n_experts
+    n = max(n_e, 1)
+    matrix = _Matrix(
+        model, rows, cols, n_e, _float32_floor(problem.affinity_floor),
+        unique_sorted(problem.conflict_p * n + problem.conflict_e)[0],
+    )  # fmt: skip
     spec = _flow_spec(problem)
     if spec is None:
-        return _outside_flow(problem, time_limit_s=time_limit_s, workers=workers,
+        return _outside_flow(problem, matrix, time_limit_s=time_limit_s, workers=workers,
                              progress=progress, t0=t0)  # fmt: skip
-    n_p, n_e = problem.n_proposals, problem.n_experts
     k_max = int(problem.k.max(initial=0))
     keep = keep_per_row if keep_per_row is not None else max(40, 8 * k_max)
     el = _eligibility(problem)
@@ -626,12 +631,7 @@ def solve_certified(
     def stage(s: str) -> Callable[[float], None] | None:
         return None if progress is None else (lambda f: progress(s, f))
 
-    n = max(n_e, 1)
     cand_key, first = unique_sorted(problem.cand_p * n + problem.cand_e, index=True)
-    matrix = _Matrix(
-        model, rows, cols, n_e, _float32_floor(problem.affinity_floor),
-        unique_sorted(problem.conflict_p * n + problem.conflict_e)[0],
-    )  # fmt: skip
     step = max(1, _BLOCK_ENTRIES // n)
     job = _Pass(matrix, cand_key, problem.cand_w[first].astype(np.float32), keep,
                 list(range(0, n_p, step)), n_p)  # fmt: skip
@@ -748,26 +748,44 @@ def _result(
     )  # fmt: skip
 
 
+_FULL_IP_PAIRS = 100_000  # outside the flow form, matrices this small go whole to the IP
+
+
 def _outside_flow(
     problem: AssignmentProblem,
+    matrix: _Matrix,
     *,
     time_limit_s: float,
     workers: int,
     progress: Progress,
     t0: float,
 ) -> AssignmentResult:
-    """Rules outside the flow form: an integer program on the candidates only; not certified
-    for the whole matrix (its bound covers the candidates only, so none is reported)."""
+    """Rules outside the flow form: an integer program. Over every eligible pair of the matrix
+    when it has at most ``_FULL_IP_PAIRS`` entries (then its optimum, or its infeasibility,
+    holds for the whole matrix: certified); otherwise over the problem's candidates only, not
+    certified (no bound is reported, and an infeasible IP proves nothing: status UNKNOWN)."""
+    if problem.n_proposals * problem.n_experts <= _FULL_IP_PAIRS:
+        prow = np.arange(problem.n_proposals, dtype=np.int64)
+        blk = matrix.raw(prow)
+        matrix.mask(prow, blk, np.zeros(0, dtype=np.int64))
+        p, e = np.nonzero(np.isfinite(blk))
+        full = replace(problem, cand_p=p, cand_e=e, cand_w=blk[p, e].astype(np.float64))
+        res = solve(full, time_limit_s=time_limit_s, workers=workers, progress=progress)
+        return replace(res, certified=res.status == Status.OPTIMAL, wall_s=time.perf_counter() - t0)
     res = solve(problem, time_limit_s=time_limit_s, workers=workers, progress=progress)
+    infeasible = res.status == Status.INFEASIBLE
     note = DiagnosisRecord(
         "not_certified",
-        "The quotas (or units mixing quota-group members and non-members) leave the flow form: "
-        "solved as an integer program on the problem's candidate pairs only, so the result is "
-        "not certified for the whole affinity matrix"
-        + (" and the infeasibility may come from the pruning; raise top_n." if res.status
-           == Status.INFEASIBLE else "; raise top_n to search more pairs."),
+        "The quotas (or units mixing quota-group members and non-members) leave the flow form "
+        f"and the matrix is too large ({problem.n_proposals} x {problem.n_experts}) for an "
+        "integer program over every pair: solved on the problem's candidate pairs only, so "
+        + ("the shortage may come from the pruning, not the batch; raise top_n (--candidates)."
+           if infeasible else "the result is not certified for the whole affinity matrix; "
+           "raise top_n (--candidates) to search more pairs."),
     )  # fmt: skip
-    status = Status.FEASIBLE if res.status == Status.OPTIMAL else res.status
+    status = {Status.OPTIMAL: Status.FEASIBLE, Status.INFEASIBLE: Status.UNKNOWN}.get(
+        res.status, res.status
+    )
     return replace(
         res, status=status, certified=False, bound=float("nan"), gap=float("nan"),
         diagnosis=(*res.diagnosis, note.message), records=(*res.records, note),

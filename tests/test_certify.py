@@ -157,14 +157,36 @@ def test_truly_infeasible_is_diagnosed(batch: tuple[dict, object]) -> None:
     assert any(r.kind == "capacity" for r in res.records)
 
 
-def test_two_quotas_leave_the_flow_form_and_are_not_certified(
+def test_two_quotas_small_matrix_go_whole_to_the_integer_program(
     batch: tuple[dict, object],
 ) -> None:
-    problem, model = _build(batch, k=3, max_load=4, top_n=8, min_senior=1, min_outside=1)
+    """Outside the flow form, a small matrix is solved over every eligible pair: certified,
+    even where the candidates alone admit no assignment."""
+    problem, model = _build(
+        batch, k=3, max_load=5, top_n=2, per_expert=1, min_senior=1, min_outside=1
+    )
+    assert solve(problem).status == Status.INFEASIBLE  # the pruning, not the batch
     res = solve_certified(problem, model)
-    assert not res.certified and res.status in (Status.FEASIBLE, Status.INFEASIBLE)
+    ref = solve(_full(problem, model))
+    assert ref.status == res.status == Status.OPTIMAL and res.certified
+    assert _cost(res) == _cost(ref)
+    _check_rules(problem, res)
+
+
+def test_two_quotas_large_matrix_solved_on_candidates_not_certified(
+    batch: tuple[dict, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("assign.certify._FULL_IP_PAIRS", 0)  # as if the matrix were large
+    problem, model = _build(batch, k=3, max_load=5, top_n=8, min_senior=1, min_outside=1)
+    res = solve_certified(problem, model)
+    assert not res.certified and res.status == Status.FEASIBLE and np.isnan(res.bound)
     assert res.records[-1].kind == "not_certified"
-    assert np.isnan(res.bound)
+    narrow, model = _build(
+        batch, k=3, max_load=5, top_n=2, per_expert=1, min_senior=1, min_outside=1
+    )
+    short = solve_certified(narrow, model)
+    assert short.status == Status.UNKNOWN  # infeasible on the candidates proves nothing
+    assert "may come from the pruning" in short.records[-1].message
 
 
 def test_inputs_untouched(batch: tuple[dict, object]) -> None:
@@ -175,6 +197,33 @@ def test_inputs_untouched(batch: tuple[dict, object]) -> None:
     assert {"pass", "flow", "pricing"} <= set(stages)
     np.testing.assert_array_equal(problem.cand_p, before[0])
     np.testing.assert_array_equal(problem.cand_w, before[1])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    k=st.integers(2, 4),
+    max_load=st.integers(3, 6),
+    min_load=st.integers(0, 1),
+    top_n=st.integers(2, 8),
+    keep=st.integers(1, 4),
+)
+def test_certified_equals_the_full_solve_on_random_rules(
+    batch: tuple[dict, object], k: int, max_load: int, min_load: int, top_n: int, keep: int
+) -> None:
+    """Whatever the loads and however narrow the candidates (several rounds, pairs left out
+    of the network, repairs), the certified optimum is the full matrix's optimum."""
+    problem, model = _build(
+        batch, k=k, max_load=max_load, min_load=min_load, top_n=top_n, per_expert=1
+    )
+    ref = solve(_full(problem, model), prune=False)
+    res = solve_certified(problem, model, workers=1, keep_per_row=keep)
+    if ref.status == Status.INFEASIBLE:
+        assert res.status == Status.INFEASIBLE
+        return
+    assert ref.status == Status.OPTIMAL
+    assert res.status == Status.OPTIMAL and res.certified
+    assert _cost(res) == _cost(ref)
+    _check_rules(problem, res)
 
 
 @settings(max_examples=60, deadline=None)
