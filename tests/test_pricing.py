@@ -352,26 +352,35 @@ def test_repair_gives_up_within_its_phases() -> None:
     assert repair(net, f0, np.zeros(net.n_nodes, np.int64), max_phases=1) is None
 
 
+def _first_flow(problem_seed: int, seed: int, share: float) -> tuple:
+    """A random flow-form problem, a random ``share`` of its pairs selected, the optimal flow
+    over them and its lowered potentials: (problem, spec, rng, selected mask, slack cost,
+    flow, potentials)."""
+    from assign.certify import _solve_flow
+    from assign.flow import lowered_potentials
+    from assign.pricing import Selection
+    from assign.solver import _flow_spec
+
+    pr = _feasible_problem(problem_seed, 6, 9, group=seed % 2 == 0)
+    spec = _flow_spec(pr)
+    assert spec is not None
+    rng = np.random.default_rng(seed)
+    keep = rng.random(pr.cand_p.size) < share
+    big = 1_000_000 * (int(pr.k.sum()) + int(pr.min_load.sum()) + 1)
+    prev = _solve_flow(spec, Selection(pr.cand_p[keep], pr.cand_e[keep], pr.cand_w[keep]), big)
+    d = potentials(prev.solved, prev.sol.flow)
+    d = lowered_potentials(prev.solved, prev.sol.flow, d, prev.net.e_node)
+    return pr, spec, rng, keep, big, prev, d
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_next_flow_carries_the_last_flow_and_repairs_it(seed: int) -> None:
     """A few pairs priced in: the carried-over, repaired flow costs what a fresh solve costs,
     its potentials prove it, and new unit nodes (pairs now sharing a unit) are handled."""
     from assign.certify import _next_flow, _solve_flow
-    from assign.flow import lowered_potentials
     from assign.pricing import Selection
-    from assign.solver import _flow_spec
 
-    group = seed % 2 == 0
-    pr = _feasible_problem(300 + seed, 6, 9, group=group)
-    spec = _flow_spec(pr)
-    assert spec is not None
-    rng = np.random.default_rng(seed)
-    keep = rng.random(pr.cand_p.size) < 0.5
-    big = 1_000_000 * (int(pr.k.sum()) + int(pr.min_load.sum()) + 1)
-    sel0 = Selection(pr.cand_p[keep], pr.cand_e[keep], pr.cand_w[keep])
-    prev = _solve_flow(spec, sel0, big)
-    d = potentials(prev.solved, prev.sol.flow)
-    d = lowered_potentials(prev.solved, prev.sol.flow, d, prev.net.e_node)
+    pr, spec, rng, keep, big, prev, d = _first_flow(300 + seed, seed, 0.5)
     add = rng.choice(np.flatnonzero(~keep), size=2, replace=False)
     idx = rng.permutation(np.r_[np.flatnonzero(keep), add])  # any order: pairs map by key
     sel1 = Selection(pr.cand_p[idx], pr.cand_e[idx], pr.cand_w[idx])
@@ -386,25 +395,12 @@ def test_next_flow_after_pairs_left_out_takes_unit_nodes_away() -> None:
     while two others come in: the carried-over flow still ends at a fresh solve's cost, with
     potentials that prove it whenever it is repaired."""
     from assign.certify import _next_flow, _solve_flow
-    from assign.flow import lowered_potentials
-    from assign.pricing import Selection
-    from assign.solver import _flow_spec
 
     vanished = repaired = 0
     for seed in range(16):
-        group = seed % 2 == 0
-        pr = _feasible_problem(400 + seed, 6, 9, group=group)
-        spec = _flow_spec(pr)
-        assert spec is not None
-        rng = np.random.default_rng(seed)
-        keep = rng.random(pr.cand_p.size) < 0.7
-        big = 1_000_000 * (int(pr.k.sum()) + int(pr.min_load.sum()) + 1)
-        sel0 = Selection(pr.cand_p[keep], pr.cand_e[keep], pr.cand_w[keep])
-        prev = _solve_flow(spec, sel0, big)
+        pr, spec, rng, keep, big, prev, d = _first_flow(400 + seed, seed, 0.7)
         if prev.slack:
             continue
-        d = potentials(prev.solved, prev.sol.flow)
-        d = lowered_potentials(prev.solved, prev.sol.flow, d, prev.net.e_node)
         pool = CooPool(pr.cand_p, pr.cand_e, pr.cand_w)
         pool.chosen = keep.copy()
         unit, in_group = spec.unit, spec.in_group
