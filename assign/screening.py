@@ -35,6 +35,7 @@ from assign.graph import (
 DEFAULT_DEADLINE = datetime(2024, 8, 5, 17, 30)
 DIRECTED = "定向委托"
 OPEN_CALL = "揭榜挂帅"
+COMPETITIVE = "竞争择优"
 _EPS = 1e-9
 SEVERITIES = ("reject", "warn")
 FINDING_COLUMNS = ["proposal_id", "rule", "severity", "reason", "waived"]
@@ -555,32 +556,58 @@ def check_one_per_pi(ctx: ScreeningContext) -> list[Finding]:
     return out
 
 
+def _lead_in_progress(
+    ctx: ScreeningContext, rule_id: str, mode: str, counts: Callable[[str], bool], what: str
+) -> list[Finding]:
+    """Proposals of ``mode`` directions whose lead enterprise leads an in-progress provincial
+    project of a mode for which ``counts`` holds (``what`` names such projects)."""
+    out: list[Finding] = []
+    for p in _rows(ctx):
+        pid, lead = p["proposal_id"], p["lead_unit_id"]
+        if ctx.mode(p["direction_code"]) != mode:
+            continue
+        if _str(ctx.unit.get(lead, {}).get("type")) != "enterprise":
+            continue
+        for row in _in_progress_by(ctx, ctx.batch_date[pid].year, "lead_unit_id").get(lead, []):
+            if not counts(_str(row["mode"])):
+                continue
+            out.append(
+                (
+                    pid,
+                    rule_id,
+                    "reject",
+                    f"lead enterprise {ctx.un(lead)} leads in-progress {what} "
+                    f"{row['project_id']} ({_years(row)}); direction {p['direction_code']} is "
+                    f"{mode}",
+                )
+            )
+    return out
+
+
 @rule(
     "open_call_lead_in_progress", "reject", "揭榜挂帅: lead enterprise has no in-progress 揭榜挂帅"
 )
 def check_open_call_lead_in_progress(ctx: ScreeningContext) -> list[Finding]:
     """Rule 8: in a 揭榜挂帅 direction, a lead enterprise with an in-progress 揭榜挂帅 project."""
-    out: list[Finding] = []
-    for p in _rows(ctx):
-        pid, lead = p["proposal_id"], p["lead_unit_id"]
-        if ctx.mode(p["direction_code"]) != OPEN_CALL:
-            continue
-        if _str(ctx.unit.get(lead, {}).get("type")) != "enterprise":
-            continue
-        for row in _in_progress_by(ctx, ctx.batch_date[pid].year, "lead_unit_id").get(lead, []):
-            if row["mode"] != OPEN_CALL:
-                continue
-            out.append(
-                (
-                    pid,
-                    "open_call_lead_in_progress",
-                    "reject",
-                    f"lead enterprise {ctx.un(lead)} leads in-progress 揭榜挂帅 project "
-                    f"{row['project_id']} ({_years(row)}); direction {p['direction_code']} is "
-                    "揭榜挂帅",
-                )
-            )
-    return out
+    return _lead_in_progress(
+        ctx, "open_call_lead_in_progress", OPEN_CALL, lambda m: m == OPEN_CALL,
+        f"{OPEN_CALL} project",
+    )  # fmt: skip
+
+
+@rule(
+    "competitive_lead_in_progress",
+    "reject",
+    "竞争择优: lead enterprise has no in-progress provincial project (定向委托 excepted)",
+)
+def check_competitive_lead_in_progress(ctx: ScreeningContext) -> list[Finding]:
+    """Rule 8b: in a 竞争择优 direction (3001 in 2024: "有在研省科技计划项目的企业不得牵头申报
+    （定向委托项目除外）"), a lead enterprise with an in-progress provincial project that was
+    not a 定向委托 one."""
+    return _lead_in_progress(
+        ctx, "competitive_lead_in_progress", COMPETITIVE, lambda m: m != DIRECTED,
+        "provincial project",
+    )  # fmt: skip
 
 
 @rule("young_share", "warn", "per department, ≥ 40 % of proposals have a young PI or key member")

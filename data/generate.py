@@ -1472,6 +1472,7 @@ def generate_batch(
 
     # ---- in-progress projects
     lead_open = set(lead[(dmode == OPEN_CALL)].tolist())
+    lead_comp = set(lead[(dmode == COMPETITIVE)].tolist())
     applicants_pi = set(pi_person.tolist())
     bg_exp = pure_js[rng.random(len(pure_js)) < 0.04]
     bg_heads = off_h + np.flatnonzero(rng.random(n_heads) < 0.08)
@@ -1490,11 +1491,14 @@ def generate_batch(
         dtype=bool,
     )
     bg_mode[clash] = COMPETITIVE
+    # nor the 竞争择优 rule (any in-progress project but a 定向委托 one)
+    bg_mode[np.isin(p_unit[bg], list(lead_comp))] = DIRECTED
     bg_start = rng.integers(2021, 2024, len(bg))
     pip = np.flatnonzero(rule == "pi_in_progress")
     ip_pi = np.concatenate([bg, pi_person[pip]])
     ip_unit = np.concatenate([p_unit[bg], lead[pip]])
-    ip_mode = np.concatenate([bg_mode, np.full(len(pip), COMPETITIVE, dtype=object)])
+    # planted ones are 定向委托 projects: they trip the PI rule and no lead-unit rule
+    ip_mode = np.concatenate([bg_mode, np.full(len(pip), DIRECTED, dtype=object)])
     ip_start = np.concatenate([bg_start, np.full(len(pip), 2022)])
     ip_end = ip_start + rng.integers(3, 5, len(ip_start))
     ip_end = np.maximum(ip_end, 2025)
@@ -1806,7 +1810,7 @@ def _planted_table(
         elif r == "related_joint_units":
             d = f"joint unit {unit_ids[J[p, 1]]} is related to (held by) the lead unit {lead_id[p]}"
         elif r == "pi_in_progress":
-            d = f"PI {pi_ids[p]} leads an in-progress {COMPETITIVE} provincial project"
+            d = f"PI {pi_ids[p]} leads an in-progress {DIRECTED} provincial project"
         elif r == "one_per_pi":
             d = f"PI {pi_ids[p]} also leads {proposal_ids[other[int(p)]]} in this batch"
         elif r == "deadline":

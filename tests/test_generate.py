@@ -114,6 +114,9 @@ def violations(t: dict[str, pd.DataFrame]) -> set[tuple[str, str]]:
     ip_open_units = set(
         ip.loc[(ip["mode"] == "揭榜挂帅") & (ip["end_year"] >= 2024), "lead_unit_id"]
     )
+    ip_undirected_units = set(
+        ip.loc[(ip["mode"] != "定向委托") & (ip["end_year"] >= 2024), "lead_unit_id"]
+    )
     pen = t["credit_penalties"]
     active = pen[
         (pd.to_datetime(pen["start_date"]) <= batch_date)
@@ -160,6 +163,8 @@ def violations(t: dict[str, pd.DataFrame]) -> set[tuple[str, str]]:
             out.add((pid, "pi_in_progress"))
         if d["mode"] == "揭榜挂帅" and lead in ip_open_units:
             out.add((pid, "open_call_lead_in_progress"))
+        if d["mode"] == "竞争择优" and ltype == "enterprise" and lead in ip_undirected_units:
+            out.add((pid, "competitive_lead_in_progress"))
         if pd.Timestamp(p["submitted_at"]) > deadline:
             out.add((pid, "deadline"))
         share = 0.3 if ltype == "enterprise" else 0.5

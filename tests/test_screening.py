@@ -27,6 +27,7 @@ RULE_IDS = [
     "pi_in_progress",
     "one_per_pi",
     "open_call_lead_in_progress",
+    "competitive_lead_in_progress",
     "young_share",
     "near_duplicate",
     "deadline",
@@ -271,6 +272,32 @@ def test_open_call_lead_in_progress() -> None:
     rows["in_progress_projects"][0]["mode"] = "揭榜挂帅"
     rows["proposals"] = [proposal(direction_code="3002")]
     assert reasons(rows, "open_call_lead_in_progress") == []
+
+
+def test_competitive_lead_in_progress() -> None:
+    """竞争择优 (3001 in 2024): any in-progress provincial project of the lead enterprise but a
+    定向委托 one."""
+    rows = base()
+    rows["proposals"] = [proposal(direction_code="3002")]  # 竞争择优 in this test's guide
+    rows["in_progress_projects"] = [
+        {"project_id": "JS2022011", "pi_id": "OTHER", "lead_unit_id": "L1", "mode": "揭榜挂帅",
+         "start_year": 2022, "end_year": 2025},
+    ]  # fmt: skip
+    assert reasons(rows, "competitive_lead_in_progress") == [
+        "lead enterprise 江苏恒远集团 leads in-progress provincial project JS2022011 "
+        "(2022–2025); direction 3002 is 竞争择优"
+    ]
+    rows["in_progress_projects"][0]["mode"] = "定向委托"
+    assert reasons(rows, "competitive_lead_in_progress") == []
+    rows["in_progress_projects"][0]["mode"] = "竞争择优"
+    rows["in_progress_projects"][0]["end_year"] = 2023  # over before the batch
+    assert reasons(rows, "competitive_lead_in_progress") == []
+    rows["in_progress_projects"][0]["end_year"] = 2025
+    rows["proposals"] = [proposal(direction_code="3001")]  # 揭榜挂帅: the other rule's
+    assert reasons(rows, "competitive_lead_in_progress") == []
+    rows["proposals"] = [proposal(direction_code="3002", lead_unit_id="UNIV")]
+    rows["in_progress_projects"][0]["lead_unit_id"] = "UNIV"
+    assert reasons(rows, "competitive_lead_in_progress") == []  # not an enterprise
 
 
 def _young_rows(n: int, young: int) -> dict[str, list[dict]]:
