@@ -65,7 +65,8 @@ class ScreeningConfig:
     None = ``batches.batch_date``, else the deadline's date. similarity_threshold: TF-IDF
     char 2-3-gram cosine of title + abstract at or above which two proposals of the same or
     related lead units are near-duplicates (default 0.7). unit_reach / shareholding: which units
-    are related (rule 3 names shareholding, so it is on by default here).
+    are related (rule 3 names shareholding, so it is on by default here). max_recusals:
+    recusal requests (experts or units) a proposal may make (practice: 3).
     """
 
     deadline: datetime | None = None
@@ -84,6 +85,7 @@ class ScreeningConfig:
     shareholding: bool = True
     partner_lead_types: frozenset[str] = frozenset({"university", "institute", "new_rnd"})
     home_province: str = "江苏"
+    max_recusals: int = 3
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "unit_reach", frozenset(self.unit_reach))
@@ -106,6 +108,8 @@ class ScreeningConfig:
             )
         if self.max_request_wan <= 0:
             raise ScreeningConfigError(f"max_request_wan must be > 0, got {self.max_request_wan}")
+        if self.max_recusals < 0:
+            raise ScreeningConfigError(f"max_recusals must be >= 0, got {self.max_recusals}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -906,6 +910,33 @@ def check_own_funds(ctx: ScreeningContext) -> list[Finding]:
                     "warn",
                     f"own funds {wan(own)} + provincial {wan(req)} = {wan(own + req)} do not cover "
                     f"the total budget {wan(tot)}",
+                )
+            )
+    return out
+
+
+@rule("recusal_requests", "warn", "at most 3 recusal requests (experts or units) per proposal")
+def check_recusal_requests(ctx: ScreeningContext) -> list[Finding]:
+    """Practice, not the call: a proposal asking to avoid more experts or units than
+    ``max_recusals`` (warning). The conflicts stage honours every request on file until an
+    officer removes the extra ones."""
+    cap = ctx.config.max_recusals
+    asked: dict[str, list[str]] = defaultdict(list)
+    rec = ctx.tables["recusals"]
+    for pid, person, unit in _tuples(rec, ["proposal_id", "person_id", "unit_id"]):
+        if pid and (person or unit):
+            asked[pid].append(ctx.pn(person) if person else ctx.un(unit))
+    out: list[Finding] = []
+    for p in _rows(ctx):
+        names = asked.get(p["proposal_id"], [])
+        if len(names) > cap:
+            out.append(
+                (
+                    p["proposal_id"],
+                    "recusal_requests",
+                    "warn",
+                    f"the applicants ask to avoid {len(names)} experts or units "
+                    f"({', '.join(names)}); at most {cap} are allowed",
                 )
             )
     return out

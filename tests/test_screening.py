@@ -37,6 +37,7 @@ RULE_IDS = [
     "duration",
     "credit",
     "own_funds",
+    "recusal_requests",
 ]
 
 GUIDE = pd.DataFrame(
@@ -298,6 +299,25 @@ def test_competitive_lead_in_progress() -> None:
     rows["proposals"] = [proposal(direction_code="3002", lead_unit_id="UNIV")]
     rows["in_progress_projects"][0]["lead_unit_id"] = "UNIV"
     assert reasons(rows, "competitive_lead_in_progress") == []  # not an enterprise
+
+
+def test_recusal_requests_above_the_cap_are_warned() -> None:
+    rows = base()
+    asked = [("PI2", None), ("PI3", None), (None, "E2"), (None, "INST")]
+    rows["recusals"] = [
+        {"proposal_id": "P1", "person_id": who, "unit_id": unit, "reason": "竞争关系"}
+        for who, unit in asked
+    ]
+    assert reasons(rows, "recusal_requests") == [
+        "the applicants ask to avoid 4 experts or units (王强, 赵丽, 苏州光电有限公司, "
+        "江苏材料研究所); at most 3 are allowed"
+    ]
+    assert run(rows, "recusal_requests")["severity"].tolist() == ["warn"]
+    assert reasons(rows, "recusal_requests", max_recusals=4) == []
+    rows["recusals"] = rows["recusals"][:3]
+    assert reasons(rows, "recusal_requests") == []
+    with pytest.raises(ScreeningConfigError, match="max_recusals"):
+        ScreeningConfig(max_recusals=-1)
 
 
 def _young_rows(n: int, young: int) -> dict[str, list[dict]]:
