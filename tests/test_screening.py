@@ -257,48 +257,41 @@ def test_one_per_pi() -> None:
     assert reasons(rows, "one_per_pi") == []
 
 
-def test_open_call_lead_in_progress() -> None:
+@pytest.mark.parametrize(
+    ("rule", "code", "other", "exempt", "what"),
+    [
+        ("open_call_lead_in_progress", "3001", "3002", "竞争择优", "揭榜挂帅 project"),
+        ("competitive_lead_in_progress", "3002", "3001", "定向委托", "provincial project"),
+    ],
+)
+def test_lead_enterprise_with_an_in_progress_project(
+    rule: str, code: str, other: str, exempt: str, what: str
+) -> None:
+    """揭榜挂帅 directions bar a lead enterprise leading an in-progress 揭榜挂帅 project; 竞争择优
+    ones (3001 in 2024) any in-progress provincial project but a 定向委托 one."""
+    mode = GUIDE.set_index("code").loc[code, "mode"]
     rows = base()
-    rows["proposals"] = [proposal(direction_code="3001")]
+    rows["proposals"] = [proposal(direction_code=code)]
     rows["in_progress_projects"] = [
         {"project_id": "JB2023007", "pi_id": "OTHER", "lead_unit_id": "L1", "mode": "揭榜挂帅",
          "start_year": 2023, "end_year": 2026},
     ]  # fmt: skip
-    assert reasons(rows, "open_call_lead_in_progress") == [
-        "lead enterprise 江苏恒远集团 leads in-progress 揭榜挂帅 project JB2023007 (2023–2026); "
-        "direction 3001 is 揭榜挂帅"
+    assert reasons(rows, rule) == [
+        f"lead enterprise 江苏恒远集团 leads in-progress {what} JB2023007 (2023–2026); "
+        f"direction {code} is {mode}"
     ]
-    rows["in_progress_projects"][0]["mode"] = "竞争择优"
-    assert reasons(rows, "open_call_lead_in_progress") == []
-    rows["in_progress_projects"][0]["mode"] = "揭榜挂帅"
-    rows["proposals"] = [proposal(direction_code="3002")]
-    assert reasons(rows, "open_call_lead_in_progress") == []
-
-
-def test_competitive_lead_in_progress() -> None:
-    """竞争择优 (3001 in 2024): any in-progress provincial project of the lead enterprise but a
-    定向委托 one."""
-    rows = base()
-    rows["proposals"] = [proposal(direction_code="3002")]  # 竞争择优 in this test's guide
-    rows["in_progress_projects"] = [
-        {"project_id": "JS2022011", "pi_id": "OTHER", "lead_unit_id": "L1", "mode": "揭榜挂帅",
-         "start_year": 2022, "end_year": 2025},
-    ]  # fmt: skip
-    assert reasons(rows, "competitive_lead_in_progress") == [
-        "lead enterprise 江苏恒远集团 leads in-progress provincial project JS2022011 "
-        "(2022–2025); direction 3002 is 竞争择优"
-    ]
-    rows["in_progress_projects"][0]["mode"] = "定向委托"
-    assert reasons(rows, "competitive_lead_in_progress") == []
-    rows["in_progress_projects"][0]["mode"] = "竞争择优"
-    rows["in_progress_projects"][0]["end_year"] = 2023  # over before the batch
-    assert reasons(rows, "competitive_lead_in_progress") == []
-    rows["in_progress_projects"][0]["end_year"] = 2025
-    rows["proposals"] = [proposal(direction_code="3001")]  # 揭榜挂帅: the other rule's
-    assert reasons(rows, "competitive_lead_in_progress") == []
-    rows["proposals"] = [proposal(direction_code="3002", lead_unit_id="UNIV")]
-    rows["in_progress_projects"][0]["lead_unit_id"] = "UNIV"
-    assert reasons(rows, "competitive_lead_in_progress") == []  # not an enterprise
+    project = rows["in_progress_projects"][0]
+    project["mode"] = exempt
+    assert reasons(rows, rule) == []
+    project["mode"] = "揭榜挂帅"
+    project["end_year"] = 2023  # over before the batch
+    assert reasons(rows, rule) == []
+    project["end_year"] = 2026
+    rows["proposals"] = [proposal(direction_code=other)]  # the other rule's direction
+    assert reasons(rows, rule) == []
+    rows["proposals"] = [proposal(direction_code=code, lead_unit_id="UNIV")]
+    project["lead_unit_id"] = "UNIV"
+    assert reasons(rows, rule) == []  # not an enterprise
 
 
 def test_recusal_requests_above_the_cap_are_warned() -> None:
