@@ -46,10 +46,10 @@ from assign.flow import (
     FlowSolution,
     Network,
     build_network,
-    entry_nodes,
     excess,
     lowered_potentials,
     potentials,
+    reduced_cost,
     repair,
     scaled_cost,
     solve_network,
@@ -581,9 +581,7 @@ def _exact(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(p, e, reduced cost int64, affinity float64) of the pairs, priced exactly."""
     w64 = np.asarray(w, dtype=np.float64)
-    entry = entry_nodes(net, p, e, spec.unit, spec.in_group)
-    rc = scaled_cost(w64) + d[entry] - d[net.e_node[e]]
-    return p, e, rc, w64
+    return p, e, reduced_cost(net, d, p, e, scaled_cost(w64), spec.unit, spec.in_group), w64
 
 
 # --------------------------------------------------------------------------- public API
@@ -691,7 +689,7 @@ def solve_certified(
             break
         if rounds >= max_rounds or time.perf_counter() - t0 > time_limit_s:
             break
-        if not flow.slack and added <= _SMALL_UPDATE * np.count_nonzero(flow.used):
+        if not flow.slack and added <= _SMALL_UPDATE * int(problem.k.sum()):
             pool.drop_above(flow.net, d, spec.unit, spec.in_group, _DROP_LIMIT)
         sel = pool.selection()
         if progress is not None:

@@ -94,6 +94,20 @@ def entry_nodes(
     return parent
 
 
+def reduced_cost(
+    net: Network,
+    d: np.ndarray,
+    p: np.ndarray,
+    e: np.ndarray,
+    cost: np.ndarray,
+    unit: np.ndarray,
+    in_group: np.ndarray | None,
+) -> np.ndarray:
+    """Reduced cost ``cost + d[entry] - d[expert]`` of the pair arcs (p, e) of integer cost
+    ``cost`` under potentials ``d``, whether or not the pairs are in ``net``: < 0 prices in."""
+    return cost + d[entry_nodes(net, p, e, unit, in_group)] - d[net.e_node[e]]
+
+
 def build_network(
     *,
     cand_p: np.ndarray,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assign.flow import SCALE, Network, entry_nodes, scaled_cost, unique_sorted
+from assign.flow import SCALE, Network, reduced_cost, scaled_cost, unique_sorted
 
 BlockFn = Callable[[slice], np.ndarray]
 
@@ -117,9 +117,7 @@ class CooPool:
         total = 0
         for lo in range(0, out.size, 2_000_000):
             idx = out[lo : lo + 2_000_000]
-            p, e = self.p[idx], self.e[idx]
-            entry = entry_nodes(net, p, e, unit, in_group)
-            rc = self.cost[idx] + d[entry] - d[net.e_node[e]]
+            rc = reduced_cost(net, d, self.p[idx], self.e[idx], self.cost[idx], unit, in_group)
             self.chosen[idx[rc < max(margin, 0)]] = True
             neg = rc < 0
             added += int(np.count_nonzero(neg))
@@ -141,8 +139,7 @@ class CooPool:
         others. A pair is taken out once at most (one that prices in again stays), so pricing
         rounds cannot cycle. Returns how many."""
         idx = np.flatnonzero(self.chosen & ~self.dropped)
-        p, e = self.p[idx], self.e[idx]
-        rc = self.cost[idx] + d[entry_nodes(net, p, e, unit, in_group)] - d[net.e_node[e]]
+        rc = reduced_cost(net, d, self.p[idx], self.e[idx], self.cost[idx], unit, in_group)
         out = idx[rc > max(limit, 0)]
         self.chosen[out] = False
         self.dropped[out] = True
@@ -369,8 +366,7 @@ class DensePool:
             key = p * self.n_e + cc
             ok &= ~is_member(key, conf_key) & ~is_member(key, sel_key)
             p, e, raw = p[ok], cc[ok], raw[ok]
-            entry = entry_nodes(net, p, e, unit, in_group)
-            rc = scaled_cost(raw) + d[entry] - d[net.e_node[e]]
+            rc = reduced_cost(net, d, p, e, scaled_cost(raw), unit, in_group)
             neg = rc < 0
             new_p.append(p[neg])
             new_e.append(e[neg])
