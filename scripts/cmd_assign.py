@@ -1,0 +1,387 @@
+"""Assignment commands: assign from the database, replace declines, solve plain files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assign.pipeline import AssignOptions
+from models import assign_jobs
+from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
+from scripts.output import (
+    EXIT_INFEASIBLE,
+    EXIT_USAGE,
+    CliError,
+    Report,
+    TableOut,
+    output_options,
+    progress_bar,
+)
+
+# --- assignment -------------------------------------------------------------------------------
+
+
+def _assign_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    opts = [
+        click.option(
+            "--k",
+            type=click.IntRange(1),
+            default=5,
+            show_default=True,
+            help="Experts per proposal.",
+        ),
+        click.option(
+            "--max-load",
+            type=click.IntRange(1),
+            default=6,
+            show_default=True,
+            help="Most proposals per expert.",
+        ),
+        click.option(
+            "--min-load",
+            type=click.IntRange(0),
+            default=0,
+            show_default=True,
+            help="Fewest proposals per expert (hard).",
+        ),
+        click.option(
+            "--min-industry",
+            type=click.IntRange(0),
+            default=0,
+            help="At least N 产业 experts per proposal.",
+        ),
+        click.option(
+            "--min-outside",
+            type=click.IntRange(0),
+            default=0,
+            help="At least N experts from outside the province.",
+        ),
+        click.option(
+            "--min-senior",
+            type=click.IntRange(0),
+            default=0,
+            help="At least N 正高 experts per proposal.",
+        ),
+        click.option(
+            "--fair", is_flag=True, help="Maximise the worst-off proposal's affinity first."
+        ),
+        click.option(
+            "--max-probability",
+            type=click.FloatRange(0, 1, min_open=True),
+            help="Randomised draw: no (expert, proposal) pair more likely than this.",
+        ),
+        click.option(
+            "--seed", type=int, default=0, show_default=True, help="Seed of the draw (recorded)."
+        ),
+    ]
+    for o in reversed(opts):
+        fn = o(fn)
+    return fn
+
+
+@click.command()
+@batch_option
+@click.option(
+    "--mode",
+    type=click.Choice(["review", "panel"]),
+    default="review",
+    show_default=True,
+    help="通讯评审 or 会评.",
+)
+@_assign_options
+@click.option(
+    "--k-direction", multiple=True, metavar="CODE=K", help="k for one direction (repeat)."
+)
+@click.option(
+    "--k-proposal",
+    multiple=True,
+    metavar="ID=K",
+    help="k for one proposal, over its direction's (repeat).",
+)
+@click.option(
+    "--affinity",
+    "affinity_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Use this proposal,expert,score CSV instead of the built-in specialty affinity.",
+)
+@click.option(
+    "--panel-groups",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Panel mode: a direction_code,group CSV naming which directions share a panel.",
+)
+@click.option(
+    "--affinity-floor", type=float, default=0.0, show_default=True, help="Lowest usable affinity."
+)
+@click.option(
+    "--candidates",
+    type=click.IntRange(1),
+    default=60,
+    show_default=True,
+    help="Candidates per proposal.",
+)
+@click.option(
+    "--reserve-ratio",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Reserves per seat (1:N).",
+)
+@click.option(
+    "--panel-size", type=click.IntRange(1), default=7, show_default=True, help="Panel size (odd)."
+)
+@click.option(
+    "--panel-min",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Non-conflicted members per proposal.",
+)
+@click.option(
+    "--panel-by",
+    type=click.Choice(["direction", "programme"]),
+    default="direction",
+    show_default=True,
+    help="One panel per direction or per programme.",
+)
+@click.option(
+    "--panel-industry", type=click.IntRange(0), default=0, help="At least N 产业 experts per panel."
+)
+@click.option(
+    "--panel-finance", type=click.IntRange(0), default=0, help="At least N 财务 experts per panel."
+)
+@output_options
+@pass_ctx
+@domain_errors
+def assign(
+    ctx: Ctx,
+    batch_id: str | None,
+    mode: str,
+    k: int,
+    max_load: int,
+    min_load: int,
+    min_industry: int,
+    min_outside: int,
+    min_senior: int,
+    fair: bool,
+    max_probability: float | None,
+    seed: int,
+    k_direction: tuple[str, ...],
+    k_proposal: tuple[str, ...],
+    affinity_floor: float,
+    candidates: int,
+    reserve_ratio: float,
+    panel_size: int,
+    panel_min: int,
+    panel_by: str,
+    panel_industry: int,
+    panel_finance: int,
+    affinity_file: Path | None,
+    panel_groups: Path | None,
+) -> Report:
+    """Assign experts to the batch's eligible proposals (exact, fair or a capped random draw)."""
+    if fair and max_probability is not None:
+        raise CliError("--fair and --max-probability cannot be combined", EXIT_USAGE)
+    spec = assign_jobs.RunSpec(
+        mode=mode,
+        options=AssignOptions(
+            k=k, k_by_direction=_k_overrides("--k-direction", "CODE", k_direction),
+            k_by_proposal=_k_overrides("--k-proposal", "ID", k_proposal), max_load=max_load,
+            min_load=min_load, floor=affinity_floor, top_n=candidates, min_industry=min_industry,
+            min_outside=min_outside, min_senior=min_senior,
+        ),
+        max_probability=max_probability, fair=fair, reserve_ratio=reserve_ratio, seed=seed,
+        panel_by=panel_by, panel_size=panel_size, panel_min=panel_min,
+        panel_industry=panel_industry, panel_finance=panel_finance,
+        affinity_file=None if affinity_file is None else str(affinity_file),
+    )  # fmt: skip
+    with progress_bar() as progress:
+        out = assign_jobs.assign_job(
+            ctx.engine, batch_id, spec=spec, actor=ctx.actor, panel_groups_file=panel_groups,
+            progress=progress,
+        )  # fmt: skip
+    return _assign_report(out)
+
+
+def _k_overrides(option: str, name: str, items: tuple[str, ...]) -> dict[str, int]:
+    """``NAME=K`` items as a mapping; a malformed or repeated name is a usage error."""
+    out: dict[str, int] = {}
+    for item in items:
+        key, _, val = item.partition("=")
+        if not key or not val.isdigit():
+            raise CliError(f"{option} takes {name}=K, got {item!r}", EXIT_USAGE)
+        if key in out:
+            raise CliError(f"{option} gives {key} twice", EXIT_USAGE)
+        out[key] = int(val)
+    return out
+
+
+def _assign_report(out: assign_jobs.AssignOutcome) -> Report:
+    s = out.summary
+    data = {
+        "run_id": out.run_id,
+        "mode": out.spec.mode,
+        "proposals": out.problem.n_proposals,
+        "k": out.spec.options.k,
+        **s,
+    }
+    if out.result is not None:  # the same keys as ``solve --json``
+        data.setdefault("objective", out.result.objective)
+        data.setdefault("bound", out.result.bound)
+    if out.panels is not None:
+        rows = [[g, len(m), out.panels.leaders.get(g, "")] for g, m in out.panels.panels.items()]
+        return Report(
+            data,
+            tables=[TableOut(f"Panels of run {out.run_id}", ["group", "members", "leader"], rows)],
+            lines=[f"status {s['status']}, objective {s['objective']:.3f}, gap {s['gap']:.2%}"],
+        )
+    hist = s.get("load_histogram", {})
+    lines = [
+        f"run {out.run_id}: {s['status']}, {out.problem.n_proposals} proposals x "
+        f"k={out.spec.options.k}, total affinity {s['total_affinity']:.3f}, "
+        f"worst proposal {s['min_proposal_affinity']:.3f}",
+        f"conflicts violated: {s['conflicts_violated']}; "
+        f"one-per-unit violated: {s['one_per_unit_violated']}; "
+        + ("certified optimal" if s.get("certified") else f"gap {s.get('gap')}"),
+    ]
+    if "price_of_fairness" in s:
+        lines.append(
+            f"fair: worst proposal {s['fair_min_affinity']:.3f} "
+            f"(plain {s['plain_min_affinity']:.3f}), total {s['fair_total']:.3f} "
+            f"(plain {s['plain_total']:.3f}); price of fairness {s['price_of_fairness']:.3f}"
+        )
+    if "expected_objective" in s:
+        lines.append(
+            f"draw with max probability {s['max_probability']}: expected affinity "
+            f"{s['expected_objective']:.3f}, drawn {s['realised_objective']:.3f}"
+        )
+    return Report(
+        data,
+        tables=[TableOut("Load histogram", ["load", "experts"], sorted(hist.items()))],
+        lines=lines,
+    )
+
+
+@click.command()
+@batch_option
+@click.argument("declined", nargs=-1, required=True, metavar="PROPOSAL:EXPERT...")
+@output_options
+@pass_ctx
+@domain_errors
+def replace(ctx: Ctx, batch_id: str | None, declined: tuple[str, ...]) -> Report:
+    """Replace experts who declined, from reserves first, moving nobody else."""
+    pairs = []
+    for item in declined:
+        p, sep, e = item.partition(":")
+        if not sep or not p or not e:
+            raise CliError(f"expected PROPOSAL:EXPERT, got {item!r}", EXIT_USAGE)
+        pairs.append((p, e))
+    out = assign_jobs.replace_job(ctx.engine, batch_id, pairs, actor=ctx.actor)
+    return Report(
+        {
+            "run_id": out.run_id,
+            "declined": len(out.declined),
+            "from_reserve": sum(1 for a in out.added if a[2] == "reserve"),
+            "re_solved": sum(1 for a in out.added if a[2] != "reserve"),
+            "unfilled": out.unfilled,
+        },
+        tables=[
+            TableOut(
+                "Invited instead", ["proposal", "expert", "from"], [list(a) for a in out.added]
+            )
+        ],
+        lines=out.diagnosis,
+        exit_code=EXIT_INFEASIBLE if out.unfilled else 0,
+    )
+
+
+@click.command()
+@click.option(
+    "--scores", type=click.Path(path_type=Path), required=True, help="proposal,expert,score CSV."
+)
+@click.option(
+    "--conflicts", "conflicts_file", type=click.Path(path_type=Path), help="proposal,expert CSV."
+)
+@click.option(
+    "--experts",
+    "experts_file",
+    type=click.Path(path_type=Path),
+    help="expert[,max_load,unit,kind,province,title] CSV.",
+)
+@_assign_options
+@click.option(
+    "--affinity-floor", type=float, default=0.0, show_default=True, help="Lowest usable score."
+)
+@click.option(
+    "--allow-missing", is_flag=True, help="Pairs absent from the scores are candidates at score 0."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Assignment CSV to write.",
+)
+@output_options
+@domain_errors
+def solve(
+    scores: Path,
+    conflicts_file: Path | None,
+    experts_file: Path | None,
+    k: int,
+    max_load: int,
+    min_load: int,
+    min_industry: int,
+    min_outside: int,
+    min_senior: int,
+    fair: bool,
+    max_probability: float | None,
+    seed: int,
+    affinity_floor: float,
+    allow_missing: bool,
+    out: Path,
+) -> Report:
+    """Solve an assignment from plain files, no database (scripts, other matchers' inputs)."""
+    from assign.draw import draw_assignment
+    from assign.fair import solve_fair
+    from assign.files import solve_files, write_assignment_csv
+    from assign.solver import quality_summary
+
+    if fair and max_probability is not None:
+        raise CliError("--fair and --max-probability cannot be combined", EXIT_USAGE)
+    solver = None
+    if fair:
+        solver = lambda pr: solve_fair(pr).assignment  # noqa: E731
+    elif max_probability is not None:
+        solver = lambda pr: draw_assignment(pr, q=max_probability, seed=seed).assignment  # noqa: E731
+    with progress_bar() as progress:
+        problem, result = solve_files(
+            scores, conflicts=conflicts_file, experts=experts_file, k=k, max_load=max_load,
+            min_load=min_load, floor=affinity_floor, allow_missing=allow_missing,
+            min_industry=min_industry, min_outside=min_outside, min_senior=min_senior,
+            progress=progress, solver=solver,
+        )  # fmt: skip
+    data = {
+        "status": str(result.status), "objective": result.objective, "bound": result.bound,
+        "gap": result.gap, "wall_s": result.wall_s, "certified": result.certified,
+        "proposals": problem.n_proposals, "experts": problem.n_experts, "k": k,
+        "diagnosis": list(result.diagnosis),
+    }  # fmt: skip
+    if result.status in ("infeasible", "unknown"):
+        return Report(
+            data,
+            lines=[f"no assignment ({result.status}):", *result.diagnosis],
+            exit_code=EXIT_INFEASIBLE,
+        )
+    n = write_assignment_csv(result, out)
+    summary = quality_summary(problem, result)
+    data.update({k_: v for k_, v in summary.items() if k_ not in data})
+    return Report(
+        data,
+        lines=[
+            f"{result.status}: objective {result.objective:.6f}, bound {result.bound:.6f}, "
+            f"gap {result.gap:.2e}, {'certified' if result.certified else 'not certified'}, "
+            f"{result.wall_s:.2f} s; {n} pairs written to {out}"
+        ],
+    )

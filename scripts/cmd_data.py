@@ -1,0 +1,126 @@
+"""Commands for the data itself: the schema, imports, formats, exports and the audit log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from models import io, jobs
+from scripts.context import Ctx, domain_errors, pass_ctx
+from scripts.output import (
+    CliError,
+    Report,
+    TableOut,
+    output_options,
+    write_table_option,
+)
+
+
+@click.command()
+@output_options
+@pass_ctx
+@domain_errors
+def init(ctx: Ctx) -> Report:
+    """Create the database, or upgrade it to the newest schema."""
+    rev = jobs.init_db(ctx.engine)
+    url = ctx.engine.url.render_as_string(hide_password=True)
+    return Report({"database": url, "revision": rev}, lines=[f"{url}: schema at revision {rev}"])
+
+
+def _counts_table(results: list[io.ImportCounts]) -> TableOut:
+    return TableOut(
+        "Imported",
+        ["kind", "file", "created", "updated", "unchanged", "ignored columns"],
+        [
+            [r.kind, r.file, r.created, r.updated, r.unchanged, ", ".join(r.ignored_columns)]
+            for r in results
+        ],
+    )
+
+
+@click.command(
+    "import",
+    help="Import a CSV/XLSX file of KIND, or `all` <kind>.csv files of a folder.\n\n"
+    "All-or-nothing: any problem lists file, row, column, value and what was expected, exits 3 "
+    "and writes nothing. Re-importing the same rows changes nothing. KIND: all, "
+    + ", ".join(io.IMPORT_KINDS)
+    + ". See `reviewopt formats KIND` for the columns.",
+)
+@click.argument("kind", type=click.Choice(["all", *io.IMPORT_KINDS]), metavar="KIND")
+@click.argument("path", type=click.Path(path_type=Path))
+@output_options
+@pass_ctx
+@domain_errors
+def import_(ctx: Ctx, kind: str, path: Path) -> Report:
+    if kind == "all":
+        results = jobs.import_all(ctx.engine, path, actor=ctx.actor)
+    else:
+        results = [jobs.import_kind(ctx.engine, kind, path, actor=ctx.actor)]
+    report = Report({"imported": jobs.counts_summary(results)}, tables=[_counts_table(results)])
+    if any(r.kind == "reviews" for r in results):
+        short = jobs.reviews_short(ctx.engine)
+        report.data["proposals_short_of_reviews"] = short["proposal"].tolist()
+        report.lines.append(
+            f"{len(short)} proposals still short of reviews"
+            + (": " + ", ".join(short["proposal"].head(20)) if len(short) else "")
+            + (" …" if len(short) > 20 else "")
+            + " (`reviewopt export review_status`)"
+        )
+    return report
+
+
+@click.command()
+@click.argument("kind", required=False)
+@output_options
+def formats(kind: str | None) -> Report:
+    """Show the input format (columns, Chinese aliases, types) of KIND, or list the kinds."""
+    if kind is None:
+        rows = [[k, ", ".join(r["column"] for r in io.format_rows(k))] for k in io.IMPORT_KINDS]
+        return Report(
+            {"kinds": list(io.IMPORT_KINDS)}, tables=[TableOut("Kinds", ["kind", "columns"], rows)]
+        )
+    if kind not in io.IMPORT_KINDS:
+        raise CliError(f"unknown kind {kind!r}; expected one of: {', '.join(io.IMPORT_KINDS)}", 2)
+    columns = io.format_rows(kind)
+    return Report(
+        {"kind": kind, "columns": columns},
+        tables=[TableOut(kind, list(columns[0]), [list(r.values()) for r in columns])],
+    )
+
+
+@click.command()
+@click.argument("kind", metavar="KIND")
+@write_table_option
+@pass_ctx
+@domain_errors
+def export(ctx: Ctx, kind: str) -> Any:
+    """Export KIND (an import kind or a result view such as decisions) as CSV or XLSX.
+
+    Cells a spreadsheet would run as formulas are escaped with a leading quote.
+    """
+    if kind not in jobs.export_kinds():
+        raise CliError(
+            f"unknown kind {kind!r}; expected one of: {', '.join(jobs.export_kinds())}", 2
+        )
+    return jobs.export_kind(ctx.engine, kind)
+
+
+@click.command("audit")
+@click.option(
+    "--last", type=click.IntRange(1), default=20, show_default=True, help="How many events."
+)
+@output_options
+@pass_ctx
+@domain_errors
+def audit_cmd(ctx: Ctx, last: int) -> Report:
+    """Show the latest audit events: who ran what, when, with which seed and digests."""
+    frame = jobs.export_kind(ctx.engine, "audit").tail(last)
+    rows = [
+        [e.id, e.at, e.actor, e.command, e.seed, (e.message or "")[:80]] for e in frame.itertuples()
+    ]
+    return Report(
+        {"events": frame.astype(object).where(frame.notna(), None).to_dict("records")},
+        tables=[TableOut("Audit log", ["id", "at", "actor", "command", "seed", "message"], rows)],
+    )

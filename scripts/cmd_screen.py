@@ -1,0 +1,206 @@
+"""Commands before assignment: screening (形式审查), waivers, the pool and conflicts (回避)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from models import jobs, screen_jobs
+from models.io import write_frame
+from scripts.context import Ctx, batch_option, domain_errors, frame_rows, pass_ctx
+from scripts.output import (
+    Report,
+    TableOut,
+    output_options,
+)
+
+# --- screening, pool, conflicts ---------------------------------------------------------------
+
+
+@click.command()
+@batch_option
+@click.option(
+    "--similarity",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Near-duplicate threshold (TF-IDF cosine of title + abstract; default 0.7).",
+)
+@output_options
+@pass_ctx
+@domain_errors
+def screen(ctx: Ctx, batch_id: str | None, similarity: float | None) -> Report:
+    """Screen proposals against the call's eligibility rules (形式审查) and store the findings."""
+    from assign.screening import summary_by_direction, summary_by_rule
+
+    result = screen_jobs.screen_job(
+        ctx.engine, batch_id, actor=ctx.actor, similarity_threshold=similarity
+    )
+    by_rule = summary_by_rule(result)
+    by_dir = summary_by_direction(result)
+    counts = result.status["status"].value_counts().to_dict()
+    data = {
+        "proposals": len(result.status),
+        "eligible": int(counts.get("eligible", 0)),
+        "warnings": int(counts.get("warnings", 0)),
+        "rejected": int(counts.get("rejected", 0)),
+        "by_rule": {r.rule: r.proposals for r in by_rule.itertuples() if r.findings},
+    }
+    return Report(
+        data,
+        tables=[
+            TableOut("Findings by rule", list(by_rule.columns), frame_rows(by_rule)),
+            TableOut("Proposals by direction", list(by_dir.columns), frame_rows(by_dir)),
+        ],
+        lines=[
+            f"{data['proposals']} proposals: {data['eligible']} eligible, "
+            f"{data['warnings']} with warnings, {data['rejected']} rejected. "
+            "Details: `reviewopt export findings`."
+        ],
+    )
+
+
+@click.command()
+@click.argument("proposal")
+@click.argument("rule")
+@click.option("--reason", required=True, help="Why the finding is waived (recorded).")
+@output_options
+@pass_ctx
+@domain_errors
+def waive(ctx: Ctx, proposal: str, rule: str, reason: str) -> Report:
+    """Waive a screening finding of PROPOSAL under RULE, with a reason (audited)."""
+    result = screen_jobs.waive_job(ctx.engine, proposal, rule, reason=reason, actor=ctx.actor)
+    status = result.status.set_index("proposal_id")["status"].get(proposal)
+    return Report(
+        {"proposal": proposal, "rule": rule, "status": status},
+        lines=[f"{proposal}: {rule} waived by {ctx.actor}; status now {status}"],
+    )
+
+
+@click.command()
+@batch_option
+@click.option("--max-age", type=int, default=70, show_default=True, help="超龄: oldest age kept.")
+@click.option(
+    "--title",
+    "titles",
+    multiple=True,
+    type=click.Choice(["senior", "associate", "intermediate", "other"]),
+    help="Keep only these titles (repeat; e.g. senior and associate = 副高及以上).",
+)
+@click.option(
+    "--level",
+    "levels",
+    multiple=True,
+    type=click.Choice(["A", "B", "C"]),
+    help="Keep only these levels.",
+)
+@click.option(
+    "--province", type=click.Choice(["in", "out"]), help="Keep only in- or out-of-province experts."
+)
+@output_options
+@pass_ctx
+@domain_errors
+def pool(
+    ctx: Ctx,
+    batch_id: str | None,
+    max_age: int,
+    titles: tuple[str, ...],
+    levels: tuple[str, ...],
+    province: str | None,
+) -> Report:
+    """Set experts aside before assignment (inactive, 超龄, 失信, 连续2次较差, officer filters)."""
+    filters = screen_jobs.PoolFilters(
+        max_age=max_age,
+        titles=titles or None,
+        levels=levels or None,
+        province_scope=province,
+    )
+    aside = screen_jobs.pool_job(ctx.engine, batch_id, filters=filters, actor=ctx.actor)
+    reasons = aside["reason"].str.split("; ").explode().str.split(" \\(| [0-9]", regex=True).str[0]
+    by_reason = reasons.value_counts().to_dict()
+    return Report(
+        {"set_aside": len(aside), "by_reason": by_reason},
+        tables=[TableOut("Set aside", ["expert", "reason"], frame_rows(aside, 20))],
+        lines=[f"{len(aside)} experts set aside (first 20 shown; `reviewopt export pool`)."],
+    )
+
+
+@click.command()
+@batch_option
+@click.option(
+    "--policy",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Conflict policy file (TOML) overriding the defaults.",
+)
+@click.option("--coauthor-years", type=int, help="Co-authorship window in years (default 3).")
+@click.option("--former-employment-years", type=int, help="Left the unit within N years (2).")
+@click.option("--shareholding/--no-shareholding", default=None, help="Shareholding relates units.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write CSV/XLSX.")
+@output_options
+@pass_ctx
+@domain_errors
+def conflicts(
+    ctx: Ctx,
+    batch_id: str | None,
+    policy: Path | None,
+    coauthor_years: int | None,
+    former_employment_years: int | None,
+    shareholding: bool | None,
+    out: Path | None,
+) -> Report:
+    """Find every conflicted (expert, proposal) pair with its reason chain (回避)."""
+    overrides = {
+        k: v
+        for k, v in {
+            "coauthor_years": coauthor_years,
+            "former_employment_years": former_employment_years,
+            "shareholding": shareholding,
+        }.items()
+        if v is not None
+    }
+    found = screen_jobs.conflicts_job(
+        ctx.engine, batch_id, policy_file=policy, overrides=overrides, actor=ctx.actor
+    )
+    pairs = found[["proposal_id", "expert_id"]].drop_duplicates()
+    by_kind = (
+        found.drop_duplicates(["proposal_id", "expert_id", "kind"])["kind"].value_counts().to_dict()
+    )
+    if out is not None:
+        write_frame(jobs.export_kind(ctx.engine, "conflicts"), out, out.suffix.lstrip(".") or "csv")
+    return Report(
+        {"pairs": len(pairs), "by_reason": by_kind},
+        tables=[TableOut("Conflicts by reason", ["reason", "pairs"], list(by_kind.items()))],
+        lines=[f"{len(pairs)} conflicted (expert, proposal) pairs."],
+    )
+
+
+@click.command()
+@click.argument("expert")
+@click.argument("proposal")
+@click.option(
+    "--policy",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Conflict policy file (TOML) overriding the defaults.",
+)
+@output_options
+@pass_ctx
+@domain_errors
+def explain(ctx: Ctx, expert: str, proposal: str, policy: Path | None) -> Report:
+    """Say why EXPERT may not review PROPOSAL (or that nothing does), and why they match."""
+    chains, aff = screen_jobs.explain_job(ctx.engine, expert, proposal, policy_file=policy)
+    lines = chains or [f"no conflict of interest between {expert} and {proposal}"]
+    lines.append(
+        f"specialty affinity {aff.score:.3f} = {aff.text_weight:g} x text {aff.text_score:.3f}"
+        f" + {aff.code_weight:g} x discipline codes {aff.code_score:.3f}; shared codes: "
+        f"{', '.join(aff.shared_codes) or 'none'}; shared terms: "
+        f"{', '.join(t.text for t in aff.top_terms) or 'none'}"
+    )
+    data = {
+        "expert": expert,
+        "proposal": proposal,
+        "conflicted": bool(chains),
+        "reasons": chains,
+        "affinity": aff.score,
+        "shared_codes": list(aff.shared_codes),
+        "shared_terms": [t.text for t in aff.top_terms],
+    }
+    return Report(data, lines=lines)
