@@ -14,6 +14,7 @@ import getpass
 import click
 
 from models.db import LOCK_WAIT_S
+from models.i18n import LANGUAGES, default_language, set_language
 from scripts import cmd_assign, cmd_data, cmd_decide, cmd_demo, cmd_screen
 from scripts.context import Ctx
 
@@ -48,10 +49,18 @@ class _InOrder(click.Group):
     metavar="SECONDS",
     help="How long to wait for a batch another run holds (then exit 5).",
 )
+@click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    envvar="REVIEWOPT_LANG",
+    help="Language of text for people (default: $REVIEWOPT_LANG, else zh under a zh_* locale, "
+    "else en). --json, CSV columns and exit codes never change with it.",
+)
 @click.version_option(package_name="reviewopt")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, actor: str, wait: float) -> None:
+def cli(ctx: click.Context, db: str | None, actor: str, wait: float, lang: str | None) -> None:
     """reviewopt: screen proposals, assign expert reviewers, calibrate scores, select projects."""
+    set_language(lang or default_language())
     LOCK_WAIT_S.set(wait)
     ctx.obj = Ctx(db, actor)
     ctx.call_on_close(ctx.obj.close)

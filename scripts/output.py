@@ -21,6 +21,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from models.i18n import _, _n
+
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INVALID_INPUT = 3
@@ -36,7 +38,7 @@ class CliError(click.ClickException):
         self.exit_code = code  # type: ignore[misc]  # click reads it per instance
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"Error: {self.format_message()}", err=True)
+        click.echo(_("Error: {message}", message=self.format_message()), err=True)
 
 
 @dataclass
@@ -84,7 +86,7 @@ def _cell(v: Any) -> str:
             return ""
         return f"{x:,.3f}".rstrip("0").rstrip(".") if abs(x) < 1e6 else f"{x:,.0f}"
     if isinstance(v, bool | np.bool_):
-        return "yes" if v else "no"
+        return _("yes") if v else _("no")
     return str(v)
 
 
@@ -163,13 +165,16 @@ def write_table_option(fn: Callable[..., Any]) -> Callable[..., None]:
     @functools.wraps(fn)
     def wrapper(*args: Any, fmt: str, out: Path | None, **kwargs: Any) -> None:
         if fmt == "xlsx" and out is None:
-            raise CliError("--format xlsx needs --out FILE.xlsx", EXIT_USAGE)
+            raise CliError(_("--format xlsx needs --out FILE.xlsx"), EXIT_USAGE)
         frame = fn(*args, **kwargs)
         data = write_frame(frame, out, fmt)
         if data is not None:
             sys.stdout.buffer.write(data)
             sys.stdout.flush()
         else:
-            click.echo(f"wrote {len(frame)} rows to {out}", err=True)
+            click.echo(
+                _n("wrote {n} row to {out}", "wrote {n} rows to {out}", len(frame), out=out),
+                err=True,
+            )
 
     return wrapper

@@ -1,0 +1,211 @@
+"""Text for people, in Chinese and English, from one gettext message catalogue.
+
+Code writes person-facing text in English and marks it, so that the catalogue can find it:
+
+- ``_("{n} proposals screened", n=n)`` translates now, into the current language;
+- ``_n("{n} row", "{n} rows", n)`` the same, with the English plural;
+- ``Msg("{expert} works at {unit}", expert=..., unit=...)`` keeps the message and its values, for
+  text that is stored (findings, conflict chains, explanations) and shown later in whatever
+  language the reader chose. ``Msg.to_json`` / :func:`render_stored` carry it through a text
+  column; values may be strings, numbers, other ``Msg`` or lists of them;
+- ``N_("...")`` marks a constant for the catalogue without translating it yet.
+
+Placeholders are ``str.format`` fields with names (``{score:.1f}`` works); never build the
+message itself with an f-string, or the catalogue cannot see it.
+
+The Chinese lives in ``models/locale/zh/LC_MESSAGES/reviewopt.po`` and is read with Babel, the
+gettext tool of the Python ecosystem: a ``.po`` file is what translators' tools edit,
+``python -m scripts.catalogue`` keeps it in step with the code through Babel's extractor, and
+``tests/test_i18n.py`` fails when a marked message has no Chinese. English is the message itself.
+
+The language is ``--lang`` on the command line, else ``REVIEWOPT_LANG``, else the locale
+(``zh_*`` gives Chinese), else English. It is a context variable, so that a server can set it
+per request. Machine-facing output (``--json``, CSV column names, exit codes, audit records)
+never depends on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+LANGUAGES = ("zh", "en")
+DOMAIN = "reviewopt"
+
+_LANG: contextvars.ContextVar[str | None] = contextvars.ContextVar("reviewopt_lang", default=None)
+
+
+def default_language() -> str:
+    """``REVIEWOPT_LANG`` if set, else Chinese under a ``zh`` locale, else English."""
+    env = os.environ.get("REVIEWOPT_LANG", "").strip().lower()
+    if env:
+        return check_language(env)
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "")
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+def check_language(lang: str) -> str:
+    """``lang`` if it is one of :data:`LANGUAGES`; a clear error otherwise."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"language {lang!r} is not supported; expected one of: zh, en")
+    return lang
+
+
+def language() -> str:
+    """The language person-facing text is rendered in now."""
+    return _LANG.get() or default_language()
+
+
+def set_language(lang: str) -> contextvars.Token[str | None]:
+    """Render in ``lang`` from now on, in this context."""
+    return _LANG.set(check_language(lang))
+
+
+@contextlib.contextmanager
+def using(lang: str) -> Iterator[None]:
+    """Render in ``lang`` inside the block."""
+    token = set_language(lang)
+    try:
+        yield
+    finally:
+        _LANG.reset(token)
+
+
+def catalogue_path(lang: str = "zh") -> Any:
+    """The ``.po`` file of ``lang`` (a Traversable inside the installed package)."""
+    return resources.files("models") / "locale" / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@functools.cache
+def _catalogue(lang: str) -> dict[str, str]:
+    """msgid -> translation for ``lang`` (empty for English, whose text is the msgid)."""
+    if lang == "en":
+        return {}
+    from babel.messages.pofile import read_po
+
+    with catalogue_path(lang).open("rb") as fh:
+        catalog = read_po(fh)
+    out: dict[str, str] = {}
+    for message in catalog:
+        if not message.id:
+            continue
+        msgid = message.id[0] if isinstance(message.id, tuple | list) else message.id
+        text = message.string[0] if isinstance(message.string, tuple | list) else message.string
+        if text:
+            out[msgid] = text
+    return out
+
+
+def _translate(msgid: str, lang: str) -> str:
+    return _catalogue(lang).get(msgid, msgid)
+
+
+def _fill(template: str, params: Mapping[str, Any], lang: str) -> str:
+    if not params:
+        return template
+    return template.format(**{k: _value(v, lang) for k, v in params.items()})
+
+
+def _value(v: Any, lang: str) -> Any:
+    if isinstance(v, Msg):
+        return v.render(lang)
+    if isinstance(v, list | tuple):
+        return _translate("; ", lang).join(str(_value(x, lang)) for x in v)
+    return v
+
+
+def _(msgid: str, /, **params: Any) -> str:
+    """``msgid`` in the current language, its ``{fields}`` filled from ``params``."""
+    lang = language()
+    return _fill(_translate(msgid, lang), params, lang)
+
+
+def _n(singular: str, plural: str, n: int, /, **params: Any) -> str:
+    """The singular or plural message for count ``n`` (``{n}`` is filled too)."""
+    lang = language()
+    chosen = singular if n == 1 else plural
+    text = _catalogue(lang).get(singular) if lang != "en" else None
+    return _fill(text or chosen, {"n": n, **params}, lang)
+
+
+def N_(msgid: str, /) -> str:
+    """Mark ``msgid`` for the catalogue; it is translated where it is shown."""
+    return msgid
+
+
+@dataclass(frozen=True)
+class Msg:
+    """A message kept with its values, rendered later in the reader's language."""
+
+    id: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __init__(self, msgid: str, /, **params: Any) -> None:
+        object.__setattr__(self, "id", msgid)
+        object.__setattr__(self, "params", params)
+
+    def render(self, lang: str | None = None) -> str:
+        """The text in ``lang`` (default: the current language)."""
+        lang = lang or language()
+        return _fill(_translate(self.id, lang), self.params, lang)
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"msg": self.id, "args": {k: _plain(v) for k, v in self.params.items()}}
+
+    def to_json(self) -> str:
+        """The form stored in a text column (read back by :func:`render_stored`)."""
+        return json.dumps(self.as_dict(), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Msg:
+        return cls(d["msg"], **{k: _revive(v) for k, v in d.get("args", {}).items()})
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Msg):
+        return v.as_dict()
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    if hasattr(v, "item"):  # NumPy scalars
+        return v.item()
+    return v
+
+
+def _revive(v: Any) -> Any:
+    if isinstance(v, dict) and "msg" in v:
+        return Msg.from_dict(v)
+    if isinstance(v, list):
+        return [_revive(x) for x in v]
+    return v
+
+
+def stored(text: str | None) -> Msg | None:
+    """The :class:`Msg` a text column holds, or None when it holds plain text."""
+    if not text or not text.startswith('{"'):
+        return None
+    try:
+        d = json.loads(text)
+    except ValueError:
+        return None
+    return Msg.from_dict(d) if isinstance(d, dict) and "msg" in d else None
+
+
+def render_stored(text: str | None, lang: str | None = None) -> str:
+    """A text column's value for people: a stored :class:`Msg` rendered, plain text as it is."""
+    msg = stored(text)
+    if msg is None:
+        return text or ""
+    return msg.render(lang)
