@@ -32,15 +32,13 @@ quota group) are solved by ``solve`` on the candidates alone and are not certifi
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from assign.affinity import AffinityModel
+from assign.executor import Executor, configured_executor
 from assign.flow import (
     SCALE,
     FlowSolution,
@@ -57,7 +55,16 @@ from assign.flow import (
     with_slack,
 )
 from assign.pricing import CooPool, Selection, is_member
-from assign.problem import AssignmentProblem, Status
+from assign.problem import AssignmentProblem, Status, pair_key, split_key
+from assign.scan import (
+    BLOCK_ENTRIES,
+    MaskedMatrix,
+    MatrixSource,
+    best_outside,
+    float32_floor,
+    row_blocks,
+    row_top,
+)
 from assign.solver import (
     AssignmentResult,
     DiagnosisRecord,
@@ -74,7 +81,6 @@ from assign.solver import (
 
 Progress = Callable[[str, float], None] | None
 
-_BLOCK_ENTRIES = 1 << 22  # matrix entries per row block (16 MB of float32)
 # Known pairs within this reduced cost of pricing in join the network too: the potentials of
 # the next flow shift by about that much, so they would mostly price in one round later (at
 # 20,000 proposals this saves a whole round, a min-cost flow solved anew).
@@ -96,7 +102,7 @@ class CertifyInputError(ValueError):
 
 
 def _model_index(
-    problem: AssignmentProblem, model: AffinityModel
+    problem: AssignmentProblem, model: MatrixSource
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """(P,) model row of each problem proposal; (E,) model column of each problem expert, or
     None when the model has the problem's experts in the problem's order."""
@@ -124,170 +130,60 @@ def _model_index(
     return rows, cols
 
 
-def _float32_floor(floor: float) -> np.float32:
-    """The least float32 ``f`` with ``f >= floor``: for float32 ``v``, ``v >= f`` exactly when
-    ``float(v) >= floor``."""
-    f = np.float32(floor)
-    if float(f) < floor:
-        f = np.nextafter(f, np.float32(np.inf))
-    return f
-
-
-@dataclass(frozen=True, eq=False)
-class _Matrix:
-    """The model's matrix in the problem's index order, with ineligible pairs masked."""
-
-    model: AffinityModel
-    rows: np.ndarray  # (P,) model row of each problem proposal
-    cols: np.ndarray | None  # (E,) model column of each problem expert; None: same order
-    n_e: int
-    floor32: np.float32
-    conf_key: np.ndarray  # sorted p * n_e + e of the conflicted pairs
-
-    def raw(self, prow: np.ndarray) -> np.ndarray:
-        """(R, E) float32 affinity of the proposals ``prow`` (ascending problem indices)."""
-        rr = self.rows[prow]
-        if rr.size and rr[-1] - rr[0] == rr.size - 1 and np.all(np.diff(rr) == 1):
-            blk = self.model.dense_block(slice(int(rr[0]), int(rr[-1]) + 1))
-        else:
-            blk = self.model.dense_block(rr)
-        if self.cols is not None:
-            blk = np.take(blk, self.cols, axis=1)
-        blk = np.asarray(blk, dtype=np.float32)
-        if blk.shape != (prow.size, self.n_e):
-            raise CertifyInputError(
-                f"the affinity model gave a block of shape {blk.shape} for {prow.size} proposals, "
-                f"expected ({prow.size}, {self.n_e})"
-            )
-        return blk
-
-    def mask(self, prow: np.ndarray, blk: np.ndarray, known: np.ndarray) -> None:
-        """Set to -inf, in place, the entries of ``blk`` (rows ``prow``) that are below the floor
-        (or NaN), conflicted, or in ``known`` (sorted keys p * n_e + e)."""
-        blk[~(blk >= self.floor32)] = -np.inf
-        for keys in (self.conf_key, known):
-            a, b = np.searchsorted(keys, [prow[0] * self.n_e, (prow[-1] + 1) * self.n_e])
-            if b <= a:
-                continue
-            sub = keys[a:b]
-            pp = sub // self.n_e
-            inside = is_member(pp, prow)
-            local = np.searchsorted(prow, pp[inside])
-            blk[local, sub[inside] % self.n_e] = -np.inf
-
-
-def _row_top(
-    blk: np.ndarray, t: int, lo: np.ndarray | np.floating
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Each row's ``t`` largest entries >= ``lo`` (a scalar or (R,) per row) of ``blk`` (R, E):
-    (local rows, columns, values), each row's in descending order, and (R,) ``resid``, the
-    (t+1)-th largest such value (-inf when the row has no more), which bounds every entry >= lo
-    not returned.
-
-    The (t+1)-th largest of the column-chunk maxima (>= 2(t+1) chunks) is a threshold at least
-    t+1 entries reach, so only the entries at or above it are sorted."""
-    n_rows, width = blk.shape
-    need = t + 1
-    thr = np.empty(n_rows, dtype=blk.dtype)
-    thr[:] = lo
-    if need < width:
-        chunk = max(1, width // (4 * need))
-        n_full = width // chunk
-        maxima = blk[:, : n_full * chunk].reshape(n_rows, n_full, chunk).max(axis=2)
-        if n_full * chunk < width:
-            tail = blk[:, n_full * chunk :].max(axis=1, keepdims=True)
-            maxima = np.concatenate([maxima, tail], axis=1)
-        if maxima.shape[1] >= need:
-            kth = np.partition(maxima, maxima.shape[1] - need, axis=1)[:, maxima.shape[1] - need]
-            np.maximum(thr, kth, out=thr)
-    flat = np.flatnonzero(blk >= thr[:, None])
-    r, c = np.divmod(flat, width)
-    v = blk.ravel()[flat]
-    order = np.lexsort((-v, r))
-    r, c, v = r[order], c[order], v[order]
-    rank = np.arange(r.size) - np.searchsorted(r, np.arange(n_rows))[r]
-    resid = np.full(n_rows, -np.inf, dtype=blk.dtype)
-    at = rank == t
-    resid[r[at]] = v[at]
-    top = rank < t
-    return r[top].astype(np.int64), c[top].astype(np.int64), v[top], resid
-
-
-# --------------------------------------------------------------------------- the pass
-
-
 @dataclass(frozen=True, eq=False)
 class _Pass:
     """The one pass over the matrix: per row block, the best non-candidate pairs and ``resid``;
-    also checks the candidates' affinities against the model."""
+    also checks the candidates' affinities against the source."""
 
-    matrix: _Matrix
-    cand_key: np.ndarray  # sorted p * n_e + e of every candidate of the problem
+    matrix: MaskedMatrix
+    cand_key: np.ndarray  # sorted pair keys of every candidate of the problem
     cand_w32: np.ndarray  # their affinities (float32), aligned with cand_key
     keep: int
-    starts: list[int]
-    n_p: int
 
-    def run(
-        self, i: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[float, int, int, float]]:
-        """Block i: (p, e, w float32) kept pairs, (R,) resid, worst candidate mismatch
-        (|difference|, p, e, model value)."""
-        m = self.matrix
-        r0 = self.starts[i]
-        r1 = self.starts[i + 1] if i + 1 < len(self.starts) else self.n_p
-        prow = np.arange(r0, r1, dtype=np.int64)
-        blk = m.raw(prow)
-        a, b = np.searchsorted(self.cand_key, [r0 * m.n_e, r1 * m.n_e])
-        worst = (0.0, -1, -1, 0.0)
-        if b > a:
-            key = self.cand_key[a:b]
-            got = blk[key // m.n_e - r0, key % m.n_e]
-            diff = np.abs(got.astype(np.float64) - self.cand_w32[a:b].astype(np.float64))
-            j = int(np.argmax(diff))
-            if diff[j] > _MISMATCH_TOL:
-                worst = (float(diff[j]), int(key[j] // m.n_e), int(key[j] % m.n_e), float(got[j]))
-        m.mask(prow, blk, self.cand_key)
-        r, c, v, resid = _row_top(blk, self.keep, m.floor32)
-        return r + r0, c, v, resid, worst
+    def mismatch(
+        self, prow: np.ndarray, value: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    ) -> tuple[float, int, int, float]:
+        """Worst candidate of the rows ``prow`` (a contiguous range): (|difference|, p, e,
+        source value), from ``value(local rows, columns)``; (0, -1, -1, 0) when all agree."""
+        n_e = self.matrix.n_e
+        a, b = np.searchsorted(self.cand_key, pair_key([prow[0], prow[-1]], [0, n_e], n_e))
+        if b <= a:
+            return (0.0, -1, -1, 0.0)
+        p, e = split_key(self.cand_key[a:b], n_e)
+        got = value(p - prow[0], e)
+        diff = np.abs(got.astype(np.float64) - self.cand_w32[a:b].astype(np.float64))
+        diff[np.isnan(diff)] = np.inf
+        j = int(np.argmax(diff))
+        if diff[j] <= _MISMATCH_TOL:
+            return (0.0, -1, -1, 0.0)
+        return (float(diff[j]), int(p[j]), int(e[j]), float(got[j]))
 
 
-_JOB: _Pass | None = None  # the pass run by forked workers (inherited, never pickled)
+_PassPart = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[float, int, int, float]]
 
 
-def _run_block(i: int) -> tuple:
-    assert _JOB is not None
-    return _JOB.run(i)
-
-
-class _PassRunner:
-    """Runs the pass on ``workers`` forked processes in the background (or later, in this
-    process, when ``workers`` <= 1 or fork is unavailable)."""
-
-    def __init__(self, job: _Pass, workers: int) -> None:
-        global _JOB
-        self.job = job
-        self.pool = None
-        self.pending: list = []
-        if workers > 1 and len(job.starts) > 1 and "fork" in mp.get_all_start_methods():
-            _JOB = job
-            self.pool = mp.get_context("fork").Pool(min(workers, len(job.starts)))
-            _JOB = None  # the workers hold their copy
-            self.pending = [self.pool.apply_async(_run_block, (i,)) for i in range(len(job.starts))]
-
-    def results(self, progress: Callable[[float], None] | None) -> list[tuple]:
-        n = len(self.job.starts)
-        out = []
-        try:
-            for i in range(n):
-                out.append(self.pending[i].get() if self.pool else self.job.run(i))
-                if progress is not None:
-                    progress((i + 1) / n)
-        finally:
-            if self.pool is not None:
-                self.pool.terminate()
-                self.pool.join()
-        return out
+def _pass_item(job: _Pass, rows: np.ndarray) -> _PassPart:
+    """Rows ``rows`` (a contiguous range) in blocks of ``BLOCK_ENTRIES``: (p, e, w float32)
+    kept pairs, (R,) resid, worst candidate mismatch (|difference|, p, e, source value)."""
+    m = job.matrix
+    step = max(1, BLOCK_ENTRIES // max(m.n_e, 1))
+    parts, worst = [], (0.0, -1, -1, 0.0)
+    for a in range(0, rows.size, step):
+        prow = rows[a : a + step]
+        got = m.entries(prow, job.cand_key)
+        if got is None:
+            blk = m.raw(prow)
+            bad = job.mismatch(prow, lambda r, c: blk[r, c])  # noqa: B023
+            m.mask(prow, blk, job.cand_key)
+            r, c, v, resid = row_top(blk, job.keep, m.floor32)
+        else:
+            sub = m.source.sparse_block(m.rows[prow])  # type: ignore[attr-defined]
+            bad = job.mismatch(prow, lambda r, c: np.asarray(sub[r, c]).ravel())  # noqa: B023
+            r, c, v, resid = best_outside(m, prow, job.keep, job.cand_key)
+        worst = max(worst, bad, key=lambda x: x[0])
+        parts.append((r + prow[0], c, v, resid))
+    cat = [np.concatenate([part[i] for part in parts]) for i in range(4)]
+    return cat[0], cat[1], cat[2], cat[3], worst
 
 
 # --------------------------------------------------------------------------- flow
@@ -375,15 +271,15 @@ def _next_flow(
     d0 = np.full(solved.n_nodes, unset, dtype=np.int64)
     d0[node[live]] = d[live]
     f0 = np.zeros(solved.tail.size, dtype=np.int64)
-    used = np.sort(prev.sel.p[prev.used] * n_e + prev.sel.e[prev.used])
-    f0[: net.n_pairs] = is_member(sel.p * n_e + sel.e, used)
+    used = np.sort(pair_key(prev.sel.p[prev.used], prev.sel.e[prev.used], n_e))
+    f0[: net.n_pairs] = is_member(pair_key(sel.p, sel.e, n_e), used)
     # the other arcs by their ends; a new one is the arc into a new unit node
     o = np.arange(old.n_pairs, old.tail.size)
     o = o[live[old.tail[o]] & live[old.head[o]]]
     n_all = solved.n_nodes
-    old_key, at = unique_sorted(node[old.tail[o]] * n_all + node[old.head[o]], index=True)
+    old_key, at = unique_sorted(pair_key(node[old.tail[o]], node[old.head[o]], n_all), index=True)
     rest = np.arange(net.n_pairs, solved.tail.size)
-    key = solved.tail[rest] * n_all + solved.head[rest]
+    key = pair_key(solved.tail[rest], solved.head[rest], n_all)
     hit = is_member(key, old_key)
     f0[rest[hit]] = prev.sol.flow[o[at[np.searchsorted(old_key, key[hit])]]]
     new = rest[~hit]
@@ -451,13 +347,13 @@ class _Deep:
 
 
 def _deepen_block(
-    prow: np.ndarray, keep_deep: int, matrix: _Matrix, known: np.ndarray
+    prow: np.ndarray, keep_deep: int, matrix: MaskedMatrix, known: np.ndarray
 ) -> tuple[_Deep, np.ndarray]:
     """The ``keep_deep`` best pairs outside the pool (sorted keys ``known``) of rows ``prow``,
     and the rows' (R, E) block with those, the pool's pairs and the ineligible ones at -inf."""
     blk = matrix.raw(prow)
     matrix.mask(prow, blk, known)
-    r_t, c_t, v_t, resid = _row_top(blk, keep_deep, matrix.floor32)
+    r_t, c_t, v_t, resid = row_top(blk, keep_deep, matrix.floor32)
     blk[r_t, c_t] = -np.inf
     return _Deep(prow, prow[r_t], c_t, v_t, _resid_w(resid)), blk
 
@@ -471,20 +367,49 @@ def _merge(deep: list[_Deep], state: _State) -> None:
         state.pool.extend(*(np.concatenate([getattr(x, f) for x in deep]) for f in ("p", "e", "w")))
 
 
-def _widen(problem: AssignmentProblem, state: _State, matrix: _Matrix, *, max_steps: int) -> None:
+@dataclass(frozen=True, eq=False)
+class _Deepen:
+    """Deepening rows: their ``keep_deep`` best pairs outside the pool (sorted keys ``known``)."""
+
+    matrix: MaskedMatrix
+    keep_deep: int
+    known: np.ndarray
+
+
+def _deepen_item(job: _Deepen, rows: np.ndarray) -> list[_Deep]:
+    step = max(1, BLOCK_ENTRIES // max(job.matrix.n_e, 1))
+    out = []
+    for a in range(0, rows.size, step):
+        prow = rows[a : a + step]
+        r, c, v, resid = best_outside(job.matrix, prow, job.keep_deep, job.known)
+        out.append(_Deep(prow, prow[r], c, v, _resid_w(resid)))
+    return out
+
+
+def _known(pool: CooPool, n_e: int) -> np.ndarray:
+    """Sorted pair keys of the pool."""
+    return np.sort(pair_key(pool.p, pool.e, n_e))
+
+
+def _widen(
+    problem: AssignmentProblem,
+    state: _State,
+    matrix: MaskedMatrix,
+    executor: Executor,
+    *,
+    max_steps: int,
+) -> None:
     """Phase one on the known pairs: while some proposals cannot get k experts within the max
     loads (a Hall deficit, by max flow), deepen those proposals' rows."""
-    pool, n_e = state.pool, matrix.n_e
-    step = max(1, _BLOCK_ENTRIES // max(n_e, 1))
+    pool = state.pool
     for _ in range(max_steps):
         deficit, left, _ = _bipartite_cut(problem.k, problem.max_load, pool.p, pool.e)
         rows = left[state.resid_w[left] > _NONE] if deficit else left[:0]
         if rows.size == 0:
             return
-        known = np.sort(pool.p * n_e + pool.e)
-        deep = [_deepen_block(rows[a : a + step], state.keep_deep, matrix, known)[0]
-                for a in range(0, rows.size, step)]  # fmt: skip
-        _merge(deep, state)
+        job = _Deepen(matrix, state.keep_deep, _known(pool, matrix.n_e))
+        items = row_blocks(rows, matrix.n_e, 1)
+        _merge([x for part in executor.map(_deepen_item, job, items) for x in part], state)
 
 
 def _initial(problem: AssignmentProblem, pool: CooPool, *, max_steps: int) -> Selection:
@@ -504,17 +429,81 @@ def _initial(problem: AssignmentProblem, pool: CooPool, *, max_steps: int) -> Se
     return pool.selection()
 
 
+@dataclass(frozen=True, eq=False)
+class _Rescan:
+    """What a rescan of rows needs: the matrix, the pool's keys, and the pricing of a pair
+    (the network's nodes without its arcs, the potentials ``d``, units and the quota group)."""
+
+    matrix: MaskedMatrix
+    known: np.ndarray
+    keep_deep: int
+    per_row_add: int
+    net: Network
+    d: np.ndarray
+    unit: np.ndarray
+    in_group: np.ndarray | None
+    g_e: np.ndarray  # (E,) expert potentials shifted to the highest, in affinity units
+    thr_all: np.ndarray  # (P,) each row's lowest entry potential, shifted alike
+
+    def exact(
+        self, p: np.ndarray, e: np.ndarray, w: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(p, e, reduced cost int64, affinity float64) of the pairs, priced exactly."""
+        w64 = np.asarray(w, dtype=np.float64)
+        rc = reduced_cost(self.net, self.d, p, e, scaled_cost(w64), self.unit, self.in_group)
+        return p, e, rc, w64
+
+
+_RescanPart = tuple[_Deep, np.ndarray, np.ndarray, np.ndarray, float]
+_RESCAN_MARGIN = 4.0 / SCALE
+
+
+def _rescan_block(job: _Rescan, prow: np.ndarray) -> _RescanPart:
+    """One block of rows of :func:`_rescan`."""
+    deep, blk = _deepen_block(prow, job.keep_deep, job.matrix, job.known)
+    # potential-adjusted value; a pair can price in only if it exceeds the row's threshold
+    adj = blk.astype(np.float64)
+    adj += job.g_e[None, :]
+    thr = job.thr_all[prow] - _RESCAN_MARGIN
+    adj[~(adj > thr[:, None])] = -np.inf
+    r_c, c_c, _v, _r = row_top(adj, job.per_row_add, thr)
+    n_cand = np.count_nonzero(np.isfinite(adj), axis=1)
+    p, e, rc, w = job.exact(prow[r_c], c_c, blk[r_c, c_c])
+    found = np.bincount(np.searchsorted(prow, p[rc < 0]), minlength=prow.size)
+    # rows where the best-ranked pairs do not price in but others might: price them all
+    full = np.flatnonzero((found == 0) & (n_cand > job.per_row_add))
+    checked = np.zeros(adj.shape, dtype=bool)
+    checked[r_c, c_c] = True
+    if full.size:
+        rr, cc = np.nonzero(np.isfinite(adj[full]) & ~checked[full])
+        p2, e2, rc2, w2 = job.exact(prow[full[rr]], cc, blk[full[rr], cc])
+        p, e, rc, w = (np.concatenate([p, p2]), np.concatenate([e, e2]),
+                       np.concatenate([rc, rc2]), np.concatenate([w, w2]))  # fmt: skip
+        checked[full[rr], cc] = True
+    neg = rc < 0
+    # bound: exact for the pairs priced, rc >= low - (w * SCALE + d[e]) for the others
+    bound = float(rc[neg].sum())
+    rest = np.isfinite(adj) & ~checked
+    lower = (job.thr_all[prow][:, None] - adj) * SCALE
+    bound += float(np.minimum(lower[rest], 0.0).sum()) - 1.0 * np.count_nonzero(rest)
+    return deep, p[neg], e[neg], w[neg], bound
+
+
+def _rescan_item(job: _Rescan, rows: np.ndarray) -> list[_RescanPart]:
+    step = max(1, BLOCK_ENTRIES // max(job.matrix.n_e, 1))
+    return [_rescan_block(job, rows[a : a + step]) for a in range(0, rows.size, step)]
+
+
 def _rescan(
     rows: np.ndarray,
     state: _State,
-    matrix: _Matrix,
+    matrix: MaskedMatrix,
     flow: _Flow,
     d: np.ndarray,
     spec: _FlowSpec,
-    workers: int,
+    executor: Executor,
 ) -> tuple[int, float]:
-    """Recompute ``rows`` (ascending) against potentials ``d``, in row blocks on ``workers``
-    threads.
+    """Recompute ``rows`` (ascending) against potentials ``d``, in row blocks on ``executor``.
 
     Each row's ``keep_deep`` best pairs outside the pool join it (the pool prices them) and
     its ``resid_w`` is lowered to the next value. Of the other pairs, those that may price in
@@ -523,52 +512,17 @@ def _rescan(
     added as chosen; a row where none of them does has all its candidates priced exactly.
     Returns (pairs chosen, a lower bound on the summed negative reduced costs of the pairs
     outside the pool)."""
-    pool, net, n_e = state.pool, flow.net, matrix.n_e
-    known = np.sort(pool.p * n_e + pool.e)
+    pool, net = state.pool, flow.net
     low = _row_low(net, d)
     d_max = float(d[net.e_node].max())
-    # shifted to the experts' highest potential, in affinity units
-    g_e = (d[net.e_node] - d_max) / SCALE
-    thr_all = (low - d_max) / SCALE
-    margin = 4.0 / SCALE
-    step = max(1, _BLOCK_ENTRIES // max(n_e, 1))
-
-    def block(a: int) -> tuple[_Deep, np.ndarray, np.ndarray, np.ndarray, float]:
-        prow = rows[a : a + step]
-        deep, blk = _deepen_block(prow, state.keep_deep, matrix, known)
-        # potential-adjusted value; a pair can price in only if it exceeds the row's threshold
-        adj = blk.astype(np.float64)
-        adj += g_e[None, :]
-        thr = thr_all[prow] - margin
-        adj[~(adj > thr[:, None])] = -np.inf
-        r_c, c_c, _, _ = _row_top(adj, state.per_row_add, thr)
-        n_cand = np.count_nonzero(np.isfinite(adj), axis=1)
-        p, e, rc, w = _exact(prow[r_c], c_c, blk[r_c, c_c], net, d, spec)
-        found = np.bincount(np.searchsorted(prow, p[rc < 0]), minlength=prow.size)
-        # rows where the best-ranked pairs do not price in but others might: price them all
-        full = np.flatnonzero((found == 0) & (n_cand > state.per_row_add))
-        checked = np.zeros(adj.shape, dtype=bool)
-        checked[r_c, c_c] = True
-        if full.size:
-            rr, cc = np.nonzero(np.isfinite(adj[full]) & ~checked[full])
-            p2, e2, rc2, w2 = _exact(prow[full[rr]], cc, blk[full[rr], cc], net, d, spec)
-            p, e, rc, w = (np.concatenate([p, p2]), np.concatenate([e, e2]),
-                           np.concatenate([rc, rc2]), np.concatenate([w, w2]))  # fmt: skip
-            checked[full[rr], cc] = True
-        neg = rc < 0
-        # bound: exact for the pairs priced, rc >= low - (w * SCALE + d[e]) for the others
-        bound = float(rc[neg].sum())
-        rest = np.isfinite(adj) & ~checked
-        lower = (thr_all[prow][:, None] - adj) * SCALE
-        bound += float(np.minimum(lower[rest], 0.0).sum()) - 1.0 * np.count_nonzero(rest)
-        return deep, p[neg], e[neg], w[neg], bound
-
-    starts = range(0, rows.size, step)
-    if workers > 1 and len(starts) > 1:
-        with ThreadPoolExecutor(max_workers=workers) as ex:
-            parts = list(ex.map(block, starts))
-    else:
-        parts = [block(a) for a in starts]
+    empty = np.zeros(0, dtype=np.int64)
+    job = _Rescan(
+        matrix, _known(pool, matrix.n_e), state.keep_deep, state.per_row_add,
+        replace(net, tail=empty, head=empty, cap=empty, cost=empty, supply=empty), d,
+        spec.unit, spec.in_group, (d[net.e_node] - d_max) / SCALE, (low - d_max) / SCALE,
+    )  # fmt: skip
+    items = row_blocks(rows, matrix.n_e, 1)
+    parts = [part for item in executor.map(_rescan_item, job, items) for part in item]
     _merge([part[0] for part in parts], state)
     n_before = pool.p.size
     pool.extend(*(np.concatenate([part[i] for part in parts]) for i in (1, 2, 3)))
@@ -576,23 +530,16 @@ def _rescan(
     return pool.p.size - n_before, sum(part[4] for part in parts)
 
 
-def _exact(
-    p: np.ndarray, e: np.ndarray, w: np.ndarray, net: Network, d: np.ndarray, spec: _FlowSpec
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(p, e, reduced cost int64, affinity float64) of the pairs, priced exactly."""
-    w64 = np.asarray(w, dtype=np.float64)
-    return p, e, reduced_cost(net, d, p, e, scaled_cost(w64), spec.unit, spec.in_group), w64
-
-
 # --------------------------------------------------------------------------- public API
 
 
 def solve_certified(
     problem: AssignmentProblem,
-    model: AffinityModel,
+    model: MatrixSource,
     *,
     time_limit_s: float = 60.0,
     workers: int = 2,
+    executor: Executor | None = None,
     max_rounds: int = 100,
     keep_per_row: int | None = None,
     progress: Progress = None,
@@ -602,19 +549,21 @@ def solve_certified(
 
     problem: as built by ``build_problem`` (candidates, conflicts, floor, k, loads, units,
     quotas); model: its ``AffinityModel`` (ids are matched, in any order; every problem id must
-    be in the model). ``workers`` processes run the one pass over the matrix;
-    ``keep_per_row`` (default max(40, 8 x max k)) best non-candidate pairs per proposal are
-    kept from it. Stops after ``max_rounds`` pricing rounds or ``time_limit_s`` with a
-    FEASIBLE result and a valid bound. ``progress(stage, fraction)``: stages "pass", "flow",
-    "pricing". Raises ``CertifyInputError`` when the problem and the model disagree.
+    be in the model), or any ``assign.scan.MatrixSource`` such as ``SparseScores``. The pass
+    over the matrix and the rescans run on ``executor`` (default:
+    ``configured_executor(workers)``: a Dask cluster when one is configured, else ``workers``
+    threads); ``keep_per_row`` (default max(40, 8 x max k)) best non-candidate pairs per
+    proposal are kept from it. Stops after ``max_rounds`` pricing rounds or ``time_limit_s``
+    with a FEASIBLE result and a valid bound. ``progress(stage, fraction)``: stages "pass",
+    "flow", "pricing". Raises ``CertifyInputError`` when the problem and the model disagree.
     """
     t0 = time.perf_counter()
+    executor = executor or configured_executor(workers)
     rows, cols = _model_index(problem, model)
-    n_p, n_e = problem.n_proposals, problem.n_experts
-    n = max(n_e, 1)
-    matrix = _Matrix(
-        model, rows, cols, n_e, _float32_floor(problem.affinity_floor),
-        unique_sorted(problem.conflict_p * n + problem.conflict_e)[0],
+    n_e = problem.n_experts
+    matrix = MaskedMatrix(
+        model, rows, cols, n_e, float32_floor(problem.affinity_floor),
+        unique_sorted(pair_key(problem.conflict_p, problem.conflict_e, n_e))[0],
     )  # fmt: skip
     spec = _flow_spec(problem)
     if spec is None:
@@ -629,17 +578,18 @@ def solve_certified(
     def stage(s: str) -> Callable[[float], None] | None:
         return None if progress is None else (lambda f: progress(s, f))
 
-    cand_key, first = unique_sorted(problem.cand_p * n + problem.cand_e, index=True)
-    step = max(1, _BLOCK_ENTRIES // n)
-    job = _Pass(matrix, cand_key, problem.cand_w[first].astype(np.float32), keep,
-                list(range(0, n_p, step)), n_p)  # fmt: skip
-    runner = _PassRunner(job, workers)
-
-    parts = runner.results(stage("pass"))
-    worst = max((part[4] for part in parts), key=lambda x: x[0])
+    cand_key, first = unique_sorted(pair_key(problem.cand_p, problem.cand_e, n_e), index=True)
+    job = _Pass(matrix, cand_key, problem.cand_w[first].astype(np.float32), keep)
+    items = row_blocks(np.arange(problem.n_proposals, dtype=np.int64), n_e, 16)
+    parts = []
+    for i, part in enumerate(executor.map(_pass_item, job, items)):
+        parts.append(part)
+        if progress is not None:
+            progress("pass", (i + 1) / len(items))
+    worst = max((part[4] for part in parts), key=lambda x: x[0], default=(0.0, -1, -1, 0.0))
     if worst[0] > 0:
         _, p, e, got = worst
-        j = int(np.searchsorted(cand_key, p * n + e))
+        j = int(np.searchsorted(cand_key, pair_key(p, e, n_e)))
         raise CertifyInputError(
             f"candidate pair ({problem.proposal_ids[p]}, {problem.expert_ids[e]}) has affinity "
             f"{problem.cand_w[first[j]]:.6g} in the problem but {got:.6g} in the model; build "
@@ -657,7 +607,7 @@ def solve_certified(
         per_row_add=max(4 * k_max, 8),
     )
 
-    _widen(problem, state, matrix, max_steps=8)
+    _widen(problem, state, matrix, executor, max_steps=8)
     sel = _initial(problem, pool, max_steps=8)
     big = SCALE * (int(problem.k.sum()) + int(problem.min_load.sum()) + 1)
     if progress is not None:
@@ -677,7 +627,7 @@ def solve_certified(
         d_max = int(d[flow.net.e_node].max()) if n_e else 0
         flagged = np.flatnonzero(state.resid_w > low - d_max)
         if flagged.size:
-            chosen, neg_scan = _rescan(flagged, state, matrix, flow, d, spec, workers)
+            chosen, neg_scan = _rescan(flagged, state, matrix, flow, d, spec, executor)
             more, neg = pool.price(flow.net, d, spec.unit, spec.in_group, margin=_MARGIN)
             added += chosen + more
             neg_total += neg_scan + neg
@@ -751,7 +701,7 @@ _FULL_IP_PAIRS = 100_000  # outside the flow form, matrices this small go whole 
 
 def _outside_flow(
     problem: AssignmentProblem,
-    matrix: _Matrix,
+    matrix: MaskedMatrix,
     *,
     time_limit_s: float,
     workers: int,

@@ -21,6 +21,8 @@ import scipy.sparse as sp
 from ortools.graph.python import min_cost_flow
 from scipy.sparse.csgraph import dijkstra, maximum_flow
 
+from assign.problem import pair_key
+
 SCALE = 1_000_000
 """Affinity is scaled by this and rounded to an integer cost (resolution 1e-6 per pair)."""
 
@@ -86,7 +88,7 @@ def entry_nodes(
         parent = np.where(use_g, g, parent)
     if net.unit_keys.size:
         u = unit[e]
-        key = p * net.n_units + u
+        key = pair_key(p, u, net.n_units)
         pos = np.searchsorted(net.unit_keys, key)
         pos_c = np.minimum(pos, net.unit_keys.size - 1)
         hit = (u >= 0) & (net.unit_keys[pos_c] == key)
@@ -141,7 +143,7 @@ def build_network(
     unit_nodes = np.zeros(0, dtype=np.int64)
     if n_units:
         u = unit[cand_e]
-        keys = cand_p[u >= 0] * n_units + u[u >= 0]
+        keys = pair_key(cand_p[u >= 0], u[u >= 0], n_units)
         uk, cnt = unique_sorted(keys, counts=True)
         unit_keys = uk[cnt >= 2]
         unit_nodes = nxt + np.arange(unit_keys.size, dtype=np.int64)
@@ -408,7 +410,7 @@ def _push(
     ``demand`` each) over the arcs ``u -> v`` with capacities ``cap``; returns the flow on each
     arc. Parallel arcs share their pair's flow in order."""
     s, t = n, n + 1
-    key = np.concatenate([u * (n + 2) + v, s * (n + 2) + src, dst * (n + 2) + t])
+    key = np.concatenate([pair_key(u, v, n + 2), pair_key(s, src, n + 2), pair_key(dst, t, n + 2)])
     caps = np.concatenate([cap, supply, demand])
     uniq, inv = unique_sorted(key, inverse=True)
     total = np.bincount(inv, weights=caps).astype(np.int32)

@@ -38,7 +38,7 @@ import networkx as nx
 import numpy as np
 from ortools.sat.python import cp_model
 
-from assign.problem import Status
+from assign.problem import Status, pair_key, split_key
 
 __all__ = [
     "ExpertKind",
@@ -199,8 +199,7 @@ class PanelProblem:
                 "give a finite number >= 0"
             )
         if c:
-            key = self.cand_p * n_e + self.cand_e
-            uniq, counts = np.unique(key, return_counts=True)
+            uniq, counts = np.unique(pair_key(self.cand_p, self.cand_e, n_e), return_counts=True)
             if np.any(counts > 1):
                 d = int(uniq[counts > 1][0])
                 raise PanelInputError(
@@ -318,13 +317,12 @@ def _candidates(problem: PanelProblem, top_n: int | None) -> _Candidates:
     """Aggregate pair affinity per (group, expert) and keep the best ``top_n`` per group."""
     n_e, n_g = problem.n_experts, problem.n_groups
     cand_g = problem.proposal_group[problem.cand_p]
-    conflict_key = problem.conflict_p * n_e + problem.conflict_e
-    ok = ~np.isin(problem.cand_p * n_e + problem.cand_e, conflict_key)
-    key = cand_g[ok] * n_e + problem.cand_e[ok]
+    conflict_key = pair_key(problem.conflict_p, problem.conflict_e, n_e)
+    ok = ~np.isin(pair_key(problem.cand_p, problem.cand_e, n_e), conflict_key)
+    key = pair_key(cand_g[ok], problem.cand_e[ok], n_e)
     uniq, inv = np.unique(key, return_inverse=True)
     weight = np.bincount(inv, weights=problem.cand_w[ok], minlength=uniq.size)
-    n_e1 = max(n_e, 1)
-    var_g, var_e = uniq // n_e1, uniq % n_e1
+    var_g, var_e = split_key(uniq, n_e)
     if top_n is not None:
         order = np.lexsort((var_e, -weight, var_g))  # by group, best first, then id index
         var_g, var_e, weight = var_g[order], var_e[order], weight[order]
@@ -347,11 +345,11 @@ def _candidates(problem: PanelProblem, top_n: int | None) -> _Candidates:
         order = np.lexsort((var_e, var_g))
         var_g, var_e, weight = var_g[order], var_e[order], weight[order]
     start = np.searchsorted(var_g, np.arange(n_g + 1))
-    var_key = var_g * n_e + var_e
-    conf_g = problem.proposal_group[problem.conflict_p]
-    pos = np.searchsorted(var_key, conf_g * n_e + problem.conflict_e)
+    var_key = pair_key(var_g, var_e, n_e)
+    conf_key = pair_key(problem.proposal_group[problem.conflict_p], problem.conflict_e, n_e)
+    pos = np.searchsorted(var_key, conf_key)
     pos_c = np.minimum(pos, max(var_key.size - 1, 0))
-    hit = (pos < var_key.size) & (var_key[pos_c] == conf_g * n_e + problem.conflict_e)
+    hit = (pos < var_key.size) & (var_key[pos_c] == conf_key)
     recusal: dict[int, list[int]] = {}
     for p, v in zip(problem.conflict_p[hit].tolist(), pos[hit].tolist(), strict=True):
         recusal.setdefault(p, []).append(v)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assign.flow import SCALE, Network, reduced_cost, scaled_cost, unique_sorted
+from assign.problem import pair_key, split_key
 
 BlockFn = Callable[[slice], np.ndarray]
 
@@ -304,8 +305,8 @@ class DensePool:
         p = np.concatenate(ps) if ps else np.zeros(0, dtype=np.int64)
         e = np.concatenate(es) if es else np.zeros(0, dtype=np.int64)
         w = np.concatenate(ws) if ws else np.zeros(0)
-        key, first = unique_sorted(p * self.n_e + e, index=True)
-        self.sel_p, self.sel_e, self.sel_w = key // self.n_e, key % self.n_e, w[first]
+        key, first = unique_sorted(pair_key(p, e, self.n_e), index=True)
+        (self.sel_p, self.sel_e), self.sel_w = split_key(key, self.n_e), w[first]
         return self.selection()
 
     def everything(self) -> Selection:
@@ -348,8 +349,8 @@ class DensePool:
             np.minimum.at(low, net.unit_keys // net.n_units, d[net.unit_nodes])
         row_thr = (low.astype(np.float64) + 0.5) / SCALE - 1e-9
         col_thr = d_e / SCALE
-        sel_key = np.sort(self.sel_p * self.n_e + self.sel_e)
-        conf_key = self.conf_p * self.n_e + self.conf_e  # sorted by construction
+        sel_key = np.sort(pair_key(self.sel_p, self.sel_e, self.n_e))
+        conf_key = pair_key(self.conf_p, self.conf_e, self.n_e)  # sorted by construction
         new_p, new_e, new_w = [], [], []
         total = 0
         for r0 in range(0, self.n_p, self.block_rows):
@@ -363,7 +364,7 @@ class DensePool:
             p = rr + r0
             raw = blk[rr, cc]
             ok = raw >= self.floor
-            key = p * self.n_e + cc
+            key = pair_key(p, cc, self.n_e)
             ok &= ~is_member(key, conf_key) & ~is_member(key, sel_key)
             p, e, raw = p[ok], cc[ok], raw[ok]
             rc = reduced_cost(net, d, p, e, scaled_cost(raw), unit, in_group)

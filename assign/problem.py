@@ -25,6 +25,19 @@ class Status(StrEnum):
     UNKNOWN = "unknown"  # the time limit passed before any solution was found
 
 
+def pair_key(p: npt.ArrayLike, e: npt.ArrayLike, n: int) -> np.ndarray:
+    """int64 keys ``p * n + e`` of index pairs (``n`` above every ``e``; 0 is taken as 1).
+
+    Whatever the index dtypes: under NumPy's promotion rules (NEP 50) int32 indices times a
+    Python int stay int32 and wrap past 2^31, as SciPy's graph routines return them."""
+    return np.asarray(p, dtype=np.int64) * np.int64(max(n, 1)) + np.asarray(e, dtype=np.int64)
+
+
+def split_key(key: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(p, e) int64 of keys made by :func:`pair_key` with the same ``n``."""
+    return np.divmod(np.asarray(key, dtype=np.int64), np.int64(max(n, 1)))
+
+
 def _as_array(value: npt.ArrayLike, dtype: type, n: int, name: str) -> np.ndarray:
     arr: np.ndarray = np.asarray(value, dtype=dtype)
     if arr.ndim == 0:
@@ -161,8 +174,7 @@ class AssignmentProblem:
                 f"{lo[e]} and {hi[e]}"
             )
         if c:
-            key = self.cand_p * max(n_e, 1) + self.cand_e
-            uniq, counts = np.unique(key, return_counts=True)
+            uniq, counts = np.unique(pair_key(self.cand_p, self.cand_e, n_e), return_counts=True)
             if np.any(counts > 1):
                 d = int(uniq[counts > 1][0])
                 raise ValueError(

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assign.draw import draw_assignment
-from assign.problem import AssignmentProblem, Status
+from assign.problem import AssignmentProblem, Status, pair_key, split_key
 from assign.solver import QUOTA_KINDS, AssignmentResult, DiagnosisRecord, _eligibility, solve
 
 
@@ -69,7 +69,7 @@ def _weights(problem: AssignmentProblem) -> dict[int, float]:
     """Affinity of each eligible pair, keyed p * E + e."""
     el = _eligibility(problem)
     n_e = problem.n_experts
-    keys = problem.cand_p[el.ok] * n_e + problem.cand_e[el.ok]
+    keys = pair_key(problem.cand_p[el.ok], problem.cand_e[el.ok], n_e)
     return dict(zip(keys.tolist(), problem.cand_w[el.ok].tolist(), strict=True))
 
 
@@ -133,11 +133,11 @@ def draw_reserves(
     unit = problem.expert_unit
     load = np.bincount(pairs[:, 1], minlength=n_e)
     n_u = int(unit.max(initial=-1)) + 1
-    taken = np.isin(p * n_e + e, pairs[:, 0] * n_e + pairs[:, 1])
+    taken = np.isin(pair_key(p, e, n_e), pair_key(pairs[:, 0], pairs[:, 1], n_e))
     au = unit[pairs[:, 1]]
-    used_keys = pairs[au >= 0, 0] * max(n_u, 1) + au[au >= 0]
+    used_keys = pair_key(pairs[au >= 0, 0], au[au >= 0], n_u)
     ue = unit[e]
-    same_unit = (ue >= 0) & np.isin(p * max(n_u, 1) + ue, used_keys)
+    same_unit = (ue >= 0) & np.isin(pair_key(p, ue, n_u), used_keys)
     keep = ~taken & ~same_unit
     p, e, w = p[keep], e[keep], w[keep]
     spare = load[e] < problem.max_load[e]
@@ -245,7 +245,7 @@ def _residual(problem: AssignmentProblem, team: _Team, open_slots: np.ndarray) -
     unit = problem.expert_unit
     p, e, w = problem.cand_p, problem.cand_e, problem.cand_w
     keep = open_slots[p] > 0
-    keys = p * n_e + e
+    keys = pair_key(p, e, n_e)
     keep &= ~np.isin(keys, np.fromiter(team.banned, np.int64, len(team.banned)))
     member_keys = np.array([q * n_e + x for q, s in enumerate(team.members) for x in s], np.int64)
     keep &= ~np.isin(keys, member_keys)
@@ -254,7 +254,7 @@ def _residual(problem: AssignmentProblem, team: _Team, open_slots: np.ndarray) -
         [q * n_u + u for q in range(len(team.members)) for u in team.units(q)], np.int64
     )
     ue = unit[e]
-    keep &= ~((ue >= 0) & np.isin(p * n_u + ue, used))
+    keep &= ~((ue >= 0) & np.isin(pair_key(p, ue, n_u), used))
     quotas: dict[str, np.ndarray] = {}
     for _, flag, quota in QUOTA_KINDS:
         m = getattr(problem, quota)
@@ -303,11 +303,11 @@ def replace(
     for arr, what in ((cur, "assigned"), (dec, "declined"), (exc, "excluded")):
         _check_indices(problem, arr, what)
     n_p, n_e = problem.n_proposals, problem.n_experts
-    cur_keys = cur[:, 0] * n_e + cur[:, 1]
-    dec_keys = np.unique(dec[:, 0] * n_e + dec[:, 1])
+    cur_keys = pair_key(cur[:, 0], cur[:, 1], n_e)
+    dec_keys = np.unique(pair_key(dec[:, 0], dec[:, 1], n_e))
     missing = ~np.isin(dec_keys, cur_keys)
     if missing.any():
-        bad = np.column_stack([dec_keys[missing] // n_e, dec_keys[missing] % n_e])
+        bad = _key_pairs(dec_keys[missing], n_e)
         raise ReserveInputError(
             f"declined pairs {_id_pairs(problem, bad)} are not in the current assignment; "
             "pass only pairs that were assigned"
@@ -316,13 +316,13 @@ def replace(
     members: list[set[int]] = [set() for _ in range(n_p)]
     for p, e in kept.tolist():
         members[p].add(e)
-    banned = set(dec_keys.tolist()) | set((exc[:, 0] * n_e + exc[:, 1]).tolist())
+    banned = set(dec_keys.tolist()) | set(pair_key(exc[:, 0], exc[:, 1], n_e).tolist())
     team = _Team(
         problem,
         members,
         np.bincount(kept[:, 1], minlength=n_e).astype(np.int64),
         banned,
-        set((problem.conflict_p * n_e + problem.conflict_e).tolist()),
+        set(pair_key(problem.conflict_p, problem.conflict_e, n_e).tolist()),
         _weights(problem),
     )
     open_slots = np.maximum(problem.k - np.bincount(kept[:, 0], minlength=n_p), 0)
@@ -397,8 +397,8 @@ def replace(
 
 
 def _key_pairs(keys: np.ndarray, n_e: int) -> np.ndarray:
-    """(n, 2) pairs from keys p * n_e + e."""
-    return np.column_stack([keys // n_e, keys % n_e]).astype(np.int64).reshape(-1, 2)
+    """(n, 2) pairs from keys ``pair_key(p, e, n_e)``."""
+    return np.column_stack(split_key(keys, n_e)).reshape(-1, 2)
 
 
 def _slot_record(

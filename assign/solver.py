@@ -42,7 +42,7 @@ from assign.flow import (
     unique_sorted,
 )
 from assign.pricing import BlockFn, CooPool, DensePool, Selection, is_member
-from assign.problem import AssignmentProblem, Status
+from assign.problem import AssignmentProblem, Status, pair_key
 
 Progress = Callable[[str, float], None] | None
 
@@ -166,7 +166,7 @@ def _slots(p: np.ndarray, e: np.ndarray, unit: np.ndarray, n_p: int) -> np.ndarr
     """Per proposal, the number of experts that can serve together (one per unit)."""
     u = unit[e]
     no_unit = np.bincount(p[u < 0], minlength=n_p)
-    keys = unique_sorted(p[u >= 0] * (int(unit.max()) + 1 if unit.size else 1) + u[u >= 0])[0]
+    keys = unique_sorted(pair_key(p[u >= 0], u[u >= 0], int(unit.max()) + 1 if unit.size else 1))[0]
     if keys.size == 0:
         return no_unit
     n_units = int(unit.max()) + 1
@@ -175,8 +175,8 @@ def _slots(p: np.ndarray, e: np.ndarray, unit: np.ndarray, n_p: int) -> np.ndarr
 
 def _eligibility(problem: AssignmentProblem) -> _Eligibility:
     n_p, n_e = problem.n_proposals, problem.n_experts
-    key = problem.cand_p * n_e + problem.cand_e
-    ckey = unique_sorted(problem.conflict_p * n_e + problem.conflict_e)[0]
+    key = pair_key(problem.cand_p, problem.cand_e, n_e)
+    ckey = unique_sorted(pair_key(problem.conflict_p, problem.conflict_e, n_e))[0]
     conflicted = is_member(key, ckey)
     below = ~conflicted & (problem.cand_w < problem.affinity_floor)
     ok = ~conflicted & ~below
@@ -363,7 +363,7 @@ def _bipartite_cut(
     resid.data[resid.data < 0] = 0
     resid.eliminate_zeros()
     reach = breadth_first_order(resid, s, directed=True, return_predecessors=False)
-    reach = np.asarray(reach)
+    reach = np.asarray(reach, dtype=np.int64)  # csgraph gives int32 indices
     left = reach[(reach >= 1) & (reach <= n_l)] - 1
     right = reach[(reach > n_l) & (reach < t)] - 1 - n_l
     return deficit, np.sort(left), np.sort(right)
@@ -954,7 +954,7 @@ def solve_dense_problem(
     stage = None if progress is None else (lambda f: progress("candidates", f))
     sel = pool.initial(per_p, per_e, stage)
     # counting checks on the whole matrix (units are not counted here)
-    n_conf = np.bincount(unique_sorted(cp_ * max(n_e, 1) + ce_)[0] // max(n_e, 1), minlength=n_p)
+    n_conf = np.bincount(unique_sorted(pair_key(cp_, ce_, n_e))[0] // max(n_e, 1), minlength=n_p)
     el = _Eligibility(
         ok=np.zeros(0, bool), conflicted=np.zeros(0, bool), n_conflicted=n_conf,
         n_below=pool.below_floor, n_not_cand=pool.not_candidate,
@@ -1005,8 +1005,8 @@ def quality_summary(problem: AssignmentProblem, result: AssignmentResult) -> dic
     count_p = np.bincount(p, minlength=n_p)
     load = np.bincount(e, minlength=n_e)
     hist_v, hist_c = np.unique(load, return_counts=True)
-    ckey = set((problem.conflict_p * n_e + problem.conflict_e).tolist())
-    conflicts = int(sum(1 for kk in (p * n_e + e).tolist() if kk in ckey))
+    ckey = unique_sorted(pair_key(problem.conflict_p, problem.conflict_e, n_e))[0]
+    conflicts = int(np.count_nonzero(is_member(pair_key(p, e, n_e), ckey)))
     u = problem.expert_unit[e]
     has = u >= 0
     n_u = int(problem.expert_unit.max(initial=-1)) + 1

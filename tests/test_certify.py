@@ -11,11 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assign.affinity import AffinityModel
-from assign.certify import CertifyInputError, _row_top, solve_certified
+from assign.certify import CertifyInputError, solve_certified
 from assign.conflicts import find_conflicts
 from assign.flow import scaled_cost
 from assign.pipeline import AssignOptions, build_problem
-from assign.problem import AssignmentProblem, Status
+from assign.pricing import is_member
+from assign.problem import AssignmentProblem, Status, pair_key
+from assign.scan import SparseScores, row_top
 from assign.solver import quality_summary, solve
 from data.build_guide import load_guide
 from data.generate import generate_batch
@@ -238,10 +240,41 @@ def test_row_top_is_the_top(n_rows: int, width: int, t: int, seed: int) -> None:
     blk = np.round(rng.random((n_rows, width)), 1).astype(np.float32)
     blk[rng.random(blk.shape) < 0.3] = -np.inf
     lo = np.float32(0.2)
-    r, c, v, resid = _row_top(blk, t, lo)
+    r, c, v, resid = row_top(blk, t, lo)
     for i in range(n_rows):
         row = np.sort(blk[i][blk[i] >= lo])[::-1]
         got = v[r == i]
         np.testing.assert_array_equal(got, row[:t])
         np.testing.assert_array_equal(blk[i, c[r == i]], got)
         assert resid[i] == (row[t] if row.size > t else -np.inf)
+
+
+def test_past_2_31_pairs_conflicts_stay_masked_and_the_certificate_holds() -> None:
+    """50,000 x 50,000 = 2.5e9 pairs (keys past 2^31), 20 scored pairs per proposal of which
+    the problem keeps its best 3 eligible as candidates. The best-scored pair of every tenth
+    proposal is conflicted: none is assigned, and the certified optimum is the optimum over
+    every eligible pair."""
+    n, per = 50_000, 20
+    rng = np.random.default_rng(7)
+    e = (rng.integers(0, n, (n, 1)) + rng.choice(n, per, replace=False)) % n  # distinct
+    w = np.round(rng.random((n, per)), 3)
+    conf_p = np.arange(0, n, 10)
+    conf_e = e[conf_p, np.argmax(w[conf_p], axis=1)]
+    p = np.repeat(np.arange(n), per)
+    e, w = e.ravel(), w.ravel()
+    ids = tuple(f"x{i}" for i in range(n))
+    src = SparseScores.from_pairs(ids, ids, p, e, w)
+    eligible = ~np.isin(pair_key(p, e, n), pair_key(conf_p, conf_e, n))
+    order = np.lexsort((-w, ~eligible, p))  # per row: eligible first, best first
+    rank = np.arange(p.size) % per
+    top = order[rank < 3]
+    problem = AssignmentProblem(
+        ids, ids, p[top], e[top], w[top], k=2, max_load=3, conflict_p=conf_p, conflict_e=conf_e
+    )
+    res = solve_certified(problem, src, workers=1)
+    assert res.status == Status.OPTIMAL and res.certified
+    assert not is_member(pair_key(res.pair_p, res.pair_e, n), pair_key(conf_p, conf_e, n)).any()
+    full = replace(problem, cand_p=p[eligible], cand_e=e[eligible], cand_w=w[eligible])
+    ref = solve(full, prune=False)
+    assert _cost(res) == _cost(ref) and _cost(solve(problem)) > _cost(ref)
+    _check_rules(full, res)
