@@ -1040,6 +1040,7 @@ def top_candidates(
     top_n: int = 60,
     per_expert: int = 3,
     exclude: Collection[tuple[str, str]] = (),
+    exclude_index: tuple[np.ndarray, np.ndarray] | None = None,
     floor: float = 0.0,
     block_rows: int | None = None,
     n_threads: int = 2,
@@ -1048,7 +1049,9 @@ def top_candidates(
     """Sparse candidates: each proposal's ``top_n`` experts, plus coverage for every expert.
 
     Pairs with affinity <= ``floor`` and pairs in ``exclude`` ((proposal_id, expert_id), e.g.
-    conflicts) are never kept, so they do not use up a proposal's top-N. An expert holding fewer
+    conflicts) are never kept, so they do not use up a proposal's top-N; ``exclude_index``
+    gives more such pairs as (proposal, expert) index arrays of the model (no id tuples, for
+    the millions of conflicted pairs of a national batch). An expert holding fewer
     than ``per_expert`` pairs afterwards gets its best ``per_expert`` proposals not excluded
     added (when their affinity is above the floor), so the solver can use every expert with a
     positive match; only these additions make a proposal hold more than ``top_n`` pairs.
@@ -1064,6 +1067,11 @@ def top_candidates(
     if n_p == 0 or n_e == 0:
         return SparseAffinity(model.proposal_ids, model.expert_ids, empty, empty, empty)
     xp, xe = _exclusion_index(model, exclude)
+    if exclude_index is not None:
+        xp = np.concatenate([xp, np.asarray(exclude_index[0], dtype=np.int64)])
+        xe = np.concatenate([xe, np.asarray(exclude_index[1], dtype=np.int64)])
+        order = np.lexsort((xe, xp))
+        xp, xe = xp[order], xe[order]
     step = block_rows or max(1, min(n_p, (1 << 24) // n_e))
     starts = list(range(0, n_p, step))
     job = _TopRows(model, xp, xe, top_n, floor)

@@ -15,8 +15,9 @@ import pandas as pd
 
 from assign.affinity import AffinityModel, SparseAffinity, fit_affinity, top_candidates
 from assign.draw import DrawResult, draw_assignment
+from assign.flow import unique_sorted
 from assign.panels import PanelProblem, group_proposals
-from assign.problem import AssignmentProblem, Status
+from assign.problem import AssignmentProblem, Status, pair_key, split_key
 
 HOME_PROVINCE = "江苏"
 
@@ -92,14 +93,15 @@ def build_problem(
     *,
     proposal_ids: Sequence[str],
     expert_ids: Sequence[str],
-    conflicts: pd.DataFrame,
+    conflicts: pd.DataFrame | tuple[np.ndarray, np.ndarray],
     options: AssignOptions,
     affinity: SparseAffinity | None = None,
     progress: Callable[[str, float], None] | None = None,
 ) -> tuple[AssignmentProblem, AffinityModel | None]:
     """The assignment problem over ``proposal_ids`` × ``expert_ids`` and its affinity model.
 
-    conflicts: columns proposal_id, expert_id (any extra columns are ignored).
+    conflicts: columns proposal_id, expert_id (any extra columns are ignored), or (X,) index
+    arrays into ``proposal_ids`` and ``expert_ids`` (as ``assign.conflict_index`` gives them).
     affinity: scores computed elsewhere (an officer's file, over any of the batch's proposals
     and experts); then no model is fitted, the candidates are the given pairs among
     ``proposal_ids`` × ``expert_ids`` (conflicted ones removed) and the model is None.
@@ -110,8 +112,7 @@ def build_problem(
         raise PipelineInputError("no experts in the pool (all set aside by the pool filters?)")
     props = proposal_frame(tables, proposal_ids)
     experts = expert_frame(tables, expert_ids)
-    pairs_df = conflicts[["proposal_id", "expert_id"]].drop_duplicates()
-    pairs = set(zip(pairs_df["proposal_id"], pairs_df["expert_id"], strict=True))
+    cp, ce = _conflict_indices(conflicts, proposal_ids, expert_ids)
     model: AffinityModel | None = None
     if affinity is None:
         model = fit_affinity(props, experts, tables.get("guide"))
@@ -119,17 +120,14 @@ def build_problem(
             model,
             top_n=options.top_n,
             per_expert=options.per_expert or 3 * options.max_load,
-            exclude=pairs,
+            exclude_index=(cp, ce),
             floor=options.floor,
             progress=(lambda f: progress("affinity", f)) if progress else None,
         )
     else:
+        pids, eids = np.asarray(proposal_ids, dtype=object), np.asarray(expert_ids, dtype=object)
+        pairs = set(zip(pids[cp].tolist(), eids[ce].tolist(), strict=True))
         aff = _reindex(affinity, proposal_ids, expert_ids, exclude=pairs)
-    p_index = {p: i for i, p in enumerate(proposal_ids)}
-    e_index = {e: i for i, e in enumerate(expert_ids)}
-    cp = pairs_df["proposal_id"].map(p_index).fillna(-1).to_numpy(np.int64)
-    ce = pairs_df["expert_id"].map(e_index).fillna(-1).to_numpy(np.int64)
-    keep = (cp >= 0) & (ce >= 0)
 
     units, _ = pd.factorize(experts["unit_id"], use_na_sentinel=True)
     max_load = experts["max_load"].astype("Float64").fillna(options.max_load).to_numpy(np.int64)
@@ -152,11 +150,27 @@ def build_problem(
         min_industry=options.min_industry,
         min_outside=options.min_outside,
         min_senior=options.min_senior,
-        conflict_p=cp[keep],
-        conflict_e=ce[keep],
+        conflict_p=cp,
+        conflict_e=ce,
         affinity_floor=options.floor,
     )
     return problem, model
+
+
+def _conflict_indices(
+    conflicts: pd.DataFrame | tuple[np.ndarray, np.ndarray],
+    proposal_ids: Sequence[str],
+    expert_ids: Sequence[str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """(X,) int64 indices of the distinct conflicted pairs among proposal_ids × expert_ids."""
+    if isinstance(conflicts, pd.DataFrame):
+        cp = pd.Index(list(proposal_ids)).get_indexer(conflicts["proposal_id"])
+        ce = pd.Index(list(expert_ids)).get_indexer(conflicts["expert_id"])
+    else:
+        cp, ce = (np.asarray(x, dtype=np.int64) for x in conflicts)
+    keep = (cp >= 0) & (ce >= 0)
+    key = unique_sorted(pair_key(cp[keep], ce[keep], len(expert_ids)))[0]
+    return split_key(key, len(expert_ids))
 
 
 def _k_per_proposal(

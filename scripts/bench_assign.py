@@ -4,7 +4,8 @@ and panels), a size series, dense (pricing certificate), dense CSV through the f
 Examples::
 
     python -m scripts.bench_assign --proposals 20000 --experts 30000 --k 5 --max-load 6
-    python -m scripts.bench_assign --series
+    python -m scripts.bench_assign --series                      # 1,000 → 100,000 proposals
+    python -m scripts.bench_assign --series --series-up-to 20000
     python -m scripts.bench_assign --jiangsu --experts 10000 --k 7
     python -m scripts.bench_assign --proposals 20000 --experts 30000 --k 5 --max-probability 0.5
     python -m scripts.bench_assign --jiangsu --experts 10000 --panel
@@ -18,7 +19,9 @@ objective, bound, gap, certified (and mode-specific figures).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import resource
 import subprocess
 import sys
@@ -30,6 +33,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from assign.executor import DaskExecutor, Executor
 from assign.problem import AssignmentProblem
 from assign.solver import AssignmentResult, quality_summary, solve, solve_dense
 
@@ -178,11 +182,14 @@ def run_pipeline(
     max_probability: float | None = None,
     panel: bool = False,
     candidates: int = 60,
+    executor: Executor | None = None,
 ) -> tuple[AssignmentResult, dict[str, float]]:
     """Batch-generator mode: generate a batch (the 2024 catalogue's directions; ``proposals``
-    None = 8–20 per direction), then time the pipeline: conflicts, affinity + candidates,
-    and the solve (exact, a capped random draw, or panels). ``wall_s`` covers these three."""
-    from assign.conflicts import find_conflicts
+    None = 8–20 per direction), then time the pipeline: conflicted pairs (per group of experts,
+    as indices), affinity + candidates, and the solve (exact, a capped random draw, or panels).
+    ``wall_s`` covers these three. The conflicts and the certified solve's row blocks run on
+    ``executor`` (default: configured_executor)."""
+    from assign.conflict_index import conflict_index
     from assign.panels import solve_panels
     from assign.pipeline import AssignOptions, build_problem, draw_widening, panel_problem
     from data.build_guide import load_guide
@@ -193,25 +200,33 @@ def run_pipeline(
     batch_date = date.fromisoformat(str(tables["batches"]["batch_date"].iloc[0]))
     gen_s = time.perf_counter() - t
     t = time.perf_counter()
-    conflicts = find_conflicts(tables, batch_date=batch_date)
+    pids = tables["proposals"]["proposal_id"].tolist()
+    eids = tables["experts"]["expert_id"].tolist()
+    conflicts = conflict_index(
+        tables, proposal_ids=pids, expert_ids=eids, batch_date=batch_date, executor=executor
+    )
     conflicts_s = time.perf_counter() - t
+    conflicts_mb = _peak_rss_mb()
     t = time.perf_counter()
     problem, model = build_problem(
         tables,
-        proposal_ids=tables["proposals"]["proposal_id"].tolist(),
-        expert_ids=tables["experts"]["expert_id"].tolist(),
+        proposal_ids=pids,
+        expert_ids=eids,
         conflicts=conflicts,
         options=AssignOptions(k=k, max_load=max_load, top_n=candidates),
         progress=_stderr_progress if verbose else None,
     )
     affinity_s = time.perf_counter() - t
+    affinity_mb = _peak_rss_mb()
     extra: dict[str, float] = {
         "proposals": problem.n_proposals,
         "experts": problem.n_experts,
         "generate_s": round(gen_s, 3),
         "conflicts_s": round(conflicts_s, 3),
-        "conflict_pairs": int(conflicts[["proposal_id", "expert_id"]].drop_duplicates().shape[0]),
+        "conflicts_peak_mb": round(conflicts_mb, 1),
+        "conflict_pairs": int(conflicts[0].size),
         "affinity_s": round(affinity_s, 3),
+        "affinity_peak_mb": round(affinity_mb, 1),
         "candidates": int(problem.cand_p.size),
     }
     if panel:
@@ -236,7 +251,9 @@ def run_pipeline(
         from assign.certify import solve_certified
 
         assert model is not None  # build_problem fits one when no affinity is given
-        res = solve_certified(problem, model, progress=_stderr_progress if verbose else None)
+        res = solve_certified(
+            problem, model, executor=executor, progress=_stderr_progress if verbose else None
+        )
     q = quality_summary(problem, res)
     extra.update(
         {
@@ -248,12 +265,32 @@ def run_pipeline(
     return res, extra
 
 
-def run_series(*, seed: int, as_json: bool) -> None:
-    """1,000 → 20,000 proposals (experts 1.5×, k = 5, L = 6) and the Jiangsu case, each in a
-    fresh process so that its peak memory is its own; prints a table (or JSON lines)."""
+SERIES = (1000, 2000, 5000, 10000, 20000, 50000, 100000)
+_STAGES = ("wall_s", "conflicts_s", "affinity_s", "solve_s", "conflicts_peak_mb",
+           "affinity_peak_mb", "peak_rss_mb")  # fmt: skip
+
+
+def growth(rows: list[dict], key: str) -> list[float | None]:
+    """Per row, the exponent a with ``value ~ proposals ** a`` between it and the row before
+    (experts grow with proposals, so the matrix grows as proposals ** 2); None for the first
+    row or a value of 0."""
+    out: list[float | None] = [None]
+    for a, b in zip(rows[:-1], rows[1:], strict=True):
+        va, vb = float(a[key]), float(b[key])
+        ok = va > 0 and vb > 0 and b["proposals"] != a["proposals"]
+        out.append(
+            round(math.log(vb / va) / math.log(b["proposals"] / a["proposals"]), 2) if ok else None
+        )
+    return out
+
+
+def run_series(*, seed: int, as_json: bool, up_to: int) -> None:
+    """1,000 → 100,000 proposals (experts 1.5×, k = 5, L = 6; sizes up to ``up_to``), then the
+    Jiangsu case, each in a fresh process so that its peak memory is its own; prints a table of
+    each stage's time and peak memory, and a table of how they grow from one size to the next
+    (or JSON lines, with the exponents under ``growth``)."""
     cases = [[f"--proposals={n}", f"--experts={n * 3 // 2}", "--k=5", "--max-load=6"]
-             for n in (1000, 2000, 5000, 10000, 20000)]  # fmt: skip
-    cases.append(["--jiangsu", "--experts=10000", "--k=7", "--max-load=6"])
+             for n in SERIES if n <= up_to]  # fmt: skip
     rows = []
     for args in cases:
         cmd = [sys.executable, "-m", "scripts.bench_assign", *args, f"--seed={seed}", "--json"]
@@ -261,17 +298,31 @@ def run_series(*, seed: int, as_json: bool) -> None:
         if done.returncode not in (0, 4):
             raise click.ClickException(f"{' '.join(args)} failed:\n{done.stderr}")
         rows.append(json.loads(done.stdout))
+    exps = {key: growth(rows, key) for key in _STAGES}
+    for i, r in enumerate(rows):
+        r["growth"] = {key: exps[key][i] for key in _STAGES}
+    done = subprocess.run(
+        [sys.executable, "-m", "scripts.bench_assign", "--jiangsu", "--experts=10000", "--k=7",
+         "--max-load=6", f"--seed={seed}", "--json"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode not in (0, 4):
+        raise click.ClickException(f"--jiangsu failed:\n{done.stderr}")
+    jiangsu = json.loads(done.stdout)
     if as_json:
-        for r in rows:
+        for r in [*rows, jiangsu]:
             click.echo(json.dumps(r))
         return
-    head = ("proposals", "experts", "k", "wall_s", "conflicts_s", "affinity_s", "solve_s",
-            "peak_rss_mb", "objective", "gap", "status")  # fmt: skip
+    head = ("proposals", "experts", "k", *_STAGES, "objective", "gap", "status", "certified")
     click.echo(" ".join(f"{h:>11}" for h in head))
-    for r in rows:
-        cells = [r["proposals"], r["experts"], r["k"], r["wall_s"], r["conflicts_s"],
-                 r["affinity_s"], r["solve_s"], r["peak_rss_mb"], round(r["objective"], 3),
-                 f"{r['gap']:.1e}", r["status"]]  # fmt: skip
+    for r in [*rows, jiangsu]:
+        tail = [round(r["objective"], 3), f"{r['gap']:.1e}", r["status"], r["certified"]]
+        cells = [r["proposals"], r["experts"], r["k"], *(r[key] for key in _STAGES), *tail]
+        click.echo(" ".join(f"{c!s:>11}" for c in cells))
+    click.echo("growth exponent from the size before (value ~ proposals ** a):")
+    click.echo(" ".join(f"{h:>11}" for h in ("proposals", *_STAGES)))
+    for r in rows[1:]:
+        cells = [r["proposals"], *(r["growth"][key] for key in _STAGES)]
         click.echo(" ".join(f"{c!s:>11}" for c in cells))
 
 
@@ -279,7 +330,14 @@ def run_series(*, seed: int, as_json: bool) -> None:
 @click.option("--dense", "mode", flag_value="dense", help="Dense uniform random matrix.")
 @click.option("--from-csv", "mode", flag_value="csv", help="Dense CSV through solve_files.")
 @click.option("--sparse", "mode", flag_value="sparse", help="Synthetic sparse candidates, a quota.")
-@click.option("--series", "mode", flag_value="series", help="1,000 → 20,000 proposals + Jiangsu.")
+@click.option("--series", "mode", flag_value="series", help="1,000 → 100,000 proposals + Jiangsu.")
+@click.option(
+    "--series-up-to",
+    type=int,
+    default=SERIES[-1],
+    show_default=True,
+    help="Largest size of --series (100,000 needs about 16 GB free).",
+)
 @click.option("--jiangsu", is_flag=True, help="Generator mode at the catalogue's own size.")
 @click.option("--csv-size", nargs=2, type=int, default=None, help="P E for --from-csv.")
 @click.option("--proposals", type=int, default=10_000, show_default=True)
@@ -290,9 +348,59 @@ def run_series(*, seed: int, as_json: bool) -> None:
 @click.option("--max-probability", type=float, default=None, help="Randomised draw with this cap.")
 @click.option("--panel", is_flag=True, help="Form panels (n = 7) instead of reviewer sets.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--dask",
+    default=None,
+    help="Run the parallel stages on Dask: a scheduler address, or local:N for a cluster of N "
+    "worker processes on this machine (generator mode).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON line on stdout.")
 @click.option("--progress/--no-progress", default=False, help="Progress on stderr.")
 def main(
+    mode: str | None,
+    series_up_to: int,
+    jiangsu: bool,
+    csv_size: tuple[int, int] | None,
+    proposals: int,
+    experts: int,
+    k: int,
+    max_load: int,
+    candidates: int | None,
+    max_probability: float | None,
+    panel: bool,
+    seed: int,
+    dask: str | None,
+    as_json: bool,
+    progress: bool,
+) -> None:
+    """Run one assignment benchmark and print its figures (default: the generated-batch
+    pipeline of conflicts, affinity and solve at --proposals × --experts)."""
+    if mode == "series":
+        run_series(seed=seed, as_json=as_json, up_to=series_up_to)
+        return
+    with contextlib.ExitStack() as stack:
+        executor = _dask_executor(dask, stack) if dask else None
+        _run(mode, jiangsu, csv_size, proposals, experts, k, max_load, candidates,
+             max_probability, panel, seed, as_json, progress, executor, dask)  # fmt: skip
+
+
+def _dask_executor(spec: str, stack: contextlib.ExitStack) -> Executor:
+    """A Dask client for ``spec`` (an address, or local:N worker processes here), closed with
+    ``stack``."""
+    from distributed import Client, LocalCluster
+
+    if spec.startswith("local:"):
+        cluster = stack.enter_context(
+            LocalCluster(
+                n_workers=int(spec.split(":", 1)[1]), threads_per_worker=1, processes=True,
+                dashboard_address=None,
+            )
+        )  # fmt: skip
+        return DaskExecutor(stack.enter_context(Client(cluster)))
+    return DaskExecutor(stack.enter_context(Client(spec)))
+
+
+def _run(
     mode: str | None,
     jiangsu: bool,
     csv_size: tuple[int, int] | None,
@@ -306,12 +414,9 @@ def main(
     seed: int,
     as_json: bool,
     progress: bool,
+    executor: Executor | None,
+    engine: str | None,
 ) -> None:
-    """Run one assignment benchmark and print its figures (default: the generated-batch
-    pipeline of conflicts, affinity and solve at --proposals × --experts)."""
-    if mode == "series":
-        run_series(seed=seed, as_json=as_json)
-        return
     t = time.perf_counter()
     if mode == "dense":
         res, extra = run_dense(
@@ -345,6 +450,7 @@ def main(
             max_load=max_load,
             seed=seed,
             verbose=progress,
+            executor=executor,
         )
         t += extra.pop("generate_s")  # the batch's generation is not part of the pipeline
     wall = time.perf_counter() - t
@@ -362,6 +468,7 @@ def main(
         "solver": res.solver,
         "pricing_rounds": res.pricing_rounds,
         "n_candidates": res.n_candidates,
+        "engine": engine or "local",
         **extra,
     }
     if as_json:

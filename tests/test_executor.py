@@ -9,9 +9,9 @@ from datetime import date
 import numpy as np
 import pytest
 
+from assign import executor
 from assign.certify import solve_certified
 from assign.conflicts import find_conflicts
-from assign import executor
 from assign.executor import DaskExecutor, LocalExecutor, configured_executor
 from assign.pipeline import AssignOptions, build_problem
 from data.build_guide import load_guide
