@@ -5,25 +5,41 @@ its candidates are each proposal's top-N of the model) and proves the result opt
 pair of the model's full (P, E) matrix, conflicted pairs and pairs below the floor excluded
 (a pair is eligible when its affinity is >= the floor, as in ``AssignmentProblem``):
 
-1. One pass over the matrix in row blocks (worker processes), run while the first min-cost flow
-   is solved. Per proposal it keeps the ``keep_per_row`` best pairs that are not candidates and
-   ``resid``, the next value: an exact upper bound on every other such pair of the row. The
-   kept pairs join the candidates in the pool of known pairs.
+1. One pass over the matrix in row blocks (on an ``assign.executor``: threads here, or the
+   worker processes of a Dask cluster; the flows stay in this process). Per proposal it
+   keeps the ``keep_per_row`` best pairs that are not candidates and ``resid``, the next
+   value: an exact upper bound on every other such pair of the row. The kept pairs join the
+   candidates in the pool of known pairs. Pairs are keyed in int64
+   (``assign.problem.pair_key``): P x E passes 2^31 at national scale.
 2. Where the selected pairs admit no flow, the flow carries slack arcs of prohibitive cost
    (``assign.flow.with_slack``), so it is feasible even where pruning left proposals short;
    pricing brings in the pairs that remove the slack (this is the widening). Where they
    admit one, the network goes without (the slack's huge costs make the solve ~1.7x slower).
 3. After each optimal flow the experts' potentials are lowered as far as the flow allows, then
    every known pair is priced exactly, and a proposal's unknown pairs only when ``resid``
-   leaves room above its lowest entry potential; such rows are recomputed with
-   ``AffinityModel.dense_block`` and keep deeper lists. Pairs that price in are added (at most
-   ``4 x k`` unknown ones per row and round), and known pairs that come within ``_MARGIN``
+   leaves room above its lowest entry potential; such rows are recomputed (the source's
+   ``dense_block``, on the executor) and keep deeper lists. Pairs that price in are added (at
+   most ``4 x k`` unknown ones per row and round), and known pairs that come within ``_MARGIN``
    of pricing in join them; repeat. The next flow starts from the last one:
    when the new pairs upset it by a few units only, ``assign.flow.repair`` restores it in a
    few shortest-path phases instead of a solve from scratch.
 4. When no pair prices in, the flow is optimal over every eligible pair: with no slack in use
    the assignment is optimal for the whole matrix (``certified``); with slack in use no
    assignment exists at all.
+
+Memory model (nothing holds P x E entries; X conflicted pairs, C candidates, B =
+``assign.scan.BLOCK_ENTRIES`` = 4M matrix entries per row block):
+
+- with P: the bound ``resid_w`` and a few per-proposal arrays (tens of bytes a proposal);
+- with E: expert potentials and loads; a block holds B / E rows;
+- with the candidates: the pool of known pairs, C plus ``keep_per_row`` x P from the pass plus
+  ``4 x keep_per_row`` per rescanned row (about 34 bytes a pair: indices, affinity, cost,
+  flags), and the network over the selected pairs, a fraction of the pool (about 32 bytes an
+  arc here, OR-Tools' copy besides); the conflicts as sorted int64 keys (8 bytes a pair);
+- with the block size: each worker holds one block, 4 bytes an entry, and the rescans a
+  float64 copy and masks besides (about 16 bytes an entry, so 64 MB a worker at B = 4M).
+
+The affinity model itself (the source) grows with P and E times the terms kept per text.
 
 Quotas, loads and one expert per unit are kept exactly as ``assign.solver.solve`` keeps them.
 Rules outside the flow form (two quota kinds, or units mixing members and non-members of the

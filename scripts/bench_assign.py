@@ -393,7 +393,7 @@ def _dask_executor(spec: str, stack: contextlib.ExitStack) -> Executor:
         cluster = stack.enter_context(
             LocalCluster(
                 n_workers=int(spec.split(":", 1)[1]), threads_per_worker=1, processes=True,
-                dashboard_address=None,
+                host="127.0.0.1", dashboard_address=":0",
             )
         )  # fmt: skip
         return DaskExecutor(stack.enter_context(Client(cluster)))

@@ -26,7 +26,11 @@ distributed = pytest.importorskip(
 def cluster() -> Iterator[DaskExecutor]:
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
         ) as lc,
         distributed.Client(lc) as client,
     ):
