@@ -28,7 +28,8 @@ def test_int32_indices_times_a_python_int_would_wrap() -> None:
 )
 def test_keys_round_trip_for_every_index_dtype(p: list[int], e: list[int], dtype: type) -> None:
     n = min(len(p), len(e))
-    pp, ee = np.array(p[:n], dtype=dtype), np.array(e[:n], dtype=dtype)
+    pp: np.ndarray = np.array(p[:n], dtype=dtype)
+    ee: np.ndarray = np.array(e[:n], dtype=dtype)
     key = pair_key(pp, ee, 150_000)
     assert key.dtype == np.int64
     assert key.tolist() == [a * 150_000 + b for a, b in zip(p[:n], e[:n], strict=True)]
