@@ -518,13 +518,15 @@ def _upsert(
         existing[tuple(row[c.name] for c in key_cols)] = dict(row)
     new, changed = [], []
     for rec in rows:
-        values = {n: rec.get(n) for n in specs}
+        # a column the file does not have is left as stored (e.g. contacts kept out of exports)
+        values = {n: rec.get(n) for n in specs if n in rec}
         key = _natural_key(cls, rec)
         old = existing.get(key)
         if old is None:
+            values = {n: rec.get(n) for n in specs}
             new.append(values)
             existing[key] = values
-        elif any(old.get(n) != values[n] for n in specs):
+        elif any(old.get(n) != values[n] for n in values):
             if surrogate:
                 values["id"] = old["id"]
             changed.append(values)
