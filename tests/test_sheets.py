@@ -192,3 +192,14 @@ def test_import_kind_workbook_in_chinese_imports_again(engine: Engine, tmp_path:
     assert ws["D2"].value == dt.datetime(1985, 3, 2) and ws["E2"].value == "正高"
     again = jobs.import_kind(engine, "people", path, actor="t")
     assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
+
+
+def test_export_options_that_do_not_apply_are_usage_errors(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    for args, said in (
+        (["invitations", "--by-expert"], "--by-expert is for `export invitations --format xlsx`"),
+        (["assignments", "--format", "xlsx", "--out", "a.xlsx", "--by-expert"], "--by-expert"),
+        (["assignments", "--with-contacts"], "--with-contacts is for `export people`"),
+    ):
+        result = CliRunner().invoke(cli, ["--db", url, "export", *args])
+        assert result.exit_code == 2 and said in result.stderr, result.output
