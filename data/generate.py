@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from models import places
 from models.vocab import FORMATS
 from scoring.simulate import draw_truth
 
@@ -171,19 +172,6 @@ _TYPE_PREFIX = {
     "other": "59",
 }
 _CODE_CHARS = np.array(list("0123456789ABCDEFGHJKLMNPQRTUWXY"))
-_PROVINCE_CODE = {
-    "江苏": "32",
-    "上海": "31",
-    "北京": "11",
-    "浙江": "33",
-    "安徽": "34",
-    "广东": "44",
-    "湖北": "42",
-    "陕西": "61",
-    "四川": "51",
-    "山东": "37",
-    "天津": "12",
-}
 _RECUSAL_REASONS = (
     "存在直接竞争关系",
     "曾有学术争议",
@@ -618,14 +606,12 @@ def _make_units(
             for i, e in zip(idx, extra, strict=True)
         ]
     unit_ids = _ids("U", n, 5)
-    prov_code = np.array([_PROVINCE_CODE[p] for p in provinces], dtype=object)
-    city_code = np.array(
-        [
-            f"{CITIES.index(c) + 1:02d}" if p == "江苏" else "01"
-            for c, p in zip(cities, provinces, strict=True)
-        ],
-        dtype=object,
-    )
+    pairs = list(zip(provinces, cities, strict=True))
+    codes = {pc: _place_codes(*pc) for pc in set(pairs)}
+    province_codes = np.array([codes[pc][0] for pc in pairs], dtype=object)
+    city_codes = np.array([codes[pc][1] for pc in pairs], dtype=object)
+    prov_code = np.array([c[:2] for c in province_codes], dtype=object)
+    city_code = np.array([c[2:4] for c in city_codes], dtype=object)
     body = _CODE_CHARS[rng.integers(0, len(_CODE_CHARS), (n, 10))]
     body = np.array(["".join(r) for r in body], dtype=object)
     # the position index keeps codes unique
@@ -642,6 +628,8 @@ def _make_units(
             "city": cities,
             "province": provinces,
             "credit_code": credit,
+            "province_code": province_codes,
+            "city_code": city_codes,
         }
     )
     rel = pd.DataFrame(
@@ -653,6 +641,15 @@ def _make_units(
         }
     )
     return units, rel, group
+
+
+def _place_codes(province: str, city: str) -> tuple[str, str]:
+    """GB/T 2260 codes of a generated unit's province and city."""
+    prov = places.province(province)
+    town = None if prov is None else places.city(city, prov)
+    if prov is None or town is None:
+        raise GenerateInputError(f"internal: {province} / {city} is not a known place")
+    return prov.code, town.code
 
 
 def _departments(rng: np.random.Generator, units: pd.DataFrame) -> np.ndarray:
@@ -1189,6 +1186,7 @@ def generate_batch(
     ex_prog = np.concatenate([e_prog, p_prog[t_prop[team_exp - off_t]]])
     ex_unit = p_unit[expert_person]
     ex_province = units["province"].to_numpy()[ex_unit]
+    ex_province_code = units["province_code"].to_numpy()[ex_unit]
     expert_ids = person_ids[expert_person]
 
     # heads that are experts
@@ -1278,6 +1276,7 @@ def generate_batch(
             "province": ex_province,
             "max_load": max_load,
             "active": active,
+            "province_code": ex_province_code,
         }
     )
 

@@ -31,7 +31,7 @@ import contextvars
 import functools
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -190,6 +190,59 @@ def _revive(v: Any) -> Any:
     if isinstance(v, list):
         return [_revive(x) for x in v]
     return v
+
+
+#: The message that joins several stored messages (rendered "; "-separated in the language).
+LIST = N_("{items}")
+
+
+def join_stored(texts: Sequence[str]) -> str:
+    """One stored text for several stored texts (each from :meth:`Msg.to_json`): the text
+    itself when there is one, else a :data:`LIST` message of them."""
+    if len(texts) == 1:
+        return texts[0]
+    return Msg(LIST, items=[Msg.from_dict(json.loads(t)) for t in texts]).to_json()
+
+
+@dataclass(frozen=True)
+class JsonColumn:
+    """A column of JSON texts to place as they are in :func:`msg_column` (e.g. stored messages
+    from another ``msg_column`` call, or JSON lists of them)."""
+
+    values: Any  # (n,) object array of str
+
+
+def _json_fragments(values: Any) -> Any:
+    """(n,) object array: ``json.dumps`` of each value, computed once per distinct value."""
+    import numpy as np
+    import pandas as pd
+
+    arr = np.asarray(values, dtype=object)
+    codes, uniq = pd.factorize(arr, use_na_sentinel=False)
+    dumped = [json.dumps(_plain(v), ensure_ascii=False, sort_keys=True) for v in uniq]
+    return np.array(dumped, dtype=object)[codes]
+
+
+def msg_column(msgid: str, /, **columns: Any) -> Any:
+    """(n,) object array: ``Msg(msgid, **row).to_json()`` for every row of the columns, built
+    column-wise (one ``json.dumps`` per distinct value). Each column is a sequence of plain
+    values (str, int, float) or a :class:`JsonColumn` of stored texts to nest."""
+    import numpy as np
+
+    n = {len(getattr(c, "values", c)) for c in columns.values()}
+    if len(n) > 1:
+        raise ValueError(f"msg_column: columns of different lengths {sorted(n)}")
+    size = n.pop() if n else 0
+    out = np.full(size, '{"args": {', dtype=object)
+    for i, name in enumerate(sorted(columns)):
+        col = columns[name]
+        part = (
+            np.asarray(col.values, dtype=object)
+            if isinstance(col, JsonColumn)
+            else _json_fragments(col)
+        )
+        out = out + ((", " if i else "") + json.dumps(name) + ": ") + part
+    return out + ("}, " + '"msg": ' + json.dumps(msgid, ensure_ascii=False) + "}")
 
 
 def stored(text: str | None) -> Msg | None:

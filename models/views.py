@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from models.i18n import render_stored
 from models.schema import (
     Assignment,
     AssignmentRun,
@@ -275,11 +276,21 @@ VIEWS: dict[str, Callable[[], Select]] = {
 }
 
 
+#: Columns that hold stored messages (models.i18n), shown in the reader's language.
+STORED: dict[str, tuple[str, ...]] = {
+    "conflicts": ("reason",),
+    "findings": ("reason",),
+}
+
+
 def frame(session: Session, view: str) -> pd.DataFrame:
-    """The rows of a result view as a frame."""
+    """The rows of a result view as a frame; stored messages rendered in the current language."""
     try:
         query = VIEWS[view]()
     except KeyError:
         raise ValueError(f"unknown view {view!r}; expected one of: {', '.join(VIEWS)}") from None
     result = session.execute(query)
-    return pd.DataFrame([tuple(r) for r in result], columns=list(result.keys()), dtype=object)
+    out = pd.DataFrame([tuple(r) for r in result], columns=list(result.keys()), dtype=object)
+    for column in STORED.get(view, ()):
+        out[column] = [render_stored(v) for v in out[column].tolist()]
+    return out
