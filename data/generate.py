@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from assign.conflicts import load_policy
 from models import places
 from models.vocab import FORMATS
 from scoring.simulate import draw_truth
@@ -33,7 +34,8 @@ __all__ = [
 #: Exact columns of every table kind the generator writes, in file order.
 COLUMNS: dict[str, tuple[str, ...]] = {k: v for k, v in FORMATS.items() if k != "reviews"}
 
-#: Rule ids (see the screening rules) this generator plants, one per planted proposal.
+#: Rule ids (see the screening rules) this generator plants, one per planted proposal. The
+#: funding limits are warnings (the grant is capped after review); the others reject.
 PLANTABLE_RULES: tuple[str, ...] = (
     "direction_cap",
     "funding_share",
@@ -45,6 +47,7 @@ PLANTABLE_RULES: tuple[str, ...] = (
     "deadline",
     "credit",
     "pi_employed",
+    "duration",
 )
 
 BATCH_ID = "2024"
@@ -448,6 +451,8 @@ def _plan(
         "funding_max": np.isnan(cap) | (cap > FUNDING_MAX_WAN + 20),
         "pi_in_progress": known_mode,
         "one_per_pi": known_mode,
+        # one year over a direction limit of 3 or 4 years stays within the usual 3-5 years
+        "duration": dirs["max_years"].to_numpy()[dir_idx] <= 4,
     }
     free = np.ones(n, dtype=bool)
     order = list(PLANTABLE_RULES)
@@ -898,14 +903,19 @@ def generate_batch(
     pool_any = js
     pool_ent = js[utype[:n_js] == "enterprise"]
     pool_non_ent = js[utype[:n_js] != "enterprise"]
-    parents = np.unique(unit_rel["unit_id"].map(lambda s: int(s[1:]) - 1).to_numpy())
+    # units held by a parent in a way that makes them related (a minority stake does not)
+    relatedness = load_policy().relatedness
     children_of: dict[int, list[int]] = {}
-    for a, b in zip(
+    for a, b, kind, share in zip(
         unit_rel["unit_id"].map(lambda s: int(s[1:]) - 1),
         unit_rel["related_unit_id"].map(lambda s: int(s[1:]) - 1),
+        unit_rel["kind"],
+        unit_rel["share"],
         strict=True,
     ):
-        children_of.setdefault(int(a), []).append(int(b))
+        if relatedness.counts(kind, share):
+            children_of.setdefault(int(a), []).append(int(b))
+    parents = np.array(sorted(children_of), dtype=np.int64)
     dept_of_unit = _departments(rng, units)
 
     # ---- lead units
@@ -1003,6 +1013,8 @@ def generate_batch(
     lo_y = np.minimum(3, maxy)
     hi_y = np.maximum(lo_y, np.minimum(5, maxy))
     duration = rng.integers(lo_y, hi_y + 1)
+    m = rule == "duration"
+    duration[m] = maxy[m] + 1
     dl = np.datetime64("2024-08-05T17:30")
     back = np.minimum(rng.exponential(3 * 24 * 60, P), 28 * 24 * 60).astype(np.int64) + 1
     sub = dl - back.astype("timedelta64[m]")
@@ -1611,6 +1623,8 @@ def generate_batch(
         pi_unit_id=units["unit_id"].to_numpy()[p_unit[pi_person]],
         J=J,
         unit_ids=units["unit_id"].to_numpy(),
+        duration=duration,
+        max_years=maxy,
     )
     truth_p, truth_e = draw_truth(list(proposal_ids), list(expert_ids), seed=seed)
     tables = {
@@ -1788,6 +1802,8 @@ def _planted_table(
     pi_unit_id: np.ndarray,
     J: np.ndarray,
     unit_ids: np.ndarray,
+    duration: np.ndarray,
+    max_years: np.ndarray,
 ) -> pd.DataFrame:
     """One row per planted (proposal_id, rule) with a sentence stating the break."""
     rows: list[tuple[str, str, str]] = []
@@ -1816,6 +1832,8 @@ def _planted_table(
             d = f"submitted at {submitted[p]}, after the {DEADLINE} deadline"
         elif r == "credit":
             d = f"lead unit {lead_id[p]} has an active credit penalty"
+        elif r == "duration":
+            d = f"runs {duration[p]} years, over the {max_years[p]}-year limit of {codes[p]}"
         else:
             d = f"PI {pi_ids[p]} is employed by {pi_unit_id[p]}, not by the lead unit {lead_id[p]}"
         rows.append((str(proposal_ids[p]), r, d))

@@ -37,7 +37,6 @@ from assign.graph import (
     to_date,
     to_dates,
 )
-
 from models.i18n import render_stored
 
 BD = date(2024, 8, 5)
