@@ -34,6 +34,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from json.encoder import encode_basestring
 from typing import Any
 
 LANGUAGES = ("zh", "en")
@@ -219,21 +220,29 @@ def _json_fragments(values: Any) -> Any:
 
     arr = np.asarray(values, dtype=object)
     codes, uniq = pd.factorize(arr, use_na_sentinel=False)
-    dumped = [json.dumps(_plain(v), ensure_ascii=False, sort_keys=True) for v in uniq]
+    dumped = [
+        encode_basestring(v)  # what json.dumps(v, ensure_ascii=False) gives, without its set-up
+        if type(v) is str
+        else json.dumps(_plain(v), ensure_ascii=False, sort_keys=True)
+        for v in uniq.tolist()
+    ]
     return np.array(dumped, dtype=object)[codes]
 
 
 def msg_column(msgid: str, /, **columns: Any) -> Any:
     """(n,) object array: ``Msg(msgid, **row).to_json()`` for every row of the columns, built
-    column-wise (one ``json.dumps`` per distinct value). Each column is a sequence of plain
-    values (str, int, float) or a :class:`JsonColumn` of stored texts to nest."""
+    column-wise (one ``json.dumps`` per distinct value, one string per row). Each column is a
+    sequence of plain values (str, int, float) or a :class:`JsonColumn` of stored texts."""
+    import itertools
+
     import numpy as np
 
-    n = {len(getattr(c, "values", c)) for c in columns.values()}
-    if len(n) > 1:
-        raise ValueError(f"msg_column: columns of different lengths {sorted(n)}")
-    size = n.pop() if n else 0
-    out = np.full(size, '{"args": {', dtype=object)
+    sizes = {len(getattr(c, "values", c)) for c in columns.values()}
+    if len(sizes) > 1:
+        raise ValueError(f"msg_column: columns of different lengths {sorted(sizes)}")
+    size = sizes.pop() if sizes else 0
+    pieces: list[Any] = []
+    head = '{"args": {'
     for i, name in enumerate(sorted(columns)):
         col = columns[name]
         part = (
@@ -241,8 +250,14 @@ def msg_column(msgid: str, /, **columns: Any) -> Any:
             if isinstance(col, JsonColumn)
             else _json_fragments(col)
         )
-        out = out + ((", " if i else "") + json.dumps(name) + ": ") + part
-    return out + ("}, " + '"msg": ' + json.dumps(msgid, ensure_ascii=False) + "}")
+        key = head + (", " if i else "") + json.dumps(name) + ": "
+        pieces += [itertools.repeat(key), part.tolist()]
+        head = ""
+    tail = head + '}, "msg": ' + json.dumps(msgid, ensure_ascii=False) + "}"
+    out = np.empty(size, dtype=object)
+    if size:
+        out[:] = ["".join(row) for row in zip(*pieces, itertools.repeat(tail))]
+    return out
 
 
 def stored(text: str | None) -> Msg | None:

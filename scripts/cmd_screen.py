@@ -146,6 +146,11 @@ def pool(
 @click.option("--coauthor-years", type=int, help="Co-authorship window in years (default 3).")
 @click.option("--former-employment-years", type=int, help="Left the unit within N years (2).")
 @click.option("--shareholding/--no-shareholding", default=None, help="Shareholding relates units.")
+@click.option(
+    "--shareholding-threshold",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Shareholding relates units from this share on (default 0.25 = 25 %).",
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write CSV/XLSX.")
 @output_options
 @pass_ctx
@@ -157,6 +162,7 @@ def conflicts(
     coauthor_years: int | None,
     former_employment_years: int | None,
     shareholding: bool | None,
+    shareholding_threshold: float | None,
     out: Path | None,
 ) -> Report:
     """Find every conflicted (expert, proposal) pair with its reason chain (回避)."""
@@ -166,6 +172,7 @@ def conflicts(
             "coauthor_years": coauthor_years,
             "former_employment_years": former_employment_years,
             "shareholding": shareholding,
+            "shareholding_threshold": shareholding_threshold,
         }.items()
         if v is not None
     }
