@@ -118,6 +118,15 @@ def test_the_table_covers_every_province_and_no_name_means_two_places() -> None:
 UNITS_HEAD = "unit_id,name,type,city,province\n"
 
 
+def stored_units(engine: Engine) -> list[tuple]:
+    """(unit_id, province, province_code, city, city_code) of every stored unit, sorted."""
+    with Session(engine) as s:
+        got = s.execute(
+            select(Unit.unit_id, Unit.province, Unit.province_code, Unit.city, Unit.city_code)
+        ).all()
+    return sorted(tuple(r) for r in got)
+
+
 def write(tmp_path: Path, text_: str) -> Path:
     path = tmp_path / "units.csv"
     path.write_text(text_, encoding="utf-8")
@@ -133,11 +142,7 @@ def test_import_stores_the_official_name_and_code(engine: Engine, tmp_path: Path
     )
     result = run(engine, "import", "units", str(path))
     assert result.exit_code == 0, result.stderr
-    with Session(engine) as s:
-        got = s.execute(
-            select(Unit.unit_id, Unit.province, Unit.province_code, Unit.city, Unit.city_code)
-        ).all()
-    assert sorted(got) == [
+    assert stored_units(engine) == [
         ("U1", "江苏省", "320000", "南京市", NANJING),
         ("U2", "江苏省", "320000", "南京市", NANJING),
         ("U3", "江苏省", "320000", "南京市", NANJING),
@@ -206,11 +211,7 @@ def test_the_migration_resolves_places_already_stored(tmp_path: Path) -> None:
             )
         )
     command.upgrade(_alembic_config(engine), "head")
-    with Session(engine) as s:
-        got = s.execute(
-            select(Unit.unit_id, Unit.province, Unit.province_code, Unit.city, Unit.city_code)
-        ).all()
-    assert sorted(got) == [
+    assert stored_units(engine) == [
         ("U1", "江苏省", "320000", "南京市", NANJING),
         ("U2", "Mars", None, "x", None),
     ]
@@ -249,3 +250,10 @@ def test_a_unit_in_jiangsu_as_written_passes_screening(written: str) -> None:
     assert [m.render("en") for m in result.findings["reason"]] == [
         "joint unit C is registered in 浙江省, not in 江苏省"
     ]
+
+
+def test_experts_from_jiangsu_as_written_are_not_outside_the_province() -> None:
+    from assign.pipeline import _outside
+
+    provinces = pd.Series(["江苏省", "江苏", "Jiangsu", "上海市", None], dtype=object)
+    assert _outside(provinces).tolist() == [False, False, False, True, False]
