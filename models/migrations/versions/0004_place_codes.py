@@ -1,7 +1,7 @@
 """place codes: GB/T 2260 codes of units' and experts' provinces and cities
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0006
 Create Date: 2026-12-05
 
 Existing rows get the official names and codes of the places they name (models.places); a
@@ -14,7 +14,7 @@ from alembic import op
 from models import places
 
 revision = "0004"
-down_revision = "0001"
+down_revision = "0006"  # chained after main's 0006 when main was merged
 branch_labels = None
 depends_on = None
 
