@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
+from models.i18n import JsonColumn, Msg, join_stored, msg_column, render_stored
 from scripts.cli import cli
 
 FILES = {
@@ -86,3 +89,27 @@ def test_findings_and_chains_in_the_readers_language(engine: Engine, tmp_path: P
     assert CHAIN_ZH in said.stdout
     data = json.loads(run(engine, "explain", "R2", "P-3002-07", "--json", lang="zh").stdout)
     assert data["reasons"] == [CHAIN_EN]  # --json stays English
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.text(max_size=6), st.integers(-5, 5), st.text(max_size=4)),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_msg_column_stores_what_msg_stores(rows: list[tuple[str, int, str]]) -> None:
+    """The column-wise builder of the bulk conflict pass gives Msg.to_json's text, nested too."""
+    inner = msg_column("{unit}", unit=[u for _, _, u in rows])
+    got = msg_column(
+        "{name} {n} at {where}",
+        name=[a for a, _, _ in rows],
+        n=[n for _, n, _ in rows],
+        where=JsonColumn(inner),
+    )
+    want = [
+        Msg("{name} {n} at {where}", name=a, n=n, where=Msg("{unit}", unit=u)) for a, n, u in rows
+    ]
+    assert list(got) == [m.to_json() for m in want]
+    assert render_stored(join_stored(list(got)), "en") == "; ".join(m.render("en") for m in want)
