@@ -400,9 +400,71 @@ def main(
         return
     with contextlib.ExitStack() as stack:
         executor = _dask_executor(dask, stack) if dask else None
-        _run(mode, jiangsu, csv_size, proposals, experts, k, max_load, candidates,
-             max_probability, panel, seed, as_json, progress, executor, dask,
-             time_limit)  # fmt: skip
+        t = time.perf_counter()
+        if mode == "dense":
+            res, extra = run_dense(
+                proposals=proposals, experts=experts, k=k, max_load=max_load, seed=seed,
+                verbose=progress,
+            )  # fmt: skip
+        elif mode == "csv":
+            p, e = csv_size or (proposals, experts)
+            res, extra = run_from_csv(
+                proposals=p, experts=e, k=k, max_load=max_load, seed=seed, verbose=progress
+            )
+        elif mode == "sparse":
+            res, extra = run_sparse(
+                proposals=proposals,
+                experts=experts,
+                candidates=candidates or 80,
+                k=k,
+                max_load=max_load,
+                seed=seed,
+                verbose=progress,
+            )
+        else:
+            mode = "jiangsu" if jiangsu else "generator"
+            res, extra = run_pipeline(
+                proposals=None if jiangsu else proposals,
+                experts=experts,
+                max_probability=max_probability,
+                panel=panel,
+                candidates=candidates or 60,
+                k=k,
+                max_load=max_load,
+                seed=seed,
+                verbose=progress,
+                executor=executor,
+                time_limit=time_limit,
+            )
+            t += extra.pop("generate_s")  # the batch's generation is not part of the pipeline
+        wall = time.perf_counter() - t
+        out = {
+            "mode": mode,
+            "k": k,
+            "wall_s": round(wall, 3),
+            "solve_s": round(res.wall_s, 3),
+            "peak_rss_mb": round(_peak_rss_mb(), 1),
+            "cpu_s": round(_cpu_s(), 1),
+            "status": str(res.status),
+            "objective": res.objective,
+            "bound": res.bound,
+            "gap": res.gap,
+            "certified": res.certified,
+            "solver": res.solver,
+            "pricing_rounds": res.pricing_rounds,
+            "n_candidates": res.n_candidates,
+            "engine": dask or "local",
+            **extra,
+        }
+        if as_json:
+            click.echo(json.dumps(out))
+        else:
+            for key, val in out.items():
+                click.echo(f"{key:>22}: {val}")
+            for line in res.diagnosis:
+                click.echo(line, err=True)
+        if res.status not in ("optimal", "feasible"):
+            sys.exit(4)
 
 
 def _dask_executor(spec: str, stack: contextlib.ExitStack) -> Executor:
@@ -419,91 +481,6 @@ def _dask_executor(spec: str, stack: contextlib.ExitStack) -> Executor:
         )  # fmt: skip
         return DaskExecutor(stack.enter_context(Client(cluster)))
     return DaskExecutor(stack.enter_context(Client(spec)))
-
-
-def _run(
-    mode: str | None,
-    jiangsu: bool,
-    csv_size: tuple[int, int] | None,
-    proposals: int,
-    experts: int,
-    k: int,
-    max_load: int,
-    candidates: int | None,
-    max_probability: float | None,
-    panel: bool,
-    seed: int,
-    as_json: bool,
-    progress: bool,
-    executor: Executor | None,
-    engine: str | None,
-    time_limit: float,
-) -> None:
-    t = time.perf_counter()
-    if mode == "dense":
-        res, extra = run_dense(
-            proposals=proposals, experts=experts, k=k, max_load=max_load, seed=seed,
-            verbose=progress,
-        )  # fmt: skip
-    elif mode == "csv":
-        p, e = csv_size or (proposals, experts)
-        res, extra = run_from_csv(
-            proposals=p, experts=e, k=k, max_load=max_load, seed=seed, verbose=progress
-        )
-    elif mode == "sparse":
-        res, extra = run_sparse(
-            proposals=proposals,
-            experts=experts,
-            candidates=candidates or 80,
-            k=k,
-            max_load=max_load,
-            seed=seed,
-            verbose=progress,
-        )
-    else:
-        mode = "jiangsu" if jiangsu else "generator"
-        res, extra = run_pipeline(
-            proposals=None if jiangsu else proposals,
-            experts=experts,
-            max_probability=max_probability,
-            panel=panel,
-            candidates=candidates or 60,
-            k=k,
-            max_load=max_load,
-            seed=seed,
-            verbose=progress,
-            executor=executor,
-            time_limit=time_limit,
-        )
-        t += extra.pop("generate_s")  # the batch's generation is not part of the pipeline
-    wall = time.perf_counter() - t
-    out = {
-        "mode": mode,
-        "k": k,
-        "wall_s": round(wall, 3),
-        "solve_s": round(res.wall_s, 3),
-        "peak_rss_mb": round(_peak_rss_mb(), 1),
-        "cpu_s": round(_cpu_s(), 1),
-        "status": str(res.status),
-        "objective": res.objective,
-        "bound": res.bound,
-        "gap": res.gap,
-        "certified": res.certified,
-        "solver": res.solver,
-        "pricing_rounds": res.pricing_rounds,
-        "n_candidates": res.n_candidates,
-        "engine": engine or "local",
-        **extra,
-    }
-    if as_json:
-        click.echo(json.dumps(out))
-    else:
-        for key, val in out.items():
-            click.echo(f"{key:>22}: {val}")
-        for line in res.diagnosis:
-            click.echo(line, err=True)
-    if res.status not in ("optimal", "feasible"):
-        sys.exit(4)
 
 
 if __name__ == "__main__":
