@@ -278,7 +278,7 @@ def run_pipeline(
 
 
 SERIES = (1000, 2000, 5000, 10000, 20000, 50000, 100000)
-_STAGES = ("wall_s", "conflicts_s", "affinity_s", "solve_s", "conflicts_peak_mb",
+_STAGES = ("wall_s", "cpu_s", "conflicts_s", "affinity_s", "solve_s", "conflicts_peak_mb",
            "affinity_peak_mb", "peak_rss_mb")  # fmt: skip
 
 
