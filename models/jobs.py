@@ -13,8 +13,25 @@ from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.orm import Session
 
 from models import io
-from models.db import audit, batch_lock, check_schema, digest, get_batch, session, upgrade
-from models.schema import IMPORT_KINDS, Leniency, Proposal, Ranking, Review, TruthProposal
+from models.db import (
+    audit,
+    batch_lock,
+    check_schema,
+    clear_stale_lock,
+    digest,
+    get_batch,
+    session,
+    upgrade,
+)
+from models.schema import (
+    IMPORT_KINDS,
+    BatchLock,
+    Leniency,
+    Proposal,
+    Ranking,
+    Review,
+    TruthProposal,
+)
 from scoring.calibrate import CalibrationResult, calibrate
 from scoring.metrics import score_metrics
 
@@ -24,36 +41,53 @@ def init_db(engine: Engine) -> str:
     return upgrade(engine)
 
 
-def import_kind(engine: Engine, kind: str, path: Path, *, actor: str) -> io.ImportCounts:
-    """Import one file of ``kind`` all-or-nothing, with an audit event."""
+def import_kind(
+    engine: Engine, kind: str, path: Path, *, actor: str, limits: io.Limits | None = None
+) -> io.ImportCounts:
+    """Import one file of ``kind`` all-or-nothing, with an audit event (its result digest
+    covers the imported values)."""
     check_schema(engine)
     with session(engine) as s, s.begin():
-        counts = io.import_file(s, kind, path)
+        counts = io.import_file(s, kind, path, actor=actor, limits=limits)
         audit(
             s,
             actor=actor,
             command="import",
             params={"kind": kind, "file": str(path)},
             input_digest=io.file_digest(path),
-            result_digest=digest(counts.as_dict()),
+            result_digest=counts.content_digest,
+            message=_import_message(counts),
         )
     return counts
 
 
-def import_all(engine: Engine, directory: Path, *, actor: str) -> list[io.ImportCounts]:
-    """Import every ``<kind>.csv`` of ``directory`` in one transaction, with an audit event."""
+def import_all(
+    engine: Engine, directory: Path, *, actor: str, limits: io.Limits | None = None
+) -> list[io.ImportCounts]:
+    """Import every ``<kind>.csv`` / ``<kind>.xlsx`` of ``directory`` in one transaction,
+    with an audit event."""
     check_schema(engine)
     with session(engine) as s, s.begin():
-        results = io.import_directory(s, directory)
+        results = io.import_directory(s, directory, actor=actor, limits=limits)
         audit(
             s,
             actor=actor,
             command="import all",
             params={"directory": str(directory), "files": [r.file for r in results]},
             input_digest=digest([io.file_digest(Path(r.file)) for r in results]),
-            result_digest=digest([r.as_dict() for r in results]),
+            result_digest=digest([r.content_digest for r in results]),
+            message="; ".join(m for m in map(_import_message, results) if m) or None,
         )
     return results
+
+
+def _import_message(counts: io.ImportCounts) -> str | None:
+    """Conflicted pairs of an imported assignment, for the audit log (English, as it is)."""
+    if not counts.findings:
+        return None
+    pairs = ", ".join(f"{f['proposal_id']}/{f['expert_id']}" for f in counts.findings[:20])
+    more = " …" if len(counts.findings) > 20 else ""
+    return f"{counts.file}: {len(counts.findings)} conflicted pairs imported: {pairs}{more}"
 
 
 def reviews_short(engine: Engine) -> pd.DataFrame:
@@ -207,3 +241,11 @@ def rank_job(
 
 def _num(v: Any) -> float | None:
     return None if v is None or pd.isna(v) else float(v)
+
+
+def clear_stale_lock_job(engine: Engine, batch_id: str | None, *, actor: str) -> BatchLock:
+    """Clear the batch's run lock when its holder is gone (see :func:`models.db.gone`)."""
+    check_schema(engine)
+    with session(engine) as s:
+        batch = get_batch(s, batch_id)
+    return clear_stale_lock(engine, batch.batch_id, actor=actor)

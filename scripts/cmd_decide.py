@@ -6,6 +6,8 @@ import click
 import pandas as pd
 
 from models import jobs, select_jobs
+from models.db import describe_lock
+from models.i18n import _
 from scoring.calibrate import METHODS
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
 from scripts.output import (
@@ -281,12 +283,37 @@ def finalize(ctx: Ctx, batch_id: str | None) -> Report:
 
 @click.command()
 @batch_option
-@click.option("--reason", required=True, help="Why the final decisions must change (recorded).")
+@click.option("--reason", help="Why the final decisions must change (recorded).")
+@click.option(
+    "--stale",
+    is_flag=True,
+    help="Instead: clear the batch's run lock whose holder is gone (audited).",
+)
 @output_options
 @pass_ctx
 @domain_errors
-def unlock(ctx: Ctx, batch_id: str | None, reason: str) -> Report:
+def unlock(ctx: Ctx, batch_id: str | None, reason: str | None, stale: bool) -> Report:
     """Reopen a finalised batch, with a reason (audited)."""
+    if stale:
+        lock = jobs.clear_stale_lock_job(ctx.engine, batch_id, actor=ctx.actor)
+        return Report(
+            {
+                "batch": lock.batch_id,
+                "cleared_lock": lock.holder,
+                "host": lock.host,
+                "pid": lock.pid,
+                "command": lock.command,
+            },  # fmt: skip
+            lines=[
+                _(
+                    "stale lock of batch {batch} cleared ({holder})",
+                    batch=lock.batch_id,
+                    holder=describe_lock(lock),
+                )
+            ],  # fmt: skip
+        )
+    if not reason:
+        raise CliError(_("give --reason TEXT (why the final decisions must change)"), EXIT_USAGE)
     batch = select_jobs.unlock_job(ctx.engine, batch_id, reason=reason, actor=ctx.actor)
     return Report(
         {"batch": batch.batch_id, "unlocked_by": ctx.actor},

@@ -207,7 +207,7 @@ def test_locked_batch_exits_5(engine: Engine, batch_dir: Path) -> None:
     with batch_lock(engine, "2024", holder="another-run"):
         result = run(engine, "screen")
     assert result.exit_code == 5
-    assert "batch 2024 is locked by another run (another-run since" in result.stderr
+    assert "batch 2024 is locked by another run: another-run (process" in result.stderr
     assert run(engine, "screen").exit_code == 0  # released
 
     def hold_briefly() -> None:
