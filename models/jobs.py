@@ -23,8 +23,10 @@ from models.db import (
     session,
     upgrade,
 )
+from models.i18n import _
 from models.schema import (
     IMPORT_KINDS,
+    AuditEvent,
     BatchLock,
     Leniency,
     Proposal,
@@ -133,32 +135,64 @@ DEFAULT_METHOD = "bayes"
 
 def _proposal_frame(session: Session, batch_id: str) -> pd.DataFrame:
     rows = session.execute(
-        select(Proposal.proposal_id, Proposal.direction_code).where(Proposal.batch_id == batch_id)
+        select(Proposal.proposal_id, Proposal.direction_code)
+        .where(Proposal.batch_id == batch_id)
+        .order_by(Proposal.proposal_id)
     ).all()
     return pd.DataFrame(rows, columns=["proposal_id", "direction_code"])
 
 
 def _review_frame(session: Session, batch_id: str) -> pd.DataFrame:
     rows = session.execute(
-        select(Review.proposal_id, Review.expert_id, Review.total)
+        select(Review.proposal_id, Review.expert_id, Review.total, Review.confidence)
         .join(Proposal, Proposal.proposal_id == Review.proposal_id)
         .where(Proposal.batch_id == batch_id)
         .order_by(Review.proposal_id, Review.expert_id)
     ).all()
-    return pd.DataFrame(rows, columns=["proposal_id", "expert_id", "total"])
+    return pd.DataFrame(rows, columns=["proposal_id", "expert_id", "total", "confidence"])
+
+
+def _ranked_with_confidence(session: Session, batch_id: str, method: str) -> bool:
+    """Whether the batch's latest ranking by ``method`` weighted reviews by confidence."""
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.command == "rank").order_by(AuditEvent.id.desc())
+    )
+    for ev in events:
+        if ev.params.get("batch") == batch_id and ev.params.get("method") == method:
+            return bool(ev.params.get("weight_confidence", False))
+    return False
 
 
 def calibrate_batch(
-    session: Session, batch_id: str, *, method: str, n_draws: int, seed: int
+    session: Session,
+    batch_id: str,
+    *,
+    method: str,
+    n_draws: int,
+    seed: int,
+    weight_confidence: bool | None = None,
 ) -> CalibrationResult:
-    """Calibrate the batch's reviews (pure core over the loaded frames)."""
+    """Calibrate the batch's reviews (pure core over the loaded frames). ``weight_confidence``
+    None: as the batch's latest ranking by ``method`` did (so that selection's draws match
+    the merit it selects on)."""
     reviews = _review_frame(session, batch_id)
     if reviews.empty:
         raise LookupError(
-            f"batch {batch_id} has no reviews yet; import them with `reviewopt import reviews FILE`"
+            _(
+                "batch {batch} has no reviews yet; import them with `reviewopt import reviews "
+                "FILE`",
+                batch=batch_id,
+            )
         )
+    if weight_confidence is None:
+        weight_confidence = _ranked_with_confidence(session, batch_id, method)
     return calibrate(
-        reviews, _proposal_frame(session, batch_id), method=method, n_draws=n_draws, seed=seed
+        reviews,
+        _proposal_frame(session, batch_id),
+        method=method,
+        n_draws=n_draws,
+        seed=seed,
+        weight_confidence=weight_confidence,
     )
 
 
@@ -179,14 +213,23 @@ def rank_job(
     method: str = DEFAULT_METHOD,
     n_draws: int = 200,
     seed: int = 0,
+    weight_confidence: bool = False,
     actor: str,
 ) -> tuple[CalibrationResult, dict[str, float] | None]:
-    """Calibrate and rank; store scores, rank intervals and leniencies for ``method``."""
+    """Calibrate and rank; store scores, rank intervals and leniencies for ``method`` (the
+    leniencies of ``method`` are replaced; none are stored where it reports none)."""
     check_schema(engine)
     with session(engine) as s:
         batch = get_batch(s, batch_id)
     with batch_lock(engine, batch.batch_id), session(engine) as s, s.begin():
-        result = calibrate_batch(s, batch.batch_id, method=method, n_draws=n_draws, seed=seed)
+        result = calibrate_batch(
+            s,
+            batch.batch_id,
+            method=method,
+            n_draws=n_draws,
+            seed=seed,
+            weight_confidence=weight_confidence,
+        )
         ids = result.proposals["proposal_id"].tolist()
         s.execute(delete(Ranking).where(Ranking.method == method, Ranking.proposal_id.in_(ids)))
         s.execute(
@@ -230,10 +273,19 @@ def rank_job(
             s,
             actor=actor,
             command="rank",
-            params={"batch": batch.batch_id, "method": method, "n_draws": n_draws},
+            params={
+                "batch": batch.batch_id,
+                "method": method,
+                "n_draws": n_draws,
+                "weight_confidence": weight_confidence,
+            },
             seed=seed,
             input_digest=digest(_review_frame(s, batch.batch_id).to_dict("split")),
-            result_digest=digest(result.proposals[["proposal_id", "score"]].to_dict("split")),
+            result_digest=digest(
+                result.proposals[
+                    ["proposal_id", "score", "se", "expected_rank", "rank_lo", "rank_hi"]
+                ].to_dict("split")
+            ),
             message=f"{len(ids)} proposals ranked by {method}",
         )
     return result, accuracy

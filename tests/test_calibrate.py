@@ -63,7 +63,8 @@ def test_raw_trimmed_median_by_hand() -> None:
     # ranks within direction: A beats B in D1, C alone in D2
     assert raw.proposals["expected_rank"].tolist() == [1.0, 2.0, 1.0]
     assert raw.experts["leniency"].isna().all()
-    assert raw.diagnostics.leniency_identifiable == "not estimated"
+    assert raw.diagnostics.leniency_identifiable == "global"
+    assert not raw.diagnostics.leniency_estimated
 
 
 def test_zscore_by_hand() -> None:
@@ -93,7 +94,8 @@ def test_additive_by_hand(lam: float) -> None:
     np.testing.assert_allclose(_scores(res), [80 - half, 70, 60 + half], atol=1e-6)
     np.testing.assert_allclose(res.experts["leniency"], [half, -half], atol=1e-6)
     assert res.diagnostics.params["penalty"] == lam
-    assert res.diagnostics.leniency_identifiable == "yes"
+    assert res.diagnostics.leniency_identifiable == "global"
+    assert res.diagnostics.leniency_estimated
 
 
 def test_bayes_by_hand() -> None:
@@ -221,10 +223,10 @@ def test_disconnected_graph_diagnostics() -> None:
         d = res.diagnostics
         assert d.n_components == 3
         assert d.component_sizes == ((2, 2), (2, 2), (1, 1))
-        assert d.leniency_identifiable == "within components"
+        assert d.leniency_identifiable == "within_components"
         assert d.single_review_experts == ("e5",)
         assert d.unreviewed_proposals == ("F",)
-        assert any("identifiable only within a component" in n for n in d.notes)
+        assert any("identifiable only within a component" in n.render("en") for n in d.notes)
         ex = res.experts
         for c in range(3):
             assert abs(ex.loc[ex["component"] == c, "leniency"].mean()) < 1e-8
@@ -234,7 +236,8 @@ def test_disconnected_graph_diagnostics() -> None:
         assert np.isnan(res.draws[:, 5]).all()
         assert np.isfinite(res.draws[:, :5]).all()
     raw = calibrate(_frame(rows), props, method="raw_mean", n_draws=0)
-    assert raw.diagnostics.leniency_identifiable == "not estimated"
+    assert raw.diagnostics.leniency_identifiable == "within_components"
+    assert not raw.diagnostics.leniency_estimated
     assert raw.diagnostics.n_components == 3
 
 
