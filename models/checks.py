@@ -72,8 +72,8 @@ def _review_problems(
     )
     conflicted = set(session.execute(select(Conflict.proposal_id, Conflict.expert_id)).all())
 
-    def problem(row: int, name: str, value: str, expected: Msg) -> Problem:
-        return Problem(file, row, labels.get(name, name), value, expected, field=name)
+    def problem(row: int, name: str, value: str, expected: Msg, note: Msg | None = None) -> Problem:
+        return Problem(file, row, labels.get(name, name), value, expected, field=name, note=note)
 
     for r in rows:
         row = r["__row__"]
@@ -110,11 +110,8 @@ def _review_problems(
                     row,
                     "expert_id",
                     str(pair[1]),
-                    Msg(
-                        "an expert without a conflict of interest with {proposal} "
-                        "(see `reviewopt explain`)",
-                        proposal=pair[0],
-                    ),
+                    Msg("an expert without a conflict of interest with the proposal"),
+                    Msg("{proposal}: see `reviewopt explain`", proposal=pair[0]),
                 )
             )
         elif batch not in runs:
@@ -124,12 +121,12 @@ def _review_problems(
                     "expert_id",
                     str(pair[1]),
                     Msg(
-                        "an expert assigned to {proposal}, but batch {batch} has no assignment "
+                        "an expert assigned to the proposal, but batch {batch} has no assignment "
                         "yet: run `reviewopt assign`, or import the assignment made elsewhere "
                         "with `reviewopt import assignments FILE`",
-                        proposal=pair[0],
                         batch=batch,
                     ),
+                    Msg("proposal {proposal}", proposal=pair[0]),
                 )
             )
         elif (runs[batch], *pair) not in assigned:
@@ -138,10 +135,8 @@ def _review_problems(
                     row,
                     "expert_id",
                     str(pair[1]),
-                    Msg(
-                        "an expert assigned to {proposal} in the latest assignment run",
-                        proposal=pair[0],
-                    ),
+                    Msg("an expert assigned to the proposal in the batch's latest assignment run"),
+                    Msg("proposal {proposal}", proposal=pair[0]),
                 )
             )
     return problems
@@ -170,7 +165,7 @@ def _assignment_problems(
             field="proposal_id",
         )
         for r in rows
-        if batch_of.get(r.get("proposal_id")) not in (None, r.get("batch_id"))
+        if batch_of.get(str(r.get("proposal_id"))) not in (None, r.get("batch_id"))
     ]
 
 

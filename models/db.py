@@ -229,10 +229,11 @@ def gone(lock: BatchLock) -> Msg | None:
     beat = lock.heartbeat_at
     age = (_utc_now() - beat).total_seconds() if beat is not None else math.inf
     if age > lock_timeout():
+        shown = "?" if math.isinf(age) else str(round(age))
         return Msg(
             "its last heartbeat is {age} s old (a run on another host is taken for gone after "
             "{timeout:g} s without one)",
-            age="?" if math.isinf(age) else f"{age:.0f}",
+            age=shown,
             timeout=lock_timeout(),
         )
     return None
@@ -241,13 +242,15 @@ def gone(lock: BatchLock) -> Msg | None:
 def describe_lock(lock: BatchLock) -> str:
     """``assign`` (process 4711 on host-a, since 2024-09-01 10:00:00, heartbeat 3 s ago)."""
     beat = lock.heartbeat_at
-    age = f"{(_utc_now() - beat).total_seconds():.0f}" if beat is not None else "?"
+    age = str(round((_utc_now() - beat).total_seconds())) if beat is not None else "?"
+    command = "`" + lock.command + "`" if lock.command else lock.holder
+    since = lock.acquired_at.strftime("%Y-%m-%d %H:%M:%S")
     return _(
         "{command} (process {pid} on {host}, since {since}, last heartbeat {age} s ago)",
-        command=f"`{lock.command}`" if lock.command else lock.holder,
+        command=command,
         pid=lock.pid if lock.pid is not None else "?",
         host=lock.host or "?",
-        since=f"{lock.acquired_at:%Y-%m-%d %H:%M:%S}",
+        since=since,
         age=age,
     )
 

@@ -190,6 +190,7 @@ def format_rows(kind: str) -> list[dict[str, str]]:
             "type": s.kind,
             "required": "required" if s.required else "optional",
             "values": _values_text(s),
+            "ref": s.ref or "",
             "range": range_text(s.name, Limits()),
         }
         for s in column_specs(kind)

@@ -62,10 +62,12 @@ def cli(ctx: click.Context, db: str | None, actor: str, wait: float, lang: str |
     """reviewopt: screen proposals, assign expert reviewers, calibrate scores, select projects."""
     set_language(lang or default_language())
     LOCK_WAIT_S.set(wait)
-    tokens = (RUN_ACTOR.set(actor), RUN_COMMAND.set(ctx.invoked_subcommand or ""))
+    actor_token = RUN_ACTOR.set(actor)
+    command_token = RUN_COMMAND.set(ctx.invoked_subcommand or "")
     ctx.obj = Ctx(db, actor)
     ctx.call_on_close(ctx.obj.close)
-    ctx.call_on_close(lambda: (RUN_ACTOR.reset(tokens[0]), RUN_COMMAND.reset(tokens[1])))
+    ctx.call_on_close(lambda: RUN_ACTOR.reset(actor_token))
+    ctx.call_on_close(lambda: RUN_COMMAND.reset(command_token))
     ctx.with_resource(stop_cleanly_on_sigterm())
 
 

@@ -159,9 +159,9 @@ def formats(kind: str | None) -> Report:
             r["zh"],
             r["type"],
             _("required") if r["required"] == "required" else _("optional"),
-            r["values"],
+            _("a {kind} id", kind=r["ref"]) if r["ref"] else r["values"],
             r["range"],
-        ]  # fmt: skip
+        ]
         for r in columns
     ]
     return Report({"kind": kind, "columns": columns}, tables=[TableOut(kind, headers, rows)])

@@ -87,12 +87,14 @@ def stop_cleanly_on_sigterm() -> Iterator[None]:
 
 
 def _os_message(exc: OSError) -> str:
-    name = exc.filename if exc.filename is not None else ""
     if exc.errno == errno.ENOSPC:
         return _(
             "no space left on the disk while writing {file}; free some space and run it again",
-            file=name,
+            file=exc.filename or "",
         )
+    if exc.filename is None:
+        return str(exc.strerror or exc)
+    name = exc.filename
     if isinstance(exc, IsADirectoryError):
         return _("{file} is a folder; give a file", file=name)
     if isinstance(exc, NotADirectoryError):

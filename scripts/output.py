@@ -210,7 +210,12 @@ def write_table_option(fn: Callable[..., Any]) -> Callable[..., None]:
             raise CliError(_("--format xlsx needs --out FILE.xlsx"), EXIT_USAGE)
         with one_line_errors():
             frame = fn(*args, **kwargs)
-            data = write_frame(frame, out, fmt)
+            try:
+                data = write_frame(frame, out, fmt)
+            except OSError as exc:
+                if exc.filename is None and exc.errno is not None and out is not None:
+                    exc.filename = str(out)  # name the file a failed write was for
+                raise
         if data is not None:
             sys.stdout.buffer.write(data)
             sys.stdout.flush()
