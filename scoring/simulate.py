@@ -135,8 +135,9 @@ def simulate_reviews(
     The total is ``quality + leniency + noise_sd_e · (c / 3.5) ** (−confidence_effect / 2) · z``
     clipped to [0, sum of maxima] and rounded to 0.5, c the review's confidence: with
     ``confidence_effect`` 0 (default) confidence says nothing about the score, with 1 a
-    review's precision is proportional to it. Verdict: total >= 75 recommend; total < 60 reject; in between the expert
-    abstains with probability 0.25, otherwise recommends at 67.5 or above and rejects below.
+    review's precision is proportional to it. Verdict: total >= 75 recommend; total < 60
+    reject; in between the expert abstains with probability 0.25, otherwise recommends at 67.5
+    or above and rejects below.
     """
     missing_cols = [c for c in ("proposal_id", "expert_id") if c not in assignments.columns]
     if missing_cols:
