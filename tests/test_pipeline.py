@@ -106,7 +106,10 @@ def test_pipeline_end_to_end(engine: Engine, batch_dir: Path, tmp_path: Path) ->
     bad.to_csv(bad_path, index=False)
     refused = run(engine, "import", "reviews", str(bad_path))
     assert refused.exit_code == 3
-    assert f"expected an expert without a conflict of interest with {cp}" in refused.stderr
+    assert (
+        f"expected an expert without a conflict of interest with the proposal ({cp}: see"
+        in refused.stderr
+    )
     with session(engine) as s:
         assert s.scalar(select(func.count()).select_from(Review)) == 0
     half = tmp_path / "reviews_half.csv"
