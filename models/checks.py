@@ -104,41 +104,24 @@ def _review_problems(
         pair = (r.get("proposal_id"), r.get("expert_id"))
         if None in pair:
             continue
+        note = Msg("proposal {proposal}", proposal=pair[0])
         if pair in conflicted:
-            problems.append(
-                problem(
-                    row,
-                    "expert_id",
-                    str(pair[1]),
-                    Msg("an expert without a conflict of interest with the proposal"),
-                    Msg("{proposal}: see `reviewopt explain`", proposal=pair[0]),
-                )
-            )
+            expected = Msg("an expert without a conflict of interest with the proposal")
+            note = Msg("{proposal}: see `reviewopt explain`", proposal=pair[0])
         elif batch not in runs:
-            problems.append(
-                problem(
-                    row,
-                    "expert_id",
-                    str(pair[1]),
-                    Msg(
-                        "an expert assigned to the proposal, but batch {batch} has no assignment "
-                        "yet: run `reviewopt assign`, or import the assignment made elsewhere "
-                        "with `reviewopt import assignments FILE`",
-                        batch=batch,
-                    ),
-                    Msg("proposal {proposal}", proposal=pair[0]),
-                )
+            expected = Msg(
+                "an expert assigned to the proposal, but batch {batch} has no assignment yet: "
+                "run `reviewopt assign`, or import the assignment made elsewhere with "
+                "`reviewopt import assignments FILE`",
+                batch=batch,
             )
         elif (runs[batch], *pair) not in assigned:
-            problems.append(
-                problem(
-                    row,
-                    "expert_id",
-                    str(pair[1]),
-                    Msg("an expert assigned to the proposal in the batch's latest assignment run"),
-                    Msg("proposal {proposal}", proposal=pair[0]),
-                )
+            expected = Msg(
+                "an expert assigned to the proposal in the batch's latest assignment run"
             )
+        else:
+            continue
+        problems.append(problem(row, "expert_id", str(pair[1]), expected, note))
     return problems
 
 

@@ -13,25 +13,16 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from test_io import PROPOSAL_HEAD, UNITS, count
+from test_io import seed_base as base
 
 from models import jobs
 from models.cells import Limits
 from models.problems import InvalidInput
 from models.schema import Expert, Person, Proposal, Unit
 from scripts.cli import cli
-
-UNITS = "unit_id,name,type,city,province\nU1,江苏恒远集团有限公司,企业,南京,江苏\n"
-PEOPLE = (
-    "person_id,name,unit_id,birth_date,title\n"
-    "P1,张伟,U1,1985-03-02,正高\nP2,李娜,U1,1990-01-01,副高\n"
-)
-BATCHES = "batch_id,name,year,batch_date,deadline\n2024,2024年度,2024,2024-09-01,2024-08-05 17:30\n"
-GUIDE = "code,programme,title\n3001,人工智能,垂直领域大模型关键技术研发与场景应用\n"
-PROPOSAL_HEAD = (
-    "proposal_id,batch_id,direction_code,title,lead_unit_id,pi_id,total_budget_wan,requested_wan\n"
-)
 
 
 def write(tmp_path: Path, name: str, data: str | bytes, encoding: str = "utf-8") -> Path:
@@ -43,21 +34,6 @@ def write(tmp_path: Path, name: str, data: str | bytes, encoding: str = "utf-8")
 def run(engine: Engine, *args: str) -> Result:
     url = engine.url.render_as_string(hide_password=False)
     return CliRunner().invoke(cli, ["--db", url, "--actor", "tester", "--lang", "en", *args])
-
-
-def count(engine: Engine, model: type) -> int:
-    with Session(engine) as s:
-        return s.scalar(select(func.count()).select_from(model)) or 0
-
-
-def base(engine: Engine, tmp_path: Path) -> None:
-    for kind, text in (
-        ("units", UNITS),
-        ("people", PEOPLE),
-        ("batches", BATCHES),
-        ("guide", GUIDE),
-    ):
-        jobs.import_kind(engine, kind, write(tmp_path, f"{kind}.csv", text), actor="t")
 
 
 def refused(result: Result, tmp_path: Path) -> str:
@@ -88,17 +64,17 @@ def test_unclosed_quote_is_refused_naming_its_row(engine: Engine, tmp_path: Path
 def test_row_with_another_field_count_is_refused(
     engine: Engine, tmp_path: Path, row: str, n: int
 ) -> None:
-    path = write(tmp_path, "units.csv", UNITS + row + "\n")
+    path = write(tmp_path, "units.csv", UNITS + row.replace("U2", "U3") + "\n")
     err = refused(run(engine, "import", "units", str(path)), tmp_path)
-    assert f"units.csv, row 3: expected as many fields as the header (5), got {n}" in err
+    assert f"units.csv, row 4: expected as many fields as the header (5), got {n}" in err
     assert count(engine, Unit) == 0
 
 
 def test_quoted_cells_keep_commas_and_line_breaks(engine: Engine, tmp_path: Path) -> None:
-    path = write(tmp_path, "units.csv", UNITS + 'U2,"甲,乙\n研究院",institute,南京,江苏\n')
+    path = write(tmp_path, "units.csv", UNITS + 'U3,"甲,乙\n研究院",institute,南京,江苏\n')
     assert run(engine, "import", "units", str(path)).exit_code == 0
     with Session(engine) as s:
-        assert s.get(Unit, "U2").name == "甲,乙\n研究院"  # type: ignore[union-attr]
+        assert s.get(Unit, "U3").name == "甲,乙\n研究院"  # type: ignore[union-attr]
 
 
 # --- encodings ---------------------------------------------------------------------------------
@@ -304,12 +280,12 @@ def test_reimport_with_fewer_columns_keeps_the_others(engine: Engine, tmp_path: 
         p1, p2 = s.get(Person, "P1"), s.get(Person, "P2")
         assert p1 is not None and p2 is not None
         assert (p1.unit_id, p1.birth_date, p1.title) == ("U1", dt.date(1985, 3, 2), "senior")
-        assert (p2.name, p2.unit_id, p2.title) == ("李娜娜", "U1", "associate")
+        assert (p2.name, p2.unit_id, p2.title) == ("李娜娜", "U2", "associate")
 
 
 def test_an_empty_cell_clears_only_an_optional_value(engine: Engine, tmp_path: Path) -> None:
     base(engine, tmp_path)
-    path = write(tmp_path, "p2.csv", "person_id,name,title,unit_id\nP1,张伟,,\nP2,李娜,副高,U1\n")
+    path = write(tmp_path, "p2.csv", "person_id,name,title,unit_id\nP1,张伟,,\nP2,李娜,副高,U2\n")
     c = jobs.import_kind(engine, "people", path, actor="t")
     assert (c.updated, c.unchanged, c.cleared) == (1, 1, 2)
     with Session(engine) as s:

@@ -4,6 +4,7 @@ the notes under --json, and ties ordered by proposal id."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -26,7 +27,7 @@ def run(engine: Engine, *args: str) -> Result:
     return CliRunner().invoke(cli, ["--db", url, "--actor", "chair", "--lang", "en", *args])
 
 
-def _batch(engine: Engine, tmp_path: Path, reviews: list[tuple[str, str, float]]) -> None:
+def _batch(engine: Engine, tmp_path: Path, reviews: Sequence[tuple[str, str, float]]) -> None:
     """Proposals, experts, an outside assignment of exactly the reviewed pairs, the reviews."""
     props = sorted({p for p, _e, _t in reviews})
     experts = sorted({e for _p, e, _t in reviews})
