@@ -673,7 +673,9 @@ def write_frame(frame: pd.DataFrame, path: Path | None, fmt: str) -> bytes | Non
     if fmt == "xlsx":
         if path is None:
             raise ValueError("XLSX export needs --out FILE")
-        safe.to_excel(path, index=False, engine="openpyxl")
+        from models.workbook import plain_sheet, write_workbook
+
+        write_workbook(path, [plain_sheet(path.stem, frame)])
         return None
     raise ValueError(f"unknown format {fmt!r}; expected csv or xlsx")
 

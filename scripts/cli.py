@@ -15,7 +15,7 @@ import click
 
 from models.db import LOCK_WAIT_S, RUN_ACTOR, RUN_COMMAND
 from models.i18n import LANGUAGES, default_language, set_language
-from scripts import cmd_assign, cmd_data, cmd_decide, cmd_demo, cmd_screen
+from scripts import cmd_assign, cmd_data, cmd_decide, cmd_demo, cmd_screen, cmd_status
 from scripts.context import Ctx, stop_cleanly_on_sigterm
 
 
@@ -76,6 +76,7 @@ for _command in (
     cmd_data.import_,
     cmd_data.formats,
     cmd_data.export,
+    cmd_status.status,
     cmd_screen.screen,
     cmd_screen.waive,
     cmd_screen.pool,

@@ -88,9 +88,11 @@ def stop_cleanly_on_sigterm() -> Iterator[None]:
 
 def _os_message(exc: OSError) -> str:
     if exc.errno == errno.ENOSPC:
+        if exc.filename is None:
+            return _("no space left on the disk; free some space and run it again")
         return _(
             "no space left on the disk while writing {file}; free some space and run it again",
-            file=exc.filename or "",
+            file=exc.filename,
         )
     if exc.filename is None:
         return str(exc.strerror or exc)
