@@ -33,6 +33,7 @@ from models.cells import Bad, ColumnSpec, Limits, implausible, parse, range_text
 from models.checks import ROW_CHECKS
 from models.db import digest
 from models.i18n import Msg, _
+from models.places import normalise_places
 from models.problems import InvalidInput, Problem, escape_formula
 from models.rawfile import RawTable, check_path, norm_header, read_csv, read_xlsx, refuse
 from models.schema import IMPORT_KINDS, Base
@@ -498,7 +499,8 @@ def _upsert(session: Session, cls: type[Base], v: Validated, counts: ImportCount
     for row in session.execute(select(*wanted)).mappings():
         existing[tuple(row[c.name] for c in key_cols)] = dict(row)
     new, changed = [], []
-    present = [n for n in names if n in v.present]
+    given = set(v.present).union(*(rec.keys() for rec in v.rows))  # and what hooks fill in
+    present = [n for n in names if n in given]
     for rec in v.rows:
         key = tuple(rec.get(k) for k in cls.NATURAL_KEY)
         old = existing.get(key)
@@ -535,6 +537,7 @@ def import_file(
     raw = read_raw(path, kind)
     v = validate(raw, kind, limits=limits)
     problems = list(v.problems)
+    problems += normalise_places(kind, v.rows, raw.file)
     if v.rows:
         problems += _check_duplicates(kind, v, raw.file)
         problems += _check_stored_ids(session, kind, v, raw.file)

@@ -43,7 +43,7 @@ def test_the_same_pairs_as_listing_every_pair(seed: int, threshold: float) -> No
     found = near_duplicates(ctx)
     props = ctx.proposals
     lead = dict(zip(props["proposal_id"], props["lead_unit_id"], strict=True))
-    related = {(u, o) for u, rel in ctx.related().items() for o, _r, _v in rel}
+    related = {(u, o) for u, rel in ctx.related().items() for o, *_rest in rel}
     text = TextIndex.from_proposals(props)
     pairs = [
         (a, b)
