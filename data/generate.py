@@ -877,11 +877,17 @@ def _publications(
     kind = _PUB_KINDS[rng.choice(3, size=total, p=[0.6, 0.25, 0.15])]
     phrases, shorts = dirs["phrases"].tolist(), dirs["short"].tolist()
     titles, abstracts, keywords = [], [], []
+    seen: set[tuple[int, str]] = set()
     for j, i in enumerate(owner.tolist()):
         d = ex_dirs[i][r[j][0] % 2]
         ph, sh = phrases[d], shorts[d]
-        a, b = ph[r[j][1] % len(ph)], sh[r[j][2] % len(sh)]
-        titles.append(_PUB_TITLES[r[j][3] % len(_PUB_TITLES)].format(a=a, b=b))
+        for step in range(len(ph) * len(_PUB_TITLES)):  # an expert's titles are distinct
+            a, b = ph[(r[j][1] + step) % len(ph)], sh[r[j][2] % len(sh)]
+            title = _PUB_TITLES[(r[j][3] + step) % len(_PUB_TITLES)].format(a=a, b=b)
+            if (i, title) not in seen:
+                break
+        seen.add((i, title))
+        titles.append(title)
         abstracts.append(_PUB_ABSTRACTS[r[j][4] % len(_PUB_ABSTRACTS)].format(a=a, b=b))
         keywords.append(";".join(dict.fromkeys(sh[(r[j][5] + 2 * k) % len(sh)] for k in range(3))))
     return pd.DataFrame(
