@@ -29,6 +29,7 @@ import scipy.sparse as sp
 
 from assign.codes import CodeSets
 from assign.doc_match import ExpertDocs, block_candidates, pool_max
+from assign.embeddings import Embedder, unit_rows
 from assign.sparse_affinity import SparseAffinity
 from assign.terms import TermCounts, count_terms, merge_counts
 from assign.tfidf import keep_top_terms, l2_rows, weigh
@@ -338,6 +339,7 @@ def fit_affinity(
     max_terms: int | None = 250,
     bound_terms: int = 80,
     weighting: str = "bm25",
+    embedder: Embedder | None = None,
     n_threads: int = 2,
     progress: Callable[[float], None] | None = None,
 ) -> AffinityModel:
@@ -353,7 +355,9 @@ def fit_affinity(
     exactly per proposal; max_terms: terms kept per vector (None keeps all); bound_terms: terms
     of the proposal and of the pooled profile that rank experts for the shortlist; weighting:
     "bm25" (BM25's saturating term frequency on the experts' documents) or "tfidf" (sublinear
-    term frequency); ``scripts/eval_affinity.py`` compares them. Texts are counted
+    term frequency); ``scripts/eval_affinity.py`` compares them; embedder: texts → unit sentence
+    embeddings (:func:`assign.embeddings.load_embedder`), whose cosines join the lexical ones
+    document by document. Texts are counted
     and proposals scored on ``n_threads`` threads; the result does not depend on the number.
     """
     for name, val in (("code_weight", code_weight), ("guide_weight", guide_weight)):
@@ -415,7 +419,9 @@ def fit_affinity(
         weight=recency_weights(docs.years, half_life=half_life, reference_year=float(ref)),
         pooled_t=keep_top_terms(pool_max(d, docs.ptr), bound_terms, unit=False).T.tocsr(),
         tau=float(tau),
+        vectors=None if embedder is None else unit_rows(embedder(docs.texts)),
     )
+    q_vectors = None if embedder is None else unit_rows(embedder(p_own))
     codes = CodeSets.build(
         _cells(proposals, "disciplines"),
         _cells(experts, "disciplines"),
@@ -423,7 +429,7 @@ def fit_affinity(
         code_group_weight,
     )
     ptr, pair_e, pair_w = _shortlists(
-        q, expert_docs, codes, code_weight, shortlist, bound_terms, n_threads, progress
+        q, q_vectors, expert_docs, codes, code_weight, shortlist, bound_terms, n_threads, progress
     )
     return AffinityModel(
         proposal_ids=tuple(pids),
@@ -445,6 +451,7 @@ def fit_affinity(
 
 def _shortlists(
     q: sp.csr_matrix,
+    q_vectors: np.ndarray | None,
     experts: ExpertDocs,
     codes: CodeSets,
     code_weight: float,
@@ -468,6 +475,7 @@ def _shortlists(
             codes=codes.block(rows) if use_codes else None,
             code_weight=code_weight,
             shortlist=shortlist,
+            q_vectors=None if q_vectors is None else q_vectors[rows],
         )
         return r + rows[0], e, w
 

@@ -42,7 +42,8 @@ class ExpertDocs:
     ``doc_ptr[e]:doc_ptr[e + 1]``; doc_ptr: (E + 1,) int64; weight: (D,) float64 recency
     weight of each document; pooled_t: (V, E) csr float32, column e the elementwise maximum of
     expert e's documents, its heaviest terms (zero for an expert without documents); tau:
-    smooth-max temperature.
+    smooth-max temperature; vectors: (D, d) float32 unit sentence embeddings of the documents,
+    or None (then the text score is lexical alone).
     """
 
     docs: sp.csr_matrix
@@ -50,6 +51,7 @@ class ExpertDocs:
     weight: np.ndarray
     pooled_t: sp.csr_matrix
     tau: float
+    vectors: np.ndarray | None = None
 
     @property
     def n_experts(self) -> int:
@@ -95,9 +97,17 @@ def combine(text: np.ndarray, codes: np.ndarray | None, code_weight: float) -> n
     )
 
 
-def exact_text(q: sp.csr_matrix, experts: ExpertDocs, r: np.ndarray, e: np.ndarray) -> np.ndarray:
+def exact_text(
+    q: sp.csr_matrix,
+    experts: ExpertDocs,
+    r: np.ndarray,
+    e: np.ndarray,
+    q_vectors: np.ndarray | None = None,
+) -> np.ndarray:
     """(C,) float64 text score of pairs (row r[i] of ``q``, expert e[i]); 0 for an expert
-    without documents."""
+    without documents. With embeddings (``q_vectors`` (R, d) and ``experts.vectors``), the
+    mean of the lexical smooth max and the smooth max of the embeddings' cosines (clipped to
+    [0, 1])."""
     out = np.zeros(r.size, dtype=np.float64)
     if r.size == 0:
         return out
@@ -120,7 +130,13 @@ def exact_text(q: sp.csr_matrix, experts: ExpertDocs, r: np.ndarray, e: np.ndarr
     )
     s = sims[r_inv[pair], col]
     seg = np.cumsum(lens) - lens
-    out[has] = smooth_max(s, experts.weight[doc_rows[col]], seg, experts.tau)
+    w = experts.weight[doc_rows[col]]
+    out[has] = smooth_max(s, w, seg, experts.tau)
+    if q_vectors is not None and experts.vectors is not None:
+        qv = q_vectors[r[pair]]
+        dv = experts.vectors[doc_rows[col]]
+        cos = np.clip(np.einsum("ij,ij->i", qv, dv), 0.0, 1.0)
+        out[has] = 0.5 * (out[has] + smooth_max(cos, w, seg, experts.tau))
     return out
 
 
@@ -132,11 +148,13 @@ def block_candidates(
     codes: np.ndarray | None,
     code_weight: float,
     shortlist: int,
+    q_vectors: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each proposal's ``shortlist`` best experts by the pooled profile, scored exactly.
 
     q: (R, V) csr float32 unit rows, the block's proposals; q_bound: the same rows (or their
-    heaviest terms) to rank experts for the shortlist; codes: (R, E) float32 code score
+    heaviest terms) to rank experts for the shortlist; q_vectors: (R, d) their sentence
+    embeddings when the experts' documents have some; codes: (R, E) float32 code score
     of the block (None: no codes). Returns (local row int64, expert int64, score float32),
     every expert of a row when E <= shortlist. Ties in the bound go to the lower expert index.
     """
@@ -156,7 +174,7 @@ def block_candidates(
             lift *= np.float32(code_weight)
             bound += lift
         r, e = top_of_rows(bound, shortlist)
-    text = exact_text(q, experts, r, e)
+    text = exact_text(q, experts, r, e, q_vectors)
     code = None if codes is None else codes[r, e]
     return r, e, combine(text, code, code_weight)
 

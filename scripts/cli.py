@@ -15,7 +15,7 @@ import click
 
 from models.db import LOCK_WAIT_S
 from models.i18n import LANGUAGES, default_language, set_language
-from scripts import cmd_assign, cmd_data, cmd_decide, cmd_demo, cmd_screen
+from scripts import cmd_affinity, cmd_assign, cmd_data, cmd_decide, cmd_demo, cmd_screen
 from scripts.context import Ctx
 
 
@@ -76,6 +76,7 @@ for _command in (
     cmd_screen.pool,
     cmd_screen.conflicts,
     cmd_screen.explain,
+    cmd_affinity.affinity,
     cmd_assign.assign,
     cmd_assign.replace,
     cmd_assign.solve,
