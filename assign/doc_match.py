@@ -61,19 +61,15 @@ class ExpertDocs:
 def pool_max(docs: sp.csr_matrix, doc_ptr: np.ndarray) -> sp.csr_matrix:
     """(E, V) csr float32: row e the elementwise maximum of rows doc_ptr[e]:doc_ptr[e+1]."""
     n_e = doc_ptr.size - 1
-    owner = np.repeat(np.arange(n_e, dtype=np.int64), np.diff(doc_ptr))
-    row = np.repeat(np.arange(docs.shape[0]), np.diff(docs.indptr))
-    key = owner[row] * docs.shape[1] + docs.indices
-    order = np.argsort(key)
-    key = key[order]
-    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else key
-    val = np.maximum.reduceat(docs.data[order], first) if key.size else docs.data[:0]
-    e, v = np.divmod(key[first], docs.shape[1])
-    indptr = np.zeros(n_e + 1, dtype=np.int64)
-    np.cumsum(np.bincount(e, minlength=n_e), out=indptr[1:])
-    out = sp.csr_matrix((val, v.astype(np.int32), indptr), shape=(n_e, docs.shape[1]))
-    out.has_sorted_indices = True
-    return out
+    lens = np.diff(doc_ptr)
+    out = sp.csr_matrix((n_e, docs.shape[1]), dtype=np.float32)
+    for j in range(int(lens.max(initial=0))):  # the j-th document of every expert that has one
+        has = np.flatnonzero(lens > j)
+        sel = sp.csr_matrix(
+            (np.ones(has.size, np.float32), (has, doc_ptr[has] + j)), shape=(n_e, docs.shape[0])
+        )
+        out = out.maximum(sel @ docs)
+    return out.tocsr()
 
 
 def smooth_max(s: np.ndarray, w: np.ndarray, seg: np.ndarray, tau: float) -> np.ndarray:

@@ -35,8 +35,10 @@ def weigh(counts: TermCounts, n_docs: int, *, bm25_from: int | None = None) -> s
         norm = (1 - b + b * length[counts.doc[at]] / max(mean_len, 1e-9)).astype(np.float32)
         val[at] = tf[at] * (k1 + 1) / (tf[at] + k1 * norm)
     val *= idf[counts.term]
-    x = sp.csr_matrix((val, (counts.doc, counts.term)), shape=(n_docs, n_terms), dtype=np.float32)
-    x.sum_duplicates()
+    # one entry per (document, term), documents ascending: the CSR arrays directly
+    indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(counts.doc, minlength=n_docs), out=indptr[1:])
+    x = sp.csr_matrix((val, counts.term.astype(np.int32), indptr), shape=(n_docs, n_terms))
     return l2_rows(x)
 
 
@@ -51,7 +53,6 @@ def l2_rows(m: sp.csr_matrix) -> sp.csr_matrix:
     norm = np.sqrt(sq)
     norm[norm == 0] = 1.0
     m.data *= np.repeat((1.0 / norm).astype(np.float32), row_len)
-    m.sort_indices()
     return m
 
 
