@@ -1,7 +1,7 @@
 """publications: experts' representative works
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0006
 Create Date: 2026-12-01
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0001"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
