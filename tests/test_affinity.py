@@ -256,3 +256,22 @@ def test_bad_inputs() -> None:
         fit_affinity(pd.concat([_proposals("a"), _proposals("b")]), experts)
     with pytest.raises(AffinityInputError, match="tau must be a number > 0"):
         fit_affinity(_proposals("a"), experts, tau=0)
+
+
+def test_assignment_problems_read_the_publications() -> None:
+    from assign.pipeline import AssignOptions, build_problem
+    from data.build_guide import load_guide
+    from data.generate import generate_batch
+
+    tables = generate_batch(load_guide(), n_experts=150, n_proposals=40, seed=2)
+    pubs = tables["publications"]
+    assert pubs.groupby("expert_id").size().between(3, 15).all()
+    args = {
+        "proposal_ids": tables["proposals"]["proposal_id"].tolist(),
+        "expert_ids": tables["experts"]["expert_id"].tolist(),
+        "conflicts": pd.DataFrame({"proposal_id": [], "expert_id": []}),
+        "options": AssignOptions(k=3, max_load=6),
+    }
+    with_pubs, _ = build_problem(tables, **args)
+    without, _ = build_problem({**tables, "publications": pubs.iloc[:0]}, **args)
+    assert not np.array_equal(with_pubs.cand_w, without.cand_w)
