@@ -23,6 +23,7 @@ or on separate machines, and their counts merged by key.
 from __future__ import annotations
 
 import functools
+import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -100,9 +101,15 @@ def normalise_text(text: str) -> str:
     return " ".join(s.split())
 
 
-@functools.cache
+_LOCAL = threading.local()
+
+
 def _stemmer() -> snowballstemmer.stemmer:
-    return snowballstemmer.stemmer("english")
+    """This thread's English stemmer (a stemmer keeps state while it works: one per thread)."""
+    stem = getattr(_LOCAL, "stemmer", None)
+    if stem is None:
+        stem = _LOCAL.stemmer = snowballstemmer.stemmer("english")
+    return stem
 
 
 def _hash(words: Sequence[str], kind: np.uint64) -> np.ndarray:
