@@ -275,3 +275,19 @@ def test_assignment_problems_read_the_publications() -> None:
     with_pubs, _ = build_problem(tables, **args)
     without, _ = build_problem({**tables, "publications": pubs.iloc[:0]}, **args)
     assert not np.array_equal(with_pubs.cand_w, without.cand_w)
+
+
+def test_terms_counted_on_threads_match_one_thread() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [
+        " ".join(f"networking{i} optimizations{j} generalizations" for j in range(40))
+        for i in range(400)
+    ]
+    parts = [texts[k::8] for k in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(count_terms, parts))
+    for got, part in zip(threaded, parts, strict=True):
+        want = count_terms(part)
+        assert got.names == want.names
+        np.testing.assert_array_equal(got.keys[got.term], want.keys[want.term])
