@@ -92,6 +92,8 @@ FORMATS: dict[str, tuple[str, ...]] = {
         "province",
         "credit_code",
         "head_id",
+        "province_code",
+        "city_code",
     ),
     "unit_relations": (
         "unit_id",
@@ -124,6 +126,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
         "province",
         "max_load",
         "active",
+        "province_code",
     ),
     "publications": (
         "expert_id",
