@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -36,7 +38,7 @@ def test_english_words_are_stemmed_without_stop_words_and_paired() -> None:
 
 
 def _frames(
-    e_pubs: dict[str, list[tuple[str, int | None]]], profiles: dict[str, str]
+    e_pubs: Mapping[str, Sequence[tuple[str, int | None]]], profiles: dict[str, str]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     experts = pd.DataFrame(
         {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -114,7 +115,7 @@ def test_exactly_one_of_all_pairs_and_top(tmp_path: Path) -> None:
         assert "give exactly one of --all-pairs and --top N" in result.stderr
 
 
-def _bag_embedder(texts: list[str]) -> np.ndarray:
+def _bag_embedder(texts: Sequence[str]) -> np.ndarray:
     """A stand-in sentence embedding: hashed character counts (deterministic)."""
     out = np.zeros((len(texts), 64), dtype=np.float32)
     for i, t in enumerate(texts):
