@@ -16,7 +16,8 @@ import pandas as pd
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session
 
-from assign.affinity import AffinityModel, load_affinity_file
+from assign.affinity import AffinityModel
+from assign.affinity_file import load_affinity_file
 from assign.certify import solve_certified
 from assign.fair import solve_fair
 from assign.panels import PanelResult, solve_panels

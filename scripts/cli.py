@@ -15,7 +15,15 @@ import click
 
 from models.db import LOCK_WAIT_S, RUN_ACTOR, RUN_COMMAND
 from models.i18n import LANGUAGES, default_language, set_language
-from scripts import cmd_assign, cmd_data, cmd_decide, cmd_demo, cmd_screen, cmd_status
+from scripts import (
+    cmd_affinity,
+    cmd_assign,
+    cmd_data,
+    cmd_decide,
+    cmd_demo,
+    cmd_screen,
+    cmd_status,
+)
 from scripts.context import Ctx, stop_cleanly_on_sigterm
 
 
@@ -82,6 +90,7 @@ for _command in (
     cmd_screen.pool,
     cmd_screen.conflicts,
     cmd_screen.explain,
+    cmd_affinity.affinity,
     cmd_assign.assign,
     cmd_assign.replace,
     cmd_assign.solve,

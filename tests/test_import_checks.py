@@ -165,7 +165,9 @@ def test_merged_cells_in_one_column_are_filled_down_with_a_warning(
         "cells E2:E4 are merged: their value '江苏' was used for rows 2–4"
     ]
     with Session(engine) as s:
-        assert [u.province for u in s.scalars(select(Unit).order_by(Unit.unit_id))] == ["江苏省"] * 3
+        assert [u.province for u in s.scalars(select(Unit).order_by(Unit.unit_id))] == [
+            "江苏省"
+        ] * 3
 
 
 def test_cells_merged_across_columns_are_refused(engine: Engine, tmp_path: Path) -> None:

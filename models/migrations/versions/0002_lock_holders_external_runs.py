@@ -1,7 +1,7 @@
 """lock holders with heartbeats; assignments imported from outside (no affinity)
 
 Revision ID: 0002
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-05
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
-down_revision = "0004"  # chained after main's 0004 when main was merged
+down_revision = "0005"  # chained after main's 0005 when main was merged
 branch_labels = None
 depends_on = None
 
