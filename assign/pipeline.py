@@ -13,11 +13,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from assign.affinity import AffinityModel, SparseAffinity, fit_affinity, top_candidates
+from assign.affinity import AffinityModel, fit_affinity, top_candidates
 from assign.draw import DrawResult, draw_assignment
 from assign.flow import unique_sorted
 from assign.panels import PanelProblem, group_proposals
 from assign.problem import AssignmentProblem, Status, pair_key, split_key
+from assign.sparse_affinity import SparseAffinity
 from models import places
 
 
@@ -120,14 +121,19 @@ def build_problem(
     cp, ce = _conflict_indices(conflicts, proposal_ids, expert_ids)
     model: AffinityModel | None = None
     if affinity is None:
-        model = fit_affinity(props, experts, tables.get("guide"))
+        model = fit_affinity(
+            props,
+            experts,
+            tables.get("guide"),
+            tables.get("publications"),
+            progress=(lambda f: progress("affinity", f)) if progress else None,
+        )
         aff = top_candidates(
             model,
             top_n=options.top_n,
             per_expert=options.per_expert or 3 * options.max_load,
             exclude_index=(cp, ce),
             floor=options.floor,
-            progress=(lambda f: progress("affinity", f)) if progress else None,
         )
     else:
         pids, eids = np.asarray(proposal_ids, dtype=object), np.asarray(expert_ids, dtype=object)
