@@ -1,0 +1,514 @@
+"""Rank-respecting selection, solved exactly by dynamic programming over the budgets.
+
+Under the ``rank`` policy a direction funds, besides its forced-in proposals, a *prefix* of its
+ranking (qualified proposals by merit, then id): a proposal may be passed over only when it is
+blocked, i.e. its PI or its group of related lead units already has a funded project. So a
+direction's choices are few (fund its first 0, 1, ... places), and the selection is a
+multiple-choice knapsack over the budgets, solved exactly:
+
+1. *Contention.* A proposal below ``slots`` unblockable proposals of its direction can never be
+   funded, nor matter as the place where funding stops; it leaves its PI and related groups.
+   Repeated until nothing changes. What is left of a group with two or more members is *open*.
+2. *Open groups* are decided by enumeration: each funds one of its members or none. A member
+   is then funded, blocked (its group funds another) or a barrier (unfunded and unblocked: the
+   direction's funding stops above it).
+3. Given those decisions, each direction's options are its prefixes, and each programme budget
+   is a dynamic programme over its directions keeping the undominated (grant floors,
+   objective) states; the overall budget, when there is one, is a dynamic programme over the
+   programmes' states and the directions outside any programme budget.
+
+The objective, lexicographic: the fewest directions below their minimum (min_per_direction;
+the rank policy's first aim), the largest merit sum, the smallest total grant bound, the
+smallest sum of id positions. :class:`RankSolver` keeps per-direction options and per-budget
+states between solves that differ in one proposal (the explanations' re-solves), so those cost
+little. Youth shares, and more open-group decisions than :data:`MAX_DECISIONS`, are left to
+CP-SAT (``solve`` returns None).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from scoring.select_input import SelectionData, merit_int
+
+MAX_DECISIONS = 4096
+"""Most joint decisions of open groups one solve enumerates before handing over to CP-SAT."""
+
+_SHORT = 1 << 44  # weight of a direction short of its minimum, above any merit sum
+_BOUND = 1 << 22  # weight of the grant bound sum, above any sum of id positions
+
+Key = tuple[int, int]  # (-short * _SHORT + merit, -(bounds * _BOUND + positions)): larger wins
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A solve's answer: x (n,) bool and the objective levels (directions short of their
+    minimum, merit in thousandths, grant bound sum, id position sum); not feasible when the
+    rules admit no selection."""
+
+    x: np.ndarray
+    levels: tuple[int, int, int, int]
+    feasible: bool = True
+
+
+@dataclass(frozen=True)
+class Change:
+    """One proposal changed for a re-solve: its merit (None = as is), and whether it must be
+    funded (require) or must not be (forbid: it still counts in the ranking, as a place where
+    the direction's funding stops). caps: budgets changed, scope index -> cap."""
+
+    index: int | None = None
+    merit: float | None = None
+    require: bool = False
+    forbid: bool = False
+    caps: tuple[tuple[int, int], ...] = ()
+
+
+class _Frontier:
+    """Undominated states of a budget's dynamic programme: weight (grant floors), key, and
+    back-pointers to the option chosen at each stage."""
+
+    def __init__(self) -> None:
+        self.w = np.zeros(1, np.int64)
+        self.k1 = np.zeros(1, np.int64)
+        self.k2 = np.zeros(1, np.int64)
+        self.back: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def add(self, w: np.ndarray, k1: np.ndarray, k2: np.ndarray, cap: int | None) -> bool:
+        """Add a stage with options (w, k1, k2); False when no state fits the cap."""
+        n_opt = len(w)
+        nw = (self.w[:, None] + w[None, :]).ravel()
+        n1 = (self.k1[:, None] + k1[None, :]).ravel()
+        n2 = (self.k2[:, None] + k2[None, :]).ravel()
+        if cap is None:
+            keep = np.array([_best(nw, n1, n2)])
+        else:
+            fits = np.flatnonzero(nw <= cap)
+            if not len(fits):
+                return False
+            keep = fits[_undominated(nw[fits], n1[fits], n2[fits])]
+        self.w, self.k1, self.k2 = nw[keep], n1[keep], n2[keep]
+        self.back.append((keep // n_opt, keep % n_opt))
+        return True
+
+    def best(self) -> int:
+        """Index of the state with the largest key (the lightest among equals)."""
+        return _best(self.w, self.k1, self.k2)
+
+    def key(self, state: int) -> Key:
+        return int(self.k1[state]), int(self.k2[state])
+
+    def trace(self, state: int) -> list[int]:
+        """The option chosen at each stage for ``state``."""
+        out = []
+        for parent, option in reversed(self.back):
+            out.append(int(option[state]))
+            state = int(parent[state])
+        return out[::-1]
+
+
+def _best(w: np.ndarray, k1: np.ndarray, k2: np.ndarray) -> int:
+    top = np.flatnonzero(k1 == k1.max())
+    top = top[k2[top] == k2[top].max()]
+    return int(top[np.argmin(w[top])])
+
+
+def _undominated(w: np.ndarray, k1: np.ndarray, k2: np.ndarray) -> np.ndarray:
+    """Indices of the entries no other beats (weight <= and key >=; one of equals kept)."""
+    if len(w) <= 1:
+        return np.arange(len(w))
+    by_key = np.lexsort((k2, k1))
+    s1, s2 = k1[by_key], k2[by_key]
+    dense = np.empty(len(w), np.int64)
+    dense[by_key] = np.concatenate([[0], np.cumsum((s1[1:] != s1[:-1]) | (s2[1:] != s2[:-1]))])
+    order = np.lexsort((-dense, w))
+    r = dense[order]
+    keep = np.empty(len(r), bool)
+    keep[0] = True
+    keep[1:] = r[1:] > np.maximum.accumulate(r)[:-1]
+    return order[keep]
+
+
+@dataclass(frozen=True)
+class _Options:
+    """A direction's prefixes: members (list of index lists) and (w, k1, k2) arrays."""
+
+    members: list[list[int]]
+    w: np.ndarray
+    k1: np.ndarray
+    k2: np.ndarray
+
+
+_Status = dict[int, str]  # open member -> F (funded), B (blocked), X (barrier)
+
+
+class RankSolver:
+    """Exact rank-policy solves for one set of merits (module docstring)."""
+
+    def __init__(self, data: SelectionData, merit: np.ndarray) -> None:
+        rules = data.rules
+        self.data = data
+        self.merit = np.asarray(merit, dtype=float)
+        self.m_int = merit_int(self.merit)
+        self.qual = data.qualified(self.merit)
+        self.cand = self.qual | data.forced_in
+        self.caps = {k: s.cap for k, s in enumerate(data.scopes)}
+        n_dirs = len(data.dir_codes)
+        fin = data.forced_in & self.cand
+        n_cand = np.bincount(data.dir_idx[self.cand], minlength=n_dirs)
+        n_fin = np.bincount(data.dir_idx[fin], minlength=n_dirs)
+        self.slots = rules.max_per_direction - n_fin
+        self.need = np.minimum(rules.min_per_direction, n_cand)
+        self.fixed = np.stack(
+            [
+                np.bincount(data.dir_idx[fin], weights=v[fin], minlength=n_dirs).astype(np.int64)
+                for v in (data.lb, self.m_int, data.ub, data.pos)
+            ],
+            axis=1,
+        )
+        self.dirs = [int(k) for k in np.flatnonzero(n_cand)]
+        self.seq = self._sequences(self.merit)
+        self.excluded: set[int] = set()
+        self.groups: list[list[int]] = []
+        for g in data.groups:
+            members = g[self.cand[g]]
+            if len(members) < 2:
+                continue
+            forced = members[data.forced_in[members]]
+            if len(forced):
+                self.excluded.update(int(i) for i in members if not data.forced_in[i])
+            else:
+                self.groups.append([int(i) for i in members])
+        self.in_group = {i for g in self.groups for i in g}
+        prog_scope = {
+            str(s.label.params["programme"]): k
+            for k, s in enumerate(data.scopes)
+            if s.kind == "programme"
+        }
+        self.overall = next((k for k, s in enumerate(data.scopes) if s.kind == "overall"), None)
+        by_prog: dict[str, list[int]] = {}
+        for d in self.dirs:
+            by_prog.setdefault(data.dir_programme[d], []).append(d)
+        self.blocks = [(prog_scope[p], ds) for p, ds in sorted(by_prog.items()) if p in prog_scope]
+        self.loose = [d for p, ds in sorted(by_prog.items()) if p not in prog_scope for d in ds]
+        self.dir_members = {d: [i for i in self.seq[d] if i in self.in_group] for d in self.dirs}
+        self.dirs_excluded = {int(data.dir_idx[i]) for i in self.excluded}
+        self.n_fin = n_fin
+        flat = np.array([i for d in self.dirs for i in self.seq[d]], dtype=np.int64)
+        lens = np.array([len(self.seq.get(d, [])) for d in range(n_dirs)], dtype=np.int64)
+        self.plain_cut = np.concatenate([[0], np.cumsum(lens)])
+        vals = np.stack([data.lb[flat], self.m_int[flat], data.ub[flat], data.pos[flat]], 1)
+        csum = np.cumsum(vals, axis=0)
+        start = np.repeat(self.plain_cut[:-1], lens)
+        base = np.vstack([np.zeros((1, 4), np.int64), csum])[start]
+        self.plain_sums = csum - base
+        self.block_members = [
+            [i for d in ds for i in self.seq[d] if i in self.in_group] for _, ds in self.blocks
+        ]
+        self._options: dict[tuple, _Options | None] = {}
+        self._frontiers: dict[tuple, _Frontier | None] = {}
+
+    # -- structure ------------------------------------------------------------------------
+
+    def _sequences(self, merit: np.ndarray) -> dict[int, list[int]]:
+        """Each direction's qualified, not forced-in proposals in rank order."""
+        data = self.data
+        ind = np.flatnonzero(self.qual & ~data.forced_in)
+        order = ind[np.lexsort((data.pos[ind], -merit[ind], data.dir_idx[ind]))]
+        di = data.dir_idx[order]
+        cuts = np.searchsorted(di, np.arange(len(data.dir_codes) + 1))
+        return {d: order[cuts[d] : cuts[d + 1]].tolist() for d in self.dirs}
+
+    def _moved_sequence(self, d: int, index: int, merit: float) -> list[int]:
+        """Direction d's ranking with proposal ``index`` at ``merit``."""
+        data = self.data
+        rest = [i for i in self.seq[d] if i != index]
+        if merit < data.rules.quality_floor or not data.open_to_funding()[index]:
+            return rest
+        key = (-merit, data.pos[index])
+        at = next((t for t, i in enumerate(rest) if (-self.merit[i], data.pos[i]) > key), len(rest))
+        return [*rest[:at], index, *rest[at:]]
+
+    def _open_groups(self, seq: dict[int, list[int]]) -> list[list[int]]:
+        """Groups whose members can still be funded, two or more of them (contention)."""
+        live = [set(g) for g in self.groups]
+        dirs = sorted({int(self.data.dir_idx[i]) for g in self.groups for i in g})
+        while True:
+            member = set().union(*live) if live else set()
+            reach: set[int] = set()
+            for d in dirs:
+                solid = 0
+                for i in seq[d]:
+                    if solid >= self.slots[d]:
+                        break
+                    if i in self.excluded:
+                        continue
+                    if i in member:
+                        reach.add(i)
+                    else:
+                        solid += 1
+            new = [g & reach for g in live]
+            new = [g if len(g) > 1 else set() for g in new]
+            if new == live:
+                break
+            live = new
+        return [sorted(g) for g in live if g]
+
+    # -- options and budgets --------------------------------------------------------------
+
+    def _direction_options(
+        self, d: int, order: list[int], status: _Status, change: Change | None
+    ) -> _Options | None:
+        """Prefixes of d's ranking given the open members' status; None when no prefix is
+        consistent."""
+        data = self.data
+        req = forb = -1
+        merit = self.m_int
+        if change is not None and change.index is not None:
+            req = change.index if change.require else -1
+            forb = change.index if change.forbid else -1
+            if change.merit is not None:
+                merit = merit.copy()
+                merit[change.index] = merit_int(np.array([change.merit]))[0]
+        if req in self.excluded or status.get(req) == "B":
+            return None
+        avail = [i for i in order if i not in self.excluded and status.get(i) != "B"]
+        must = [t for t, i in enumerate(avail) if status.get(i) == "F" or i == req]
+        stop = next(
+            (t for t, i in enumerate(avail) if status.get(i) == "X" or i == forb), len(avail)
+        )
+        lo = must[-1] + 1 if must else 0
+        hi = min(int(self.slots[d]), stop)
+        if lo > hi:
+            return None
+        ar = np.array(avail[:hi], dtype=np.int64)
+        sums = [np.concatenate([[0], np.cumsum(v[ar])])[lo:] for v in (data.lb, merit, data.ub)]
+        pos = np.concatenate([[0], np.cumsum(data.pos[ar])])[lo:]
+        fw, fm, fu, fp = (int(v) for v in self.fixed[d])
+        count = np.arange(lo, hi + 1) + (data.rules.max_per_direction - int(self.slots[d]))
+        short = np.maximum(int(self.need[d]) - count, 0)
+        return _Options(
+            members=[avail[:k] for k in range(lo, hi + 1)],
+            w=(sums[0] + fw).astype(np.int64),
+            k1=(-short * _SHORT + sums[1] + fm).astype(np.int64),
+            k2=(-((sums[2] + fu) * _BOUND + pos + fp)).astype(np.int64),
+        )
+
+    def _options_of(
+        self, d: int, seq: dict[int, list[int]], status: _Status, change: Change | None
+    ) -> _Options | None:
+        if change is not None:
+            return self._direction_options(d, seq[d], status, change)
+        key = (d, tuple(status.get(i, "S") for i in self.dir_members[d]))
+        if key not in self._options:
+            plain = not key[1] and d not in self.dirs_excluded
+            self._options[key] = (
+                self._plain_options(d)
+                if plain
+                else self._direction_options(d, seq[d], status, None)
+            )
+        return self._options[key]
+
+    def _plain_options(self, d: int) -> _Options:
+        """Options of a direction without group members: its first 0..slots places."""
+        a, b = self.plain_cut[d], self.plain_cut[d + 1]
+        fw, fm, fu, fp = (int(v) for v in self.fixed[d])
+        k = min(int(self.slots[d]), b - a)
+        cs = self.plain_sums[a : a + k]
+        short = np.maximum(int(self.need[d]) - np.arange(k + 1) - int(self.n_fin[d]), 0)
+        w = np.concatenate([[0], cs[:, 0]]) + fw
+        m = np.concatenate([[0], cs[:, 1]]) + fm
+        u = np.concatenate([[0], cs[:, 2]]) + fu
+        ps = np.concatenate([[0], cs[:, 3]]) + fp
+        order = self.seq[d]
+        return _Options(
+            members=[order[:j] for j in range(k + 1)],
+            w=w.astype(np.int64),
+            k1=(-short * _SHORT + m).astype(np.int64),
+            k2=(-(u * _BOUND + ps)).astype(np.int64),
+        )
+
+    def _block(
+        self,
+        b: int,
+        cap: int,
+        seq: dict[int, list[int]],
+        status: _Status,
+        change: Change | None,
+        changed_dir: int | None,
+    ) -> _Frontier | None:
+        """Programme budget b's dynamic programme within ``cap`` (kept for later solves unless
+        it holds the changed direction)."""
+        dirs = self.blocks[b][1]
+        key = None
+        if changed_dir not in dirs:
+            key = (b, cap, tuple(status.get(i, "S") for i in self.block_members[b]))
+            if key in self._frontiers:
+                return self._frontiers[key]
+        frontier: _Frontier | None = _Frontier()
+        for d in dirs:
+            o = self._options_of(d, seq, status, change if d == changed_dir else None)
+            if o is None or not frontier.add(o.w, o.k1, o.k2, cap):  # type: ignore[union-attr]
+                frontier = None
+                break
+        if key is not None:
+            self._frontiers[key] = frontier
+        return frontier
+
+    # -- solve ----------------------------------------------------------------------------
+
+    def solve(self, change: Change | None = None) -> Choice | None:
+        """The optimal rank-respecting selection (with ``change`` applied; ``feasible`` False
+        when the rules admit none), or None when the solve is left to CP-SAT (a youth share,
+        too many open-group decisions, a changed proposal outside the candidates)."""
+        data = self.data
+        if data.rules.youth_min_share:
+            return None
+        seq = self.seq
+        changed_dir = None
+        if change is not None and change.index is not None:
+            if not self.cand[change.index]:
+                return None
+            changed_dir = int(data.dir_idx[change.index])
+            if change.merit is not None:
+                seq = dict(seq)
+                seq[changed_dir] = self._moved_sequence(changed_dir, change.index, change.merit)
+        caps = dict(self.caps)
+        if change is not None:
+            caps.update(dict(change.caps))
+        groups = self._open_groups(seq)
+        if np.prod([len(g) + 1 for g in groups], dtype=float) > MAX_DECISIONS:
+            return None
+        best: tuple[Key, _Status] | None = None
+        for status in self._decisions(groups, change):
+            key = self._value(seq, status, caps, change, changed_dir)
+            if key is not None and (best is None or key > best[0]):
+                best = (key, status)
+        if best is None:
+            return Choice(np.zeros(data.n, bool), (0, 0, 0, 0), feasible=False)
+        x = self._selection(seq, best[1], caps, change, changed_dir)
+        return Choice(x, self._levels(x, change))
+
+    def _decisions(self, groups: list[list[int]], change: Change | None) -> Iterator[_Status]:
+        """Every consistent decision of the open groups, as member -> status."""
+        req = change.index if change is not None and change.require else None
+        forb = change.index if change is not None and change.forbid else None
+        members = sorted({i for g in groups for i in g})
+        mine = {i: [k for k, g in enumerate(groups) if i in g] for i in members}
+        for pick in itertools.product(*[[None, *g] for g in groups]):
+            chosen = {i for i in pick if i is not None}
+            if forb in chosen or (req is not None and req in mine and req not in chosen):
+                continue
+            if any(any(pick[k] != i for k in mine[i]) for i in chosen):
+                continue  # a funded member uses every group it belongs to
+            status = {}
+            for i in members:
+                if i in chosen:
+                    status[i] = "F"
+                elif any(pick[k] is not None for k in mine[i]):
+                    status[i] = "B"
+                else:
+                    status[i] = "X"
+            yield status
+
+    def _stages(
+        self,
+        seq: dict[int, list[int]],
+        status: _Status,
+        caps: dict[int, int],
+        change: Change | None,
+        changed_dir: int | None,
+    ) -> tuple[_Frontier, list[tuple[_Frontier | None, _Options | None, bool]]] | None:
+        """The overall dynamic programme: one stage per programme budget (all its states under
+        an overall budget, else only its best) and per direction outside them."""
+        root_cap = None if self.overall is None else caps[self.overall]
+        root = _Frontier()
+        stages: list[tuple[_Frontier | None, _Options | None, bool]] = []
+        for b, (k, _dirs) in enumerate(self.blocks):
+            cap = caps[k] if root_cap is None else min(caps[k], root_cap)
+            frontier = self._block(b, cap, seq, status, change, changed_dir)
+            if frontier is None:
+                return None
+            if root_cap is None:
+                s = frontier.best()
+                ok = root.add(frontier.w[[s]], frontier.k1[[s]], frontier.k2[[s]], None)
+            else:
+                ok = root.add(frontier.w, frontier.k1, frontier.k2, root_cap)
+            if not ok:
+                return None
+            stages.append((frontier, None, root_cap is None))
+        for d in self.loose:
+            o = self._options_of(d, seq, status, change if d == changed_dir else None)
+            if o is None or not root.add(o.w, o.k1, o.k2, root_cap):
+                return None
+            stages.append((None, o, False))
+        return root, stages
+
+    def _value(
+        self,
+        seq: dict[int, list[int]],
+        status: _Status,
+        caps: dict[int, int],
+        change: Change | None,
+        changed_dir: int | None,
+    ) -> Key | None:
+        if self.overall is not None:
+            got = self._stages(seq, status, caps, change, changed_dir)
+            return None if got is None else got[0].key(got[0].best())
+        k1 = k2 = 0
+        for b, (k, _dirs) in enumerate(self.blocks):
+            frontier = self._block(b, caps[k], seq, status, change, changed_dir)
+            if frontier is None:
+                return None
+            s = frontier.best()
+            k1, k2 = k1 + int(frontier.k1[s]), k2 + int(frontier.k2[s])
+        for d in self.loose:
+            o = self._options_of(d, seq, status, change if d == changed_dir else None)
+            if o is None:
+                return None
+            s = _best(o.w, o.k1, o.k2)
+            k1, k2 = k1 + int(o.k1[s]), k2 + int(o.k2[s])
+        return k1, k2
+
+    def _selection(
+        self,
+        seq: dict[int, list[int]],
+        status: _Status,
+        caps: dict[int, int],
+        change: Change | None,
+        changed_dir: int | None,
+    ) -> np.ndarray:
+        got = self._stages(seq, status, caps, change, changed_dir)
+        assert got is not None
+        root, stages = got
+        data = self.data
+        x = np.zeros(data.n, bool)
+        x[data.forced_in & self.cand] = True
+        for b, ((frontier, opts, best_only), pick) in enumerate(
+            zip(stages, root.trace(root.best()), strict=True)
+        ):
+            if frontier is None:
+                assert opts is not None
+                x[opts.members[pick]] = True
+                continue
+            state = frontier.best() if best_only else pick
+            dirs = self.blocks[b][1]
+            for d, choice in zip(dirs, frontier.trace(state), strict=True):
+                o = self._options_of(d, seq, status, change if d == changed_dir else None)
+                assert o is not None
+                x[o.members[choice]] = True
+        return x
+
+    def _levels(self, x: np.ndarray, change: Change | None) -> tuple[int, int, int, int]:
+        data = self.data
+        merit = self.m_int
+        if change is not None and change.index is not None and change.merit is not None:
+            merit = merit.copy()
+            merit[change.index] = merit_int(np.array([change.merit]))[0]
+        count = np.bincount(data.dir_idx[x], minlength=len(data.dir_codes))
+        short = int(np.maximum(self.need - count, 0).sum())
+        return (short, int(merit[x].sum()), int(data.ub[x].sum()), int(data.pos[x].sum()))
