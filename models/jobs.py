@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from models import io
 from models.db import audit, batch_lock, check_schema, digest, get_batch, session, upgrade
+from models.finalisation import ensure_open, ensure_reviews_open, review_digests
 from models.schema import IMPORT_KINDS, Leniency, Proposal, Ranking, Review, TruthProposal
 from scoring.calibrate import CalibrationResult, calibrate
 from scoring.metrics import score_metrics
@@ -28,7 +29,10 @@ def import_kind(engine: Engine, kind: str, path: Path, *, actor: str) -> io.Impo
     """Import one file of ``kind`` all-or-nothing, with an audit event."""
     check_schema(engine)
     with session(engine) as s, s.begin():
+        before = review_digests(s) if kind == "reviews" else None
         counts = io.import_file(s, kind, path)
+        if before is not None:
+            ensure_reviews_open(s, before)
         audit(
             s,
             actor=actor,
@@ -44,7 +48,9 @@ def import_all(engine: Engine, directory: Path, *, actor: str) -> list[io.Import
     """Import every ``<kind>.csv`` of ``directory`` in one transaction, with an audit event."""
     check_schema(engine)
     with session(engine) as s, s.begin():
+        before = review_digests(s)
         results = io.import_directory(s, directory)
+        ensure_reviews_open(s, before)
         audit(
             s,
             actor=actor,
@@ -62,7 +68,10 @@ def reviews_short(engine: Engine) -> pd.DataFrame:
 
     with session(engine) as s:
         status = views.frame(s, "review_status")
-    return status[status["short"] > 0] if len(status) else status
+    if not len(status):
+        return status
+    latest = status[status["run_id"] == status["run_id"].max()]
+    return latest[latest["short"] > 0]
 
 
 def load_tables(session: Session, kinds: list[str] | None = None) -> dict[str, pd.DataFrame]:
@@ -154,6 +163,7 @@ def rank_job(
     with batch_lock(engine, batch.batch_id), session(engine) as s, s.begin():
         result = calibrate_batch(s, batch.batch_id, method=method, n_draws=n_draws, seed=seed)
         ids = result.proposals["proposal_id"].tolist()
+        ensure_open(s, batch.batch_id)
         s.execute(delete(Ranking).where(Ranking.method == method, Ranking.proposal_id.in_(ids)))
         s.execute(
             insert(Ranking),

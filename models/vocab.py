@@ -38,7 +38,7 @@ ASSIGNMENT_STATUS = {
     "replaced": "已替换",
     "reserve": "候补",
 }
-OVERRIDE_ACTION = {"force_in": "强制入选", "force_out": "强制落选"}
+OVERRIDE_ACTION = {"force_in": "强制入选", "force_out": "强制落选", "withdraw": "申请撤回"}
 
 # The organisation mode is stored in Chinese, as the call writes it; English codes are aliases.
 MODE = {"定向委托": "directed", "揭榜挂帅": "open_call", "竞争择优": "competitive"}

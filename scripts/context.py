@@ -11,8 +11,9 @@ from typing import Any
 import click
 from sqlalchemy import Engine
 
-from models import assign_jobs, select_jobs
+from models import assign_jobs
 from models.db import BatchLocked, SchemaOutOfDate, database_url, make_engine
+from models.finalisation import BatchFinalized
 from models.problems import InvalidInput
 from scripts.output import EXIT_INFEASIBLE, EXIT_INVALID_INPUT, EXIT_LOCKED, CliError
 
@@ -45,8 +46,8 @@ def domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except InvalidInput as exc:
             raise CliError(str(exc), EXIT_INVALID_INPUT) from None
-        except select_jobs.BatchFinalized as exc:
-            raise CliError(str(exc)) from None
+        except BatchFinalized as exc:
+            raise CliError(str(exc), EXIT_LOCKED) from None
         except assign_jobs.Infeasible as exc:
             raise CliError(str(exc), EXIT_INFEASIBLE) from None
         except BatchLocked as exc:

@@ -6,6 +6,7 @@ and prints the report one way or the other. Errors go to stderr with documented 
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import math
@@ -28,6 +29,9 @@ EXIT_USAGE = 2
 EXIT_INVALID_INPUT = 3
 EXIT_INFEASIBLE = 4
 EXIT_LOCKED = 5
+
+JSON_OUTPUT: contextvars.ContextVar[bool] = contextvars.ContextVar("json_output", default=False)
+"""True while a command prints ``--json``: progress bars stay hidden (nothing extra)."""
 
 
 class CliError(click.ClickException):
@@ -108,7 +112,11 @@ def output_options(fn: Callable[..., Report]) -> Callable[..., None]:
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for jobs).")
     @functools.wraps(fn)
     def wrapper(*args: Any, as_json: bool, **kwargs: Any) -> None:
-        report = fn(*args, **kwargs)
+        token = JSON_OUTPUT.set(as_json)
+        try:
+            report = fn(*args, **kwargs)
+        finally:
+            JSON_OUTPUT.reset(token)
         if as_json:
             click.echo(to_json(report.data))
         else:
@@ -121,9 +129,10 @@ def output_options(fn: Callable[..., Report]) -> Callable[..., None]:
 
 @contextmanager
 def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, float], None]]:
-    """A progress callback ``(stage, fraction)`` drawing a bar on stderr (hidden when piped)."""
+    """A progress callback ``(stage, fraction)`` drawing a bar on stderr (hidden when piped
+    and under ``--json``)."""
     console = Console(stderr=True)
-    if not enabled or not console.is_terminal:
+    if not enabled or not console.is_terminal or JSON_OUTPUT.get():
         yield lambda stage, fraction: None
         return
     with Progress(
