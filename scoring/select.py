@@ -277,7 +277,9 @@ def _thresholds(
     for k, (d, i) in enumerate(todo):
         if k % 20 == 0:
             tick("select", 0.1 + 0.9 * k / max(len(todo), 1))
-        threshold[i] = merit_threshold(data, i, dp.seq[d], int(dp.slots[d]), solver.levels)
+        threshold[i] = merit_threshold(
+            data, i, dp.seq[d], int(dp.slots[d]), dp.in_group | dp.excluded, solver.levels
+        )
         if sel[i]:
             continue
         for scope, need in budget_shortfalls(data, i, sel):

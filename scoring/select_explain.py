@@ -168,6 +168,15 @@ def reasons(
             codes.append("quality_floor")
         elif blocked[i]:
             codes.append(_blocker(data, i, sel)[0])  # type: ignore[index]
+        elif (
+            rules.youth_min_share
+            and not data.young[i]
+            and any(
+                ranking.rank[j] > ranking.rank[i] and data.young[j] and not data.forced_in[j]
+                for j in same
+            )
+        ):
+            codes.append("young_share")
         elif rules.policy == "merit-sum" and any(
             ranking.rank[j] > ranking.rank[i] and not data.forced_in[j] for j in same
         ):
@@ -180,15 +189,11 @@ def reasons(
             above = np.flatnonzero(
                 (data.dir_idx == d) & qual & ~sel & ~blocked & (ranking.rank < ranking.rank[i])
             )
-            lower_funded = [j for j in same if ranking.rank[j] > ranking.rank[i]]
             if len(above):
                 codes.append("rank")
                 ref.append(int(above[np.argmin(ranking.rank[above])]))
                 continue
-            if lower_funded and rules.youth_min_share and not data.young[i]:
-                codes.append("young_share")
-            else:
-                codes.append("budget")
+            codes.append("budget")
         ref.append(None)
     return codes, ref
 
@@ -351,20 +356,24 @@ def _join(parts: list[Msg]) -> Msg:
 
 
 def merit_threshold(
-    data: SelectionData, i: int, order: list[int], slots: int, solve: Solve
+    data: SelectionData, i: int, order: list[int], slots: int, blockable: set[int], solve: Solve
 ) -> float:
     """The merit above which proposal i is funded under the rank policy: +inf when no merit
     funds it, -inf when it is funded at any merit that qualifies.
 
-    ``order``: its direction's ranking (qualified, not forced in), ``slots`` its places. For
-    each place p it could take (1..slots), merits between those of the p-th and (p-1)-th
-    others put it there; two re-solves (it funded, it not funded) give the merit above which
+    ``order``: its direction's ranking (qualified, not forced in), ``slots`` its places,
+    ``blockable``: proposals a funded one elsewhere may block. For each place p it could be
+    funded at (fewer than ``slots`` unblockable proposals above), merits between those of the
+    p-th and (p-1)-th others put it there; two re-solves (it funded, it not funded) give the merit above which
     funding it wins within that interval. Funding is monotone in its own merit, so the lowest
     interval where it can win holds the threshold.
     """
     floor = data.rules.quality_floor
     others = [j for j in order if j != i]
-    for p in range(min(slots, len(others) + 1), 0, -1):
+    solid = np.cumsum([0] + [j not in blockable for j in others])  # unblockable above place p
+    for p in range(len(others) + 1, 0, -1):
+        if solid[p - 1] >= slots:
+            continue
         low = max(data.merit[others[p - 1]] if p - 1 < len(others) else -np.inf, floor)
         high = data.merit[others[p - 2]] if p >= 2 else np.inf
         if low >= high:

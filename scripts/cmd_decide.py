@@ -440,8 +440,7 @@ def _select_report(out: select_jobs.SelectOutcome) -> Report:
 @pass_ctx
 @domain_errors
 def override(ctx: Ctx, proposal: str, action: str, reason: str) -> Report:
-    """Force PROPOSAL in or out of the funded list, record its withdrawal, or clear that
-    (audited); applied at once, listing every decision it moved."""
+    """Force PROPOSAL in or out, record its withdrawal, or clear that; applied at once (audited)."""
     with progress_bar() as progress:
         out = select_jobs.override_job(
             ctx.engine, proposal, action, reason=reason, actor=ctx.actor, progress=progress
