@@ -186,9 +186,9 @@ def select(
         elif status == Status.UNKNOWN:
             diagnosis = [
                 Msg(
-                    "no selection found within the time limit of {s} s; try again on a "
+                    "no selection found within the time limit of {s:g} s; try again on a "
                     "quieter machine",
-                    s=f"{time_limit_s:g}",
+                    s=float(time_limit_s),
                 )
             ]
         else:

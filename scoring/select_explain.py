@@ -72,10 +72,6 @@ class Ranking:
         return cls(rank, size)
 
 
-def _merit(v: float) -> str:
-    return f"{v:.1f}"
-
-
 def _blocker(data: SelectionData, i: int, sel: np.ndarray) -> tuple[str, int] | None:
     """('one_per_pi' | 'related_group', the funded proposal) blocking proposal i, if any."""
     rules = data.rules
@@ -103,23 +99,23 @@ def _grant_msg(data: SelectionData, i: int, grant: int, cut_by: dict[int, int]) 
     kind = data.bound_kind[i]
     if kind == "direction_cap":
         return Msg(
-            "grant {grant}万, capped at the direction's limit of {limit}万",
+            "grant {grant}万, capped at the direction's limit of {limit:g}万",
             grant=grant,
-            limit=f"{data.cap[i]:g}",
+            limit=float(data.cap[i]),
         )
     if kind == "share":
         share = data.rules.max_share_enterprise if data.enterprise_led[i] else data.rules.max_share
         return Msg(
-            "grant {grant}万, capped at {share}% of the project's total budget {total}万",
+            "grant {grant}万, capped at {share}% of the project's total budget {total:g}万",
             grant=grant,
             share=round(100 * share),
-            total=f"{data.total_budget[i]:g}",
+            total=float(data.total_budget[i]),
         )
     if kind == "max_grant":
         return Msg(
-            "grant {grant}万, capped at the {limit}万 per-project maximum",
+            "grant {grant}万, capped at the {limit:g}万 per-project maximum",
             grant=grant,
-            limit=f"{data.rules.max_grant_wan:g}",
+            limit=float(data.rules.max_grant_wan),
         )
     return Msg("grant {grant}万 (the amount requested)", grant=grant)
 
@@ -237,7 +233,7 @@ def explain(
             if not data.forced_in[i] and not np.isnan(t):
                 if np.isfinite(t) and lo <= t <= hi:
                     parts.append(
-                        Msg("would lose its place if its merit fell below {t}", t=_merit(t))
+                        Msg("would lose its place if its merit fell below {t:.1f}", t=float(t))
                     )
                 else:
                     parts.append(Msg("keeps its place at any merit above the quality floor"))
@@ -269,9 +265,9 @@ def explain(
         elif code == "quality_floor":
             parts.append(
                 Msg(
-                    "not funded: merit {merit} is below the quality floor {floor}",
-                    merit=_merit(data.merit[i]),
-                    floor=f"{rules.quality_floor:g}",
+                    "not funded: merit {merit:.1f} is below the quality floor {floor:g}",
+                    merit=float(data.merit[i]),
+                    floor=float(rules.quality_floor),
                 )
             )
         elif code in ("one_per_pi", "related_group"):
@@ -308,7 +304,7 @@ def explain(
         ):
             t = threshold[i]
             if np.isfinite(t) and lo <= t <= hi:
-                parts.append(Msg("would be funded if its merit rose above {t}", t=_merit(t)))
+                parts.append(Msg("would be funded if its merit rose above {t:.1f}", t=float(t)))
             elif not np.isnan(t):
                 parts.append(Msg("merit alone, on the sheet's scale, cannot change this"))
             if i in budget_rise:
@@ -352,7 +348,7 @@ def _budget_msgs(data: SelectionData, i: int, sel: np.ndarray, rank: int) -> lis
 def _join(parts: list[Msg]) -> Msg:
     if len(parts) == 1:
         return parts[0]
-    return Msg("{first}; {rest}", first=parts[0], rest=parts[1:])
+    return Msg("{first}; {rest}", first=parts[0], rest=_join(parts[1:]))
 
 
 def merit_threshold(

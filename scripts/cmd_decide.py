@@ -296,10 +296,10 @@ def _changed_lines(changed: dict) -> list[str]:
     for g in changed["grant_changed"]:
         lines.append(
             _(
-                "  grant of {id}: {old}万 → {new}万",
+                "  grant of {id}: {old:g}万 → {new:g}万",
                 id=g["proposal"],
-                old=f"{g['from']:g}",
-                new=f"{g['to']:g}",
+                old=g["from"],
+                new=g["to"],
             )  # fmt: skip
         )
     return lines
@@ -396,7 +396,7 @@ def _select_report(out: select_jobs.SelectOutcome) -> Report:
         dirs=data["directions_funded"], grants=data["grants_total_wan"],
     )  # fmt: skip
     if out.budget_wan:
-        summary += _(" of {budget}万", budget=f"{out.budget_wan:g}")
+        summary += _(" of {budget:g}万", budget=out.budget_wan)
     return Report(
         data,
         tables=[
