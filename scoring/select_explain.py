@@ -360,9 +360,9 @@ def merit_threshold(
     ``order``: its direction's ranking (qualified, not forced in), ``slots`` its places,
     ``blockable``: proposals a funded one elsewhere may block. For each place p it could be
     funded at (fewer than ``slots`` unblockable proposals above), merits between those of the
-    p-th and (p-1)-th others put it there; two re-solves (it funded, it not funded) give the merit above which
-    funding it wins within that interval. Funding is monotone in its own merit, so the lowest
-    interval where it can win holds the threshold.
+    p-th and (p-1)-th others put it there; two re-solves (it funded, it not funded) give the
+    merit above which funding it wins within that interval. Funding is monotone in its own
+    merit, so the lowest interval where it can win holds the threshold.
     """
     floor = data.rules.quality_floor
     others = [j for j in order if j != i]
