@@ -256,7 +256,7 @@ def select_job(
     with batch_lock(engine, batch.batch_id):
         with session(engine) as s:
             props, directions = selection_inputs(s, batch, options.method)
-            rules = _rules(s, batch, props, options)
+            rules = selection_rules(s, batch, props, options)
             result = select_projects(props, directions, rules, progress=progress)
             drawn: pd.DataFrame | None = None
             if options.lottery and result.status in ("optimal", "feasible"):
@@ -312,7 +312,9 @@ def select_job(
     return SelectOutcome(result, p_sel, drawn, options, budget, resolved, changed, run_id)
 
 
-def _rules(s: Session, batch: Batch, props: pd.DataFrame, options: SelectOptions) -> SelectionRules:
+def selection_rules(
+    s: Session, batch: Batch, props: pd.DataFrame, options: SelectOptions
+) -> SelectionRules:
     sheet = sheet_of(batch)
     return SelectionRules(
         policy=options.policy,  # type: ignore[arg-type]
