@@ -118,7 +118,7 @@ def resolve_options(
     options = replace(base, **dict(given))
     reused = () if fresh or last is None else tuple(f for f in base.params() if f not in given)
     before = SelectOptions.from_params(last.options).params() if last is not None else None
-    diff = ()
+    diff: tuple[tuple[str, Any, Any], ...] = ()
     if before is not None:
         now_ = options.params()
         diff = tuple((k, before[k], now_[k]) for k in now_ if before.get(k) != now_[k])

@@ -170,10 +170,11 @@ class SelectionModel:
         for d in sorted(set(data.direction[seq_all])):
             ind = seq_all[data.direction[seq_all] == d]
             seq = ind[np.lexsort((data.pos[ind], -self.merit[ind]))]
-            gap = gap_young = None
+            gap: cp_model.IntVar | None = None
+            gap_young: cp_model.IntVar | None = None
             for t, i in enumerate(map(int, seq)):
                 if gap is not None:
-                    if self.youth_binding is not None and data.young[i]:
+                    if self.youth_binding is not None and gap_young is not None and data.young[i]:
                         self.model.add(self.x[i] + gap <= 1 + self.youth_binding)
                         self.model.add(self.x[i] + gap_young <= 1)
                     else:

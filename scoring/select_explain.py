@@ -145,8 +145,8 @@ def reasons(
     codes: list[str] = []
     ref: list[int | None] = []
     blocked = np.zeros(data.n, bool)
-    for i in np.flatnonzero(qual & ~sel):
-        blocked[i] = _blocker(data, int(i), sel) is not None
+    for k in np.flatnonzero(qual & ~sel):
+        blocked[k] = _blocker(data, int(k), sel) is not None
     for i in range(data.n):
         d = data.dir_idx[i]
         same = np.flatnonzero((data.dir_idx == d) & sel)

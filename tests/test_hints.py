@@ -32,7 +32,13 @@ def _strings(path: Path) -> list[str]:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             out.append(node.value)
         elif isinstance(node, ast.JoinedStr):
-            out.append("".join(v.value for v in node.values if isinstance(v, ast.Constant)))
+            out.append(
+                "".join(
+                    v.value
+                    for v in node.values
+                    if isinstance(v, ast.Constant) and isinstance(v.value, str)
+                )
+            )
     return out
 
 

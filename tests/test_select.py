@@ -31,6 +31,7 @@ from scoring.select import (
 )
 from scoring.select_cpsat import solve_cpsat
 from scoring.select_input import prepare
+from scoring.select_rules import Policy
 
 DIRS = pd.DataFrame(
     {
@@ -114,7 +115,7 @@ def brute_force(props: pd.DataFrame, dirs: pd.DataFrame, rules: SelectionRules):
         return r.eligible and p not in fout and ub[p] > 0 and r.merit >= rules.quality_floor
 
     def share_binds(s: set[str]) -> bool:
-        fr = Fraction(rules.youth_min_share).limit_denominator(10_000)
+        fr = Fraction(rules.youth_min_share or 0).limit_denominator(10_000)
         return sum(rows[p].young for p in s) - 1 < fr * len(s)
 
     def blocked(p: str, s: set[str]) -> bool:
@@ -210,7 +211,7 @@ RULE_SETS = [
 @pytest.mark.parametrize("policy", ["rank", "merit-sum"])
 @pytest.mark.parametrize("rules_no", range(len(RULE_SETS)))
 @pytest.mark.parametrize("seed", range(5))
-def test_matches_brute_force(policy: str, rules_no: int, seed: int) -> None:
+def test_matches_brute_force(policy: Policy, rules_no: int, seed: int) -> None:
     rules = replace(RULE_SETS[rules_no], policy=policy)
     props = random_instance(np.random.default_rng(seed), 9 + seed % 2)
     res = select(props, DIRS, rules, explain_depth=0, alternates=0)
@@ -559,7 +560,7 @@ def test_merit_sum_minimum_is_hard_and_rank_leaves_a_direction_unfunded() -> Non
 
 @pytest.mark.parametrize("policy", ["rank", "merit-sum"])
 @pytest.mark.parametrize("rules_no", [0, 1, 3])
-def test_probability_is_point_selection_without_uncertainty(policy: str, rules_no: int) -> None:
+def test_probability_is_point_selection_without_uncertainty(policy: Policy, rules_no: int) -> None:
     rules = replace(RULE_SETS[rules_no], policy=policy)
     for seed in range(100, 200):  # the first instance these rules admit
         props = random_instance(np.random.default_rng(seed), 10)
