@@ -6,7 +6,7 @@ import click
 import pandas as pd
 from click.core import ParameterSource
 
-from models import jobs, select_jobs
+from models import jobs, names, select_jobs
 from models.i18n import _
 from scoring.calibrate import METHODS
 from scoring.select import POLICIES
@@ -58,9 +58,12 @@ def rank(ctx: Ctx, batch_id: str | None, method: str, draws: int, seed: int, top
         na_position="last",
     )
     shown = props.groupby("direction_code").head(top)
+    experts = result.experts.dropna(subset=["leniency"]).sort_values("leniency")
+    ends = pd.concat([experts.head(5), experts.tail(5)])
+    known = names.lookup(ctx.engine, people=ends["expert_id"], directions=shown["direction_code"])
     rows = [
         [
-            r.direction_code,
+            known.direction_label(r.direction_code),
             r.proposal_id,
             _dash(r.score),
             _dash(r.se),
@@ -70,10 +73,15 @@ def rank(ctx: Ctx, batch_id: str | None, method: str, draws: int, seed: int, top
         ]
         for r in shown.itertuples()
     ]
-    experts = result.experts.dropna(subset=["leniency"]).sort_values("leniency")
     lenient = [
-        [r.expert_id, r.leniency, f"{r.leniency_lo:.1f}–{r.leniency_hi:.1f}", r.n_reviews]
-        for r in pd.concat([experts.head(5), experts.tail(5)]).itertuples()
+        [
+            r.expert_id,
+            known.person(r.expert_id),
+            r.leniency,
+            f"{r.leniency_lo:.1f}–{r.leniency_hi:.1f}",
+            r.n_reviews,
+        ]
+        for r in ends.itertuples()
     ]
     d = result.diagnostics
     data = {
@@ -129,7 +137,7 @@ def rank(ctx: Ctx, batch_id: str | None, method: str, draws: int, seed: int, top
             ),
             TableOut(
                 _("Most severe and most lenient experts"),
-                [_("expert"), _("leniency"), _("80% interval"), _("reviews")],
+                [_("expert"), _("name"), _("leniency"), _("80% interval"), _("reviews")],
                 lenient,
             ),
         ],
@@ -265,7 +273,8 @@ def select_cmd(
         out = select_jobs.select_job(
             ctx.engine, batch_id, given=given, fresh=fresh, actor=ctx.actor, progress=progress
         )
-    return _select_report(out)
+    known = names.lookup(ctx.engine, directions=out.result.table["direction_code"])
+    return _select_report(out, known)
 
 
 def _option_text(field: str, value: object) -> str:
@@ -305,7 +314,7 @@ def _changed_lines(changed: dict) -> list[str]:
     return lines
 
 
-def _select_report(out: select_jobs.SelectOutcome) -> Report:
+def _select_report(out: select_jobs.SelectOutcome, known: names.Names) -> Report:
     r = out.result
     res = out.resolved
     head: list[str] = []
@@ -373,13 +382,13 @@ def _select_report(out: select_jobs.SelectOutcome) -> Report:
     }
     rows = [
         [
-            x.direction_code,
+            known.direction_label(x.direction_code),
             x.rank,
             x.proposal_id,
             x.merit,
             x.grant_wan,
             out.p_selected.get(x.proposal_id),
-        ]  # fmt: skip
+        ]
         for x in funded.itertuples()
     ]
     use = [list(u) for u in r.programme_use.itertuples(index=False)]
@@ -387,7 +396,12 @@ def _select_report(out: select_jobs.SelectOutcome) -> Report:
         ["direction_code", "alternate_rank"]
     )
     alt = [
-        [x.direction_code, int(x.alternate_rank), x.proposal_id, str(x.explanation)]
+        [
+            known.direction_label(x.direction_code),
+            int(x.alternate_rank),
+            x.proposal_id,
+            str(x.explanation),
+        ]
         for x in near.itertuples()
     ]
     summary = _(
