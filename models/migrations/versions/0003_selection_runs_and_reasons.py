@@ -1,7 +1,7 @@
 """selection runs (stored options) and decision reason codes
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0006
 Create Date: 2026-12-05
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
