@@ -146,6 +146,21 @@ class _Options:
 _Status = dict[int, str]  # open member -> F (funded), B (blocked), X (barrier)
 
 
+@dataclass(frozen=True)
+class _Case:
+    """One decision of the open groups within a solve: the rankings, the members' status,
+    the budgets and the change (with the direction it touches)."""
+
+    seq: dict[int, list[int]]
+    status: _Status
+    caps: dict[int, int]
+    change: Change | None
+    changed_dir: int | None
+
+    def change_of(self, d: int) -> Change | None:
+        return self.change if d == self.changed_dir else None
+
+
 class RankSolver:
     """Exact rank-policy solves for one set of merits (module docstring)."""
 
@@ -298,18 +313,17 @@ class RankSolver:
             k2=(-((sums[2] + fu) * _BOUND + pos + fp)).astype(np.int64),
         )
 
-    def _options_of(
-        self, d: int, seq: dict[int, list[int]], status: _Status, change: Change | None
-    ) -> _Options | None:
+    def _options_of(self, d: int, case: _Case) -> _Options | None:
+        change = case.change_of(d)
         if change is not None:
-            return self._direction_options(d, seq[d], status, change)
-        key = (d, tuple(status.get(i, "S") for i in self.dir_members[d]))
+            return self._direction_options(d, case.seq[d], case.status, change)
+        key = (d, tuple(case.status.get(i, "S") for i in self.dir_members[d]))
         if key not in self._options:
             plain = not key[1] and d not in self.dirs_excluded
             self._options[key] = (
                 self._plain_options(d)
                 if plain
-                else self._direction_options(d, seq[d], status, None)
+                else self._direction_options(d, case.seq[d], case.status, None)
             )
         return self._options[key]
 
@@ -332,26 +346,18 @@ class RankSolver:
             k2=(-(u * _BOUND + ps)).astype(np.int64),
         )
 
-    def _block(
-        self,
-        b: int,
-        cap: int,
-        seq: dict[int, list[int]],
-        status: _Status,
-        change: Change | None,
-        changed_dir: int | None,
-    ) -> _Frontier | None:
+    def _block(self, b: int, cap: int, case: _Case) -> _Frontier | None:
         """Programme budget b's dynamic programme within ``cap`` (kept for later solves unless
         it holds the changed direction)."""
         dirs = self.blocks[b][1]
         key = None
-        if changed_dir not in dirs:
-            key = (b, cap, tuple(status.get(i, "S") for i in self.block_members[b]))
+        if case.changed_dir not in dirs:
+            key = (b, cap, tuple(case.status.get(i, "S") for i in self.block_members[b]))
             if key in self._frontiers:
                 return self._frontiers[key]
         frontier: _Frontier | None = _Frontier()
         for d in dirs:
-            o = self._options_of(d, seq, status, change if d == changed_dir else None)
+            o = self._options_of(d, case)
             if o is None or not frontier.add(o.w, o.k1, o.k2, cap):  # type: ignore[union-attr]
                 frontier = None
                 break
@@ -385,12 +391,12 @@ class RankSolver:
             return None
         best: tuple[Key, _Status] | None = None
         for status in self._decisions(groups, change):
-            key = self._value(seq, status, caps, change, changed_dir)
+            key = self._value(_Case(seq, status, caps, change, changed_dir))
             if key is not None and (best is None or key > best[0]):
                 best = (key, status)
         if best is None:
             return Choice(np.zeros(data.n, bool), (0, 0, 0, 0), feasible=False)
-        x = self._selection(seq, best[1], caps, change, changed_dir)
+        x = self._selection(_Case(seq, best[1], caps, change, changed_dir))
         return Choice(x, self._levels(x, change))
 
     def _decisions(self, groups: list[list[int]], change: Change | None) -> Iterator[_Status]:
@@ -416,21 +422,16 @@ class RankSolver:
             yield status
 
     def _stages(
-        self,
-        seq: dict[int, list[int]],
-        status: _Status,
-        caps: dict[int, int],
-        change: Change | None,
-        changed_dir: int | None,
+        self, case: _Case
     ) -> tuple[_Frontier, list[tuple[_Frontier | None, _Options | None, bool]]] | None:
         """The overall dynamic programme: one stage per programme budget (all its states under
         an overall budget, else only its best) and per direction outside them."""
-        root_cap = None if self.overall is None else caps[self.overall]
+        root_cap = None if self.overall is None else case.caps[self.overall]
         root = _Frontier()
         stages: list[tuple[_Frontier | None, _Options | None, bool]] = []
         for b, (k, _dirs) in enumerate(self.blocks):
-            cap = caps[k] if root_cap is None else min(caps[k], root_cap)
-            frontier = self._block(b, cap, seq, status, change, changed_dir)
+            cap = case.caps[k] if root_cap is None else min(case.caps[k], root_cap)
+            frontier = self._block(b, cap, case)
             if frontier is None:
                 return None
             if root_cap is None:
@@ -442,47 +443,35 @@ class RankSolver:
                 return None
             stages.append((frontier, None, root_cap is None))
         for d in self.loose:
-            o = self._options_of(d, seq, status, change if d == changed_dir else None)
+            o = self._options_of(d, case)
             if o is None or not root.add(o.w, o.k1, o.k2, root_cap):
                 return None
             stages.append((None, o, False))
         return root, stages
 
-    def _value(
-        self,
-        seq: dict[int, list[int]],
-        status: _Status,
-        caps: dict[int, int],
-        change: Change | None,
-        changed_dir: int | None,
-    ) -> Key | None:
+    def _value(self, case: _Case) -> Key | None:
+        """The best key of a case (without an overall budget, the sum of each budget's and
+        each loose direction's best, with no overall dynamic programme)."""
         if self.overall is not None:
-            got = self._stages(seq, status, caps, change, changed_dir)
+            got = self._stages(case)
             return None if got is None else got[0].key(got[0].best())
         k1 = k2 = 0
         for b, (k, _dirs) in enumerate(self.blocks):
-            frontier = self._block(b, caps[k], seq, status, change, changed_dir)
+            frontier = self._block(b, case.caps[k], case)
             if frontier is None:
                 return None
             s = frontier.best()
             k1, k2 = k1 + int(frontier.k1[s]), k2 + int(frontier.k2[s])
         for d in self.loose:
-            o = self._options_of(d, seq, status, change if d == changed_dir else None)
+            o = self._options_of(d, case)
             if o is None:
                 return None
             s = _best(o.w, o.k1, o.k2)
             k1, k2 = k1 + int(o.k1[s]), k2 + int(o.k2[s])
         return k1, k2
 
-    def _selection(
-        self,
-        seq: dict[int, list[int]],
-        status: _Status,
-        caps: dict[int, int],
-        change: Change | None,
-        changed_dir: int | None,
-    ) -> np.ndarray:
-        got = self._stages(seq, status, caps, change, changed_dir)
+    def _selection(self, case: _Case) -> np.ndarray:
+        got = self._stages(case)
         assert got is not None
         root, stages = got
         data = self.data
@@ -496,9 +485,8 @@ class RankSolver:
                 x[opts.members[pick]] = True
                 continue
             state = frontier.best() if best_only else pick
-            dirs = self.blocks[b][1]
-            for d, choice in zip(dirs, frontier.trace(state), strict=True):
-                o = self._options_of(d, seq, status, change if d == changed_dir else None)
+            for d, choice in zip(self.blocks[b][1], frontier.trace(state), strict=True):
+                o = self._options_of(d, case)
                 assert o is not None
                 x[o.members[choice]] = True
         return x

@@ -12,7 +12,7 @@ from fractions import Fraction
 import numpy as np
 from ortools.sat.python import cp_model
 
-from models.i18n import Msg
+from models.i18n import N_, Msg
 from scoring.select_input import SelectionData
 
 
@@ -30,25 +30,19 @@ def override_conflicts(data: SelectionData) -> list[Msg]:
             )
         )
     for i in fin:
-        o = data.override[int(i)]
         if not data.eligible[i] or data.withdrawn[i] or not data.reviewed[i]:
-            out.append(
-                Msg(
-                    "proposal {id} is forced in by {actor} but is ineligible or withdrawn; drop "
-                    "the override (`reviewopt override {id} clear`)",
-                    id=str(data.ids[i]),
-                    actor=o.actor,
-                )
+            text = N_(
+                "proposal {id} is forced in by {actor} but is ineligible or withdrawn; drop "
+                "the override (`reviewopt override {id} clear`)"
             )
         elif data.ub[i] <= 0:
-            out.append(
-                Msg(
-                    "proposal {id} is forced in by {actor} but its grant bound is 0万; drop "
-                    "the override (`reviewopt override {id} clear`) or fix its budget figures",
-                    id=str(data.ids[i]),
-                    actor=o.actor,
-                )
+            text = N_(
+                "proposal {id} is forced in by {actor} but its grant bound is 0万; drop "
+                "the override (`reviewopt override {id} clear`) or fix its budget figures"
             )
+        else:
+            continue
+        out.append(Msg(text, id=str(data.ids[i]), actor=data.override[int(i)].actor))
     for g in data.groups:
         members = [int(i) for i in g if data.forced_in[i]]
         if len(members) > 1:
