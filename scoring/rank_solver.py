@@ -77,6 +77,7 @@ class _Frontier:
         self.k1 = np.zeros(1, np.int64)
         self.k2 = np.zeros(1, np.int64)
         self.back: list[tuple[np.ndarray, np.ndarray]] = []
+        self._best: int | None = None
 
     def add(self, w: np.ndarray, k1: np.ndarray, k2: np.ndarray, cap: int | None) -> bool:
         """Add a stage with options (w, k1, k2); False when no state fits the cap."""
@@ -93,11 +94,14 @@ class _Frontier:
             keep = fits[_undominated(nw[fits], n1[fits], n2[fits])]
         self.w, self.k1, self.k2 = nw[keep], n1[keep], n2[keep]
         self.back.append((keep // n_opt, keep % n_opt))
+        self._best = None
         return True
 
     def best(self) -> int:
         """Index of the state with the largest key (the lightest among equals)."""
-        return _best(self.w, self.k1, self.k2)
+        if self._best is None:
+            self._best = _best(self.w, self.k1, self.k2)
+        return self._best
 
     def key(self, state: int) -> Key:
         return int(self.k1[state]), int(self.k2[state])
@@ -347,30 +351,28 @@ class RankSolver:
         )
 
     def _block(self, b: int, cap: int, case: _Case) -> _Frontier | None:
-        """Programme budget b's dynamic programme within ``cap`` (kept for later solves unless
-        it holds the changed direction)."""
+        """Programme budget b's dynamic programme within ``cap``, kept for later solves (and,
+        when it holds the changed direction, for the other decisions of this solve)."""
         dirs = self.blocks[b][1]
-        key = None
-        if case.changed_dir not in dirs:
-            key = (b, cap, tuple(case.status.get(i, "S") for i in self.block_members[b]))
-            if key in self._frontiers:
-                return self._frontiers[key]
-        frontier: _Frontier | None = _Frontier()
-        for d in dirs:
-            o = self._options_of(d, case)
-            if o is None or not frontier.add(o.w, o.k1, o.k2, cap):  # type: ignore[union-attr]
-                frontier = None
-                break
-        if key is not None:
+        change = case.change if case.changed_dir in dirs else None
+        key = (b, cap, tuple(case.status.get(i, "S") for i in self.block_members[b]), change)
+        if key not in self._frontiers:
+            frontier: _Frontier | None = _Frontier()
+            for d in dirs:
+                o = self._options_of(d, case)
+                if o is None or not frontier.add(o.w, o.k1, o.k2, cap):  # type: ignore[union-attr]
+                    frontier = None
+                    break
             self._frontiers[key] = frontier
-        return frontier
+        return self._frontiers[key]
 
     # -- solve ----------------------------------------------------------------------------
 
-    def solve(self, change: Change | None = None) -> Choice | None:
+    def solve(self, change: Change | None = None, *, levels_only: bool = False) -> Choice | None:
         """The optimal rank-respecting selection (with ``change`` applied; ``feasible`` False
         when the rules admit none), or None when the solve is left to CP-SAT (a youth share,
-        too many open-group decisions, a changed proposal outside the candidates)."""
+        too many open-group decisions, a changed proposal outside the candidates).
+        levels_only: the optimum's levels without the selection itself (x is empty)."""
         data = self.data
         if data.rules.youth_min_share:
             return None
@@ -386,18 +388,64 @@ class RankSolver:
         caps = dict(self.caps)
         if change is not None:
             caps.update(dict(change.caps))
-        groups = self._open_groups(seq)
-        if np.prod([len(g) + 1 for g in groups], dtype=float) > MAX_DECISIONS:
-            return None
-        best: tuple[Key, _Status] | None = None
-        for status in self._decisions(groups, change):
-            key = self._value(_Case(seq, status, caps, change, changed_dir))
-            if key is not None and (best is None or key > best[0]):
-                best = (key, status)
-        if best is None:
+        status: _Status = {}
+        for part in self._independent(self._open_groups(seq)):
+            if np.prod([len(g) + 1 for g in part], dtype=float) > MAX_DECISIONS:
+                return None
+            units = self._units(part)
+            chosen: tuple[Key, _Status] | None = None
+            for local in self._decisions(part, change):
+                key = self._value(_Case(seq, local, caps, change, changed_dir), units)
+                if key is not None and (chosen is None or key > chosen[0]):
+                    chosen = (key, local)
+            if chosen is None:
+                return Choice(np.zeros(data.n, bool), (0, 0, 0, 0), feasible=False)
+            status.update(chosen[1])
+        key = self._value(_Case(seq, status, caps, change, changed_dir))
+        if key is None:
             return Choice(np.zeros(data.n, bool), (0, 0, 0, 0), feasible=False)
+        best = (key, status)
+        if levels_only:
+            k1, k2 = best[0]
+            short = -round(k1 / _SHORT)
+            return Choice(
+                np.zeros(0, bool), (short, k1 + short * _SHORT, -k2 // _BOUND, -k2 % _BOUND)
+            )
         x = self._selection(_Case(seq, best[1], caps, change, changed_dir))
         return Choice(x, self._levels(x, change))
+
+    def _units(self, groups: list[list[int]]) -> tuple[set[int], set[int]]:
+        """The programme budgets and loose directions the groups' members sit in."""
+        dirs = {int(self.data.dir_idx[i]) for g in groups for i in g}
+        blocks = {b for b, (_k, ds) in enumerate(self.blocks) if dirs & set(ds)}
+        return blocks, dirs & set(self.loose)
+
+    def _independent(self, groups: list[list[int]]) -> list[list[list[int]]]:
+        """The open groups in parts that can be decided apart: without an overall budget,
+        groups sharing no member and no budget (each budget's value depends only on its own
+        members' status); with one, all together."""
+        if self.overall is not None or len(groups) < 2:
+            return [groups] if groups else []
+        parent = list(range(len(groups)))
+
+        def find(a: int) -> int:
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+
+        owner: dict[object, int] = {}
+        for g, members in enumerate(groups):
+            blocks, loose = self._units([members])
+            for key in [*members, *(("b", b) for b in blocks), *(("d", d) for d in loose)]:
+                if key in owner:
+                    parent[find(g)] = find(owner[key])
+                else:
+                    owner[key] = g
+        parts: dict[int, list[list[int]]] = {}
+        for g, members in enumerate(groups):
+            parts.setdefault(find(g), []).append(members)
+        return list(parts.values())
 
     def _decisions(self, groups: list[list[int]], change: Change | None) -> Iterator[_Status]:
         """Every consistent decision of the open groups, as member -> status."""
@@ -449,20 +497,25 @@ class RankSolver:
             stages.append((None, o, False))
         return root, stages
 
-    def _value(self, case: _Case) -> Key | None:
+    def _value(self, case: _Case, units: tuple[set[int], set[int]] | None = None) -> Key | None:
         """The best key of a case (without an overall budget, the sum of each budget's and
-        each loose direction's best, with no overall dynamic programme)."""
+        each loose direction's best, with no overall dynamic programme); ``units`` (programme
+        budgets, loose directions) restricts the sum to those an independent part touches."""
         if self.overall is not None:
             got = self._stages(case)
             return None if got is None else got[0].key(got[0].best())
         k1 = k2 = 0
         for b, (k, _dirs) in enumerate(self.blocks):
+            if units is not None and b not in units[0]:
+                continue
             frontier = self._block(b, case.caps[k], case)
             if frontier is None:
                 return None
             s = frontier.best()
             k1, k2 = k1 + int(frontier.k1[s]), k2 + int(frontier.k2[s])
         for d in self.loose:
+            if units is not None and d not in units[1]:
+                continue
             o = self._options_of(d, case)
             if o is None:
                 return None

@@ -53,5 +53,9 @@ class Solver:
 
     def levels(self, change: Change) -> tuple[int, int, int, int] | None:
         """The optimum's levels with ``change`` applied (None when infeasible)."""
+        if self.dp is not None:
+            got = self.dp.solve(change, levels_only=True)
+            if got is not None:
+                return got.levels if got.feasible else None
         sol = self.solve(change)
         return sol.levels if sol.status in (Status.OPTIMAL, Status.FEASIBLE) else None
