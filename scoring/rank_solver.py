@@ -79,8 +79,20 @@ class _Frontier:
         self.back: list[tuple[np.ndarray, np.ndarray]] = []
         self._best: int | None = None
 
-    def add(self, w: np.ndarray, k1: np.ndarray, k2: np.ndarray, cap: int | None) -> bool:
-        """Add a stage with options (w, k1, k2); False when no state fits the cap."""
+    def add(
+        self,
+        w: np.ndarray,
+        k1: np.ndarray,
+        k2: np.ndarray,
+        cap: int | None,
+        bound: tuple[float, float, float] | None = None,
+    ) -> bool:
+        """Add a stage with options (w, k1, k2); False when no state fits the cap.
+
+        bound: (price, later, floor): drop states whose k1 plus ``later`` (the best the later
+        stages can add at that budget price) plus the price of their unused budget stays below
+        ``floor`` (a feasible selection's k1): they cannot be optimal.
+        """
         n_opt = len(w)
         nw = (self.w[:, None] + w[None, :]).ravel()
         n1 = (self.k1[:, None] + k1[None, :]).ravel()
@@ -88,7 +100,11 @@ class _Frontier:
         if cap is None:
             keep = np.array([_best(nw, n1, n2)])
         else:
-            fits = np.flatnonzero(nw <= cap)
+            fits = nw <= cap
+            if bound is not None:
+                price, later, floor = bound
+                fits &= n1 + later + price * (cap - nw) >= floor
+            fits = np.flatnonzero(fits)
             if not len(fits):
                 return False
             keep = fits[_undominated(nw[fits], n1[fits], n2[fits])]
@@ -113,6 +129,50 @@ class _Frontier:
             out.append(int(option[state]))
             state = int(parent[state])
         return out[::-1]
+
+
+def _knapsack(
+    stages: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cap: int | None
+) -> _Frontier | None:
+    """The dynamic programme over ``stages`` (each: options' w, k1, k2) within ``cap``, with
+    states pruned by a Lagrangian bound: for a budget price p, no completion of a state beats
+    its k1 + the later stages' best (k1 - p * w) + p * (its unused budget); p is the least
+    price at which choosing each stage's best (k1 - p * w) fits the budget, and that choice is
+    the feasible selection the bound must reach."""
+    frontier = _Frontier()
+    bounds: list[tuple[float, float, float] | None] = [None] * len(stages)
+    if cap is not None and len(stages) > 8:  # small programmes are cheaper without
+        width = max(len(w) for w, _, _ in stages)
+        ws = np.zeros((len(stages), width))
+        ks = np.full((len(stages), width), -np.inf)
+        for t, (w, k1, _k2) in enumerate(stages):
+            ws[t, : len(w)] = w
+            ks[t, : len(w)] = k1
+        rows = np.arange(len(stages))
+
+        def pick(p: float) -> np.ndarray:
+            return np.argmax(ks - p * ws - 1e-9 * ws, axis=1)
+
+        lo, hi = 0.0, float(np.nanmax(np.abs(ks[np.isfinite(ks)]))) + 1.0
+        if ws[rows, pick(hi)].sum() <= cap:
+            if ws[rows, pick(lo)].sum() <= cap:
+                hi = lo
+            for _ in range(30):
+                mid = (lo + hi) / 2
+                if ws[rows, pick(mid)].sum() <= cap:
+                    hi = mid
+                else:
+                    lo = mid
+            chosen = pick(hi)
+            floor = float(ks[rows, chosen].sum())
+            margin = 16.0 + 1e-9 * abs(floor)
+            gain = (ks - hi * ws).max(axis=1)
+            later = np.concatenate([np.cumsum(gain[::-1])[::-1][1:], [0.0]])
+            bounds = [(hi, float(later[t]), floor - margin) for t in range(len(stages))]
+    for (w, k1, k2), bound in zip(stages, bounds, strict=True):
+        if not frontier.add(w, k1, k2, cap, bound):
+            return None
+    return frontier
 
 
 def _best(w: np.ndarray, k1: np.ndarray, k2: np.ndarray) -> int:
@@ -357,13 +417,12 @@ class RankSolver:
         change = case.change if case.changed_dir in dirs else None
         key = (b, cap, tuple(case.status.get(i, "S") for i in self.block_members[b]), change)
         if key not in self._frontiers:
-            frontier: _Frontier | None = _Frontier()
-            for d in dirs:
-                o = self._options_of(d, case)
-                if o is None or not frontier.add(o.w, o.k1, o.k2, cap):  # type: ignore[union-attr]
-                    frontier = None
-                    break
-            self._frontiers[key] = frontier
+            opts = [self._options_of(d, case) for d in dirs]
+            self._frontiers[key] = (
+                None
+                if any(o is None for o in opts)
+                else _knapsack([(o.w, o.k1, o.k2) for o in opts if o is not None], cap)
+            )
         return self._frontiers[key]
 
     # -- solve ----------------------------------------------------------------------------
@@ -475,27 +534,24 @@ class RankSolver:
         """The overall dynamic programme: one stage per programme budget (all its states under
         an overall budget, else only its best) and per direction outside them."""
         root_cap = None if self.overall is None else case.caps[self.overall]
-        root = _Frontier()
+        options: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         stages: list[tuple[_Frontier | None, _Options | None, bool]] = []
         for b, (k, _dirs) in enumerate(self.blocks):
             cap = case.caps[k] if root_cap is None else min(case.caps[k], root_cap)
             frontier = self._block(b, cap, case)
             if frontier is None:
                 return None
-            if root_cap is None:
-                s = frontier.best()
-                ok = root.add(frontier.w[[s]], frontier.k1[[s]], frontier.k2[[s]], None)
-            else:
-                ok = root.add(frontier.w, frontier.k1, frontier.k2, root_cap)
-            if not ok:
-                return None
+            s = [frontier.best()] if root_cap is None else slice(None)
+            options.append((frontier.w[s], frontier.k1[s], frontier.k2[s]))
             stages.append((frontier, None, root_cap is None))
         for d in self.loose:
             o = self._options_of(d, case)
-            if o is None or not root.add(o.w, o.k1, o.k2, root_cap):
+            if o is None:
                 return None
+            options.append((o.w, o.k1, o.k2))
             stages.append((None, o, False))
-        return root, stages
+        root = _knapsack(options, root_cap)
+        return None if root is None else (root, stages)
 
     def _value(self, case: _Case, units: tuple[set[int], set[int]] | None = None) -> Key | None:
         """The best key of a case (without an overall budget, the sum of each budget's and
