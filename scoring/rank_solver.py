@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -447,21 +447,13 @@ class RankSolver:
         caps = dict(self.caps)
         if change is not None:
             caps.update(dict(change.caps))
-        status: _Status = {}
-        for part in self._independent(self._open_groups(seq)):
-            if np.prod([len(g) + 1 for g in part], dtype=float) > MAX_DECISIONS:
-                return None
-            units = self._units(part)
-            chosen: tuple[Key, _Status] | None = None
-            for local in self._decisions(part, change):
-                key = self._value(_Case(seq, local, caps, change, changed_dir), units)
-                if key is not None and (chosen is None or key > chosen[0]):
-                    chosen = (key, local)
-            if chosen is None:
-                return Choice(np.zeros(data.n, bool), (0, 0, 0, 0), feasible=False)
-            status.update(chosen[1])
-        key = self._value(_Case(seq, status, caps, change, changed_dir))
-        if key is None:
+        parts = self._independent(self._open_groups(seq))
+        if any(np.prod([len(g) + 1 for g in part], dtype=float) > MAX_DECISIONS for part in parts):
+            return None
+        decide = self._decide_apart if self.overall is None else self._decide_together
+        status = decide(parts, _Case(seq, {}, caps, change, changed_dir))
+        key = None if status is None else self._value(_Case(seq, status, caps, change, changed_dir))
+        if status is None or key is None:
             return Choice(np.zeros(data.n, bool), (0, 0, 0, 0), feasible=False)
         best = (key, status)
         if levels_only:
@@ -473,6 +465,79 @@ class RankSolver:
         x = self._selection(_Case(seq, best[1], caps, change, changed_dir))
         return Choice(x, self._levels(x, change))
 
+    def _decide_apart(self, parts: list[list[list[int]]], base: _Case) -> _Status | None:
+        """Without an overall budget: each part's best decision on its own budgets."""
+        status: _Status = {}
+        for part in parts:
+            units = self._units(part)
+            chosen: tuple[Key, _Status] | None = None
+            for local in self._decisions(part, base.change):
+                key = self._value(replace(base, status=local), units)
+                if key is not None and (chosen is None or key > chosen[0]):
+                    chosen = (key, local)
+            if chosen is None:
+                return None
+            status.update(chosen[1])
+        return status
+
+    def _decide_together(self, parts: list[list[list[int]]], base: _Case) -> _Status | None:
+        """Under an overall budget: each part becomes one stage of the overall dynamic
+        programme, its options the undominated states of its budgets over all its decisions;
+        the budgets no part touches are stages of their own."""
+        assert self.overall is not None
+        root_cap = base.caps[self.overall]
+        stages: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        tags: list[tuple[list[_Status], np.ndarray]] = []
+        touched_b: set[int] = set()
+        touched_d: set[int] = set()
+        for part in parts:
+            blocks, loose = self._units(part)
+            touched_b |= blocks
+            touched_d |= loose
+            decisions = list(self._decisions(part, base.change))
+            found: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+            for q, local in enumerate(decisions):
+                opts = self._unit_options(blocks, loose, replace(base, status=local), root_cap)
+                f = None if opts is None else _knapsack(opts, root_cap)
+                if f is not None:
+                    found.append((f.w, f.k1, f.k2, np.full(len(f.w), q)))
+            if not found:
+                return None
+            w, k1, k2, owner = (np.concatenate(v) for v in zip(*found, strict=True))
+            keep = _undominated(w, k1, k2)
+            stages.append((w[keep], k1[keep], k2[keep]))
+            tags.append((decisions, owner[keep]))
+        rest = self._unit_options(
+            set(range(len(self.blocks))) - touched_b, set(self.loose) - touched_d, base, root_cap
+        )
+        if rest is None:
+            return None
+        root = _knapsack(stages + rest, root_cap)
+        if root is None:
+            return None
+        status: _Status = {}
+        for (decisions, owner), pick in zip(tags, root.trace(root.best()), strict=False):
+            status.update(decisions[int(owner[pick])])
+        return status
+
+    def _unit_options(
+        self, blocks: set[int], loose: set[int], case: _Case, root_cap: int
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+        """Stage options of these programme budgets (their states) and loose directions."""
+        out = []
+        for b in sorted(blocks):
+            k = self.blocks[b][0]
+            frontier = self._block(b, min(case.caps[k], root_cap), case)
+            if frontier is None:
+                return None
+            out.append((frontier.w, frontier.k1, frontier.k2))
+        for d in sorted(loose):
+            o = self._options_of(d, case)
+            if o is None:
+                return None
+            out.append((o.w, o.k1, o.k2))
+        return out
+
     def _units(self, groups: list[list[int]]) -> tuple[set[int], set[int]]:
         """The programme budgets and loose directions the groups' members sit in."""
         dirs = {int(self.data.dir_idx[i]) for g in groups for i in g}
@@ -480,10 +545,9 @@ class RankSolver:
         return blocks, dirs & set(self.loose)
 
     def _independent(self, groups: list[list[int]]) -> list[list[list[int]]]:
-        """The open groups in parts that can be decided apart: without an overall budget,
-        groups sharing no member and no budget (each budget's value depends only on its own
-        members' status); with one, all together."""
-        if self.overall is not None or len(groups) < 2:
+        """The open groups in parts that share no member and no programme budget: each
+        budget's states depend only on the status of its own members."""
+        if len(groups) < 2:
             return [groups] if groups else []
         parent = list(range(len(groups)))
 
