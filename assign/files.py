@@ -8,8 +8,8 @@ Files (UTF-8 CSV, header row required; row numbers count the header as row 1):
 - conflicts.csv: ``proposal,expert``; both ids must occur in scores.csv.
 - experts.csv: ``expert`` plus optional ``max_load`` (integer >= 0; empty = the global
   max_load), ``unit`` (empty = unknown), ``kind`` (academic | industry | finance),
-  ``province`` (outside the province = non-empty and not Jiangsu / 江苏 / 江苏省), ``title``
-  (senior / 正高 count as senior). Every expert of scores.csv must be listed.
+  ``province`` (outside the province = non-empty and not Jiangsu: 江苏省 / 江苏 / Jiangsu),
+  ``title`` (senior / 正高 count as senior). Every expert of scores.csv must be listed.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import pandas as pd
 
 from assign.problem import AssignmentProblem
 from assign.solver import AssignmentResult, solve, solve_dense_problem
+from models import places
 from models.problems import InvalidInput, Problem, escape_formula
 
-JIANGSU = frozenset({"jiangsu", "江苏", "江苏省", "js"})
 SENIOR_TITLES = frozenset({"senior", "正高", "正高级", "professor", "研究员", "教授"})
 KINDS = ("academic", "industry", "finance")
 
@@ -239,7 +239,7 @@ def _read_experts(
         max_load=max_load,
         unit=unit_codes.astype(np.int64),
         is_industry=kind == "industry",
-        is_outside=(prov != "") & ~np.isin(prov, list(JIANGSU)),
+        is_outside=(prov != "") & ~np.array([places.in_province(p) for p in prov], dtype=bool),
         is_senior=np.isin(title, list(SENIOR_TITLES)),
     )
 

@@ -393,14 +393,22 @@ VIEWS: dict[str, Callable[[], Select]] = {
 }
 
 
+#: Columns that hold stored messages (models.i18n), shown in the reader's language.
+STORED: dict[str, tuple[str, ...]] = {
+    "conflicts": ("reason",),
+    "decisions": ("explanation",),
+    "findings": ("reason",),
+}
+
+
 def frame(session: Session, view: str) -> pd.DataFrame:
-    """The rows of a result view as a frame."""
+    """The rows of a result view as a frame; stored messages rendered in the current language."""
     try:
         query = VIEWS[view]()
     except KeyError:
         raise ValueError(f"unknown view {view!r}; expected one of: {', '.join(VIEWS)}") from None
     result = session.execute(query)
     rows = pd.DataFrame([tuple(r) for r in result], columns=list(result.keys()), dtype=object)
-    if "explanation" in rows.columns:  # stored messages, shown in the reader's language
-        rows["explanation"] = rows["explanation"].map(render_stored)
+    for column in STORED.get(view, ()):
+        rows[column] = [render_stored(v) for v in rows[column].tolist()]
     return beside_ids(session, rows)
