@@ -36,7 +36,8 @@ import numpy as np
 from scoring.select_input import SelectionData, merit_int
 
 MAX_DECISIONS = 4096
-"""Most joint decisions of open groups one solve enumerates before handing over to CP-SAT."""
+"""Most consistent joint decisions of one part of the open groups a solve enumerates before
+handing over to CP-SAT (and at most 50 times as many combinations looked at)."""
 
 _SHORT = 1 << 44  # weight of a direction short of its minimum, above any merit sum
 _BOUND = 1 << 22  # weight of the grant bound sum, above any sum of id positions
@@ -448,7 +449,15 @@ class RankSolver:
         if change is not None:
             caps.update(dict(change.caps))
         parts = self._independent(self._open_groups(seq))
-        if any(np.prod([len(g) + 1 for g in part], dtype=float) > MAX_DECISIONS for part in parts):
+        if any(
+            np.prod([len(g) + 1 for g in part], dtype=float) > 50 * MAX_DECISIONS for part in parts
+        ):
+            return None
+        if any(
+            len(list(itertools.islice(self._decisions(part, change), MAX_DECISIONS + 1)))
+            > MAX_DECISIONS
+            for part in parts
+        ):
             return None
         decide = self._decide_apart if self.overall is None else self._decide_together
         status = decide(parts, _Case(seq, {}, caps, change, changed_dir))
