@@ -283,6 +283,10 @@ def _option_text(field: str, value: object) -> str:
         return " ".join(f"--programme-budget {k}={v:g}" for k, v in items.items()) or "(none)"
     if isinstance(value, bool) and field == "related_exclusive":
         return "--related" if value else "--no-related"
+    if isinstance(value, bool):
+        return OPTION_NAMES[field] if value else _("no {option}", option=OPTION_NAMES[field])
+    if value is None:
+        return _("no {option}", option=OPTION_NAMES[field])
     return f"{OPTION_NAMES[field]} {value}"
 
 
