@@ -7,7 +7,8 @@ import pandas as pd
 from click.core import ParameterSource
 
 from models import jobs, names, select_jobs
-from models.i18n import _
+from models.db import describe_lock
+from models.i18n import N_, _
 from scoring.calibrate import METHODS
 from scoring.select import POLICIES
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
@@ -44,14 +45,36 @@ from scripts.output import (
 @click.option(
     "--top", type=click.IntRange(1), default=5, show_default=True, help="Rows shown per direction."
 )
+@click.option(
+    "--weight-confidence",
+    is_flag=True,
+    help="Weight each review by the expert's stated confidence (熟悉程度).",
+)
 @output_options
 @pass_ctx
 @domain_errors
-def rank(ctx: Ctx, batch_id: str | None, method: str, draws: int, seed: int, top: int) -> Report:
+def rank(
+    ctx: Ctx,
+    batch_id: str | None,
+    method: str,
+    draws: int,
+    seed: int,
+    top: int,
+    weight_confidence: bool,
+) -> Report:
     """Calibrate the reviews and rank proposals per direction with 80 % rank intervals."""
-    result, accuracy = jobs.rank_job(
-        ctx.engine, batch_id, method=method, n_draws=draws, seed=seed, actor=ctx.actor
-    )
+    with progress_bar() as progress:
+        progress(_("calibrating"), 0.0)
+        result, accuracy = jobs.rank_job(
+            ctx.engine,
+            batch_id,
+            method=method,
+            n_draws=draws,
+            seed=seed,
+            weight_confidence=weight_confidence,
+            actor=ctx.actor,
+        )
+        progress(_("calibrating"), 1.0)
     props = result.proposals.sort_values(
         ["direction_code", "score", "proposal_id"],
         ascending=[True, False, True],
@@ -88,22 +111,25 @@ def rank(ctx: Ctx, batch_id: str | None, method: str, draws: int, seed: int, top
         "method": method,
         "proposals": int((props["n_reviews"] > 0).sum()),
         "leniency_identifiable": d.leniency_identifiable,
+        "leniency_estimated": d.leniency_estimated,
+        "weight_confidence": weight_confidence,
         "components": d.n_components,
+        "notes": [n.render("en") for n in d.notes],
         **(
             {"kendall_tau": accuracy["kendall_tau"], "regret": accuracy["regret"]}
             if accuracy
             else {}
         ),
     }
-    lines = [_("Method: {method}.", method=method)]
-    if d.n_components > 1:
-        lines.append(
-            _(
-                "The experts fall into {n} groups that share no proposal; leniency is compared "
-                "within each group only.",
-                n=d.n_components,
-            )  # fmt: skip
-        )
+    lines = [
+        _(
+            "method {method}; leniency identifiable: {state} ({n} component(s))",
+            method=method,
+            state=_(_IDENTIFIABLE[d.leniency_identifiable]),
+            n=d.n_components,
+        ),
+        *(f"- {n}" for n in d.notes),
+    ]
     unreviewed = int((props["n_reviews"] == 0).sum())
     if unreviewed:
         lines.append(_("{n} proposals have no reviews (shown as —).", n=unreviewed))
@@ -113,36 +139,43 @@ def rank(ctx: Ctx, batch_id: str | None, method: str, draws: int, seed: int, top
                 "Against the ground truth: Kendall tau {tau:.3f}, regret {regret:.2f} points.",
                 tau=accuracy["kendall_tau"],
                 regret=accuracy["regret"],
-            )  # fmt: skip
+            )
         )
-    return Report(
-        data,
-        tables=[
-            TableOut(
-                _(
-                    "Calibrated ranking ({method}), top {top} per direction by score",
-                    method=method,
-                    top=top,
-                ),  # fmt: skip
-                [
-                    _("direction"),
-                    _("proposal"),
-                    _("score"),
-                    _("se"),
-                    _("expected rank"),
-                    _("80% rank interval"),
-                    _("reviews"),
-                ],  # fmt: skip
-                rows,
+    tables = [
+        TableOut(
+            _(
+                "Calibrated ranking ({method}), top {top} per direction by score",
+                method=method,
+                top=top,
             ),
+            [
+                _("direction"),
+                _("proposal"),
+                _("score"),
+                _("se"),
+                _("expected rank"),
+                _("80% rank interval"),
+                _("reviews"),
+            ],
+            rows,
+        )
+    ]
+    if d.leniency_estimated:
+        tables.append(
             TableOut(
                 _("Most severe and most lenient experts"),
                 [_("expert"), _("name"), _("leniency"), _("80% interval"), _("reviews")],
                 lenient,
-            ),
-        ],
-        lines=lines,
-    )
+            )
+        )
+    return Report(data, tables=tables, lines=lines)
+
+
+_IDENTIFIABLE = {
+    "global": N_("global (one review graph)"),
+    "within_components": N_("within components only"),
+    "none": N_("none (no expert reviewed two proposals)"),
+}
 
 
 OPTION_NAMES = {
@@ -503,12 +536,37 @@ def finalize(ctx: Ctx, batch_id: str | None) -> Report:
 
 @click.command()
 @batch_option
-@click.option("--reason", required=True, help="Why the final decisions must change (recorded).")
+@click.option("--reason", help="Why the final decisions must change (recorded).")
+@click.option(
+    "--stale",
+    is_flag=True,
+    help="Instead: clear the batch's run lock whose holder is gone (audited).",
+)
 @output_options
 @pass_ctx
 @domain_errors
-def unlock(ctx: Ctx, batch_id: str | None, reason: str) -> Report:
+def unlock(ctx: Ctx, batch_id: str | None, reason: str | None, stale: bool) -> Report:
     """Reopen a finalised batch, with a reason (audited)."""
+    if stale:
+        lock = jobs.clear_stale_lock_job(ctx.engine, batch_id, actor=ctx.actor)
+        return Report(
+            {
+                "batch": lock.batch_id,
+                "cleared_lock": lock.holder,
+                "host": lock.host,
+                "pid": lock.pid,
+                "command": lock.command,
+            },  # fmt: skip
+            lines=[
+                _(
+                    "stale lock of batch {batch} cleared ({holder})",
+                    batch=lock.batch_id,
+                    holder=describe_lock(lock),
+                )
+            ],  # fmt: skip
+        )
+    if not reason:
+        raise CliError(_("give --reason TEXT (why the final decisions must change)"), EXIT_USAGE)
     batch = select_jobs.unlock_job(ctx.engine, batch_id, reason=reason, actor=ctx.actor)
     return Report(
         {"batch": batch.batch_id, "unlocked_by": ctx.actor},

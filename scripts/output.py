@@ -1,7 +1,10 @@
 """Rendering for the CLI: readable tables for people (CJK-aware), one JSON line for jobs.
 
 Every command returns a :class:`Report`; the shared ``output_options`` decorator adds ``--json``
-and prints the report one way or the other. Errors go to stderr with documented exit codes.
+and prints the report one way or the other. Errors are one line (or one list of input
+problems) on stderr with documented exit codes; under ``--json`` one JSON object on stdout,
+``{"error": ..., "exit_code": ..., "problems": [...]}``, in English whatever the language.
+``REVIEWOPT_DEBUG=1`` adds the traceback of the error's cause on stderr.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ import contextvars
 import functools
 import json
 import math
+import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from models.i18n import _
+from models.i18n import _, using
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -34,15 +39,48 @@ JSON_OUTPUT: contextvars.ContextVar[bool] = contextvars.ContextVar("json_output"
 """True while a command prints ``--json``: progress bars stay hidden (nothing extra)."""
 
 
-class CliError(click.ClickException):
-    """An error with its exit code; the message says the cause and the fix."""
+def debugging() -> bool:
+    """Whether ``REVIEWOPT_DEBUG`` asks for tracebacks."""
+    return os.environ.get("REVIEWOPT_DEBUG", "").strip() not in ("", "0", "false", "no")
 
-    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
-        super().__init__(message)
+
+class CliError(click.ClickException):
+    """An error with its exit code; the message says the cause and the fix.
+
+    ``message`` may be a function that renders it, so that ``--json`` can give it in English;
+    ``problems`` a function giving the input problems as records (``--json``)."""
+
+    def __init__(
+        self,
+        message: str | Callable[[], str],
+        code: int = EXIT_ERROR,
+        *,
+        problems: Callable[[], list[dict[str, Any]]] | None = None,
+    ) -> None:
+        self.render = message if callable(message) else (lambda: message)
+        self.problems = problems or list
+        super().__init__(self.render())
         self.exit_code = code  # type: ignore[misc]  # click reads it per instance
 
+    def format_message(self) -> str:
+        return self.render()
+
     def show(self, file: Any = None) -> None:
+        show_cause(self)
         click.echo(_("Error: {message}", message=self.format_message()), err=True)
+
+    def as_json(self) -> str:
+        with using("en"):
+            return to_json(
+                {"error": self.render(), "exit_code": self.exit_code, "problems": self.problems()}
+            )
+
+
+def show_cause(exc: BaseException) -> None:
+    """The traceback of what caused ``exc``, on stderr, when ``REVIEWOPT_DEBUG`` is set."""
+    cause = exc.__cause__
+    if cause is not None and debugging():
+        traceback.print_exception(cause, file=sys.stderr)
 
 
 @dataclass
@@ -112,9 +150,12 @@ def output_options(fn: Callable[..., Report]) -> Callable[..., None]:
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for jobs).")
     @functools.wraps(fn)
     def wrapper(*args: Any, as_json: bool, **kwargs: Any) -> None:
+        from scripts.context import one_line_errors
+
         token = JSON_OUTPUT.set(as_json)
         try:
-            report = fn(*args, **kwargs)
+            with one_line_errors(as_json):
+                report = fn(*args, **kwargs)
         finally:
             JSON_OUTPUT.reset(token)
         if as_json:

@@ -1,7 +1,7 @@
 """selection runs (stored options) and decision reason codes
 
 Revision ID: 0003
-Revises: 0004
+Revises: 0002
 Create Date: 2026-12-05
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0004"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
