@@ -1,5 +1,5 @@
 """Every hint names options that exist: each ``--option`` in a message for people or an error
-string is an option of a ``reviewopt`` command; one written after ``reviewopt COMMAND`` is an
+string is an option of a ``reviewopt`` command; one quoted as `` `reviewopt COMMAND ...` `` is an
 option of that command; and the selection's hints name options of ``select`` or
 ``override``."""
 
@@ -15,7 +15,7 @@ from scripts.catalogue import ROOT, extract
 from scripts.cli import cli
 
 OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
-COMMAND = re.compile(r"reviewopt ([a-z][a-z_-]*)([^`'\"]*)")
+COMMAND = re.compile(r"`reviewopt ([a-z][a-z_-]*)([^`]*)`")
 SOURCES = ("assign", "scoring", "models", "data")
 """Packages whose strings speak to people; scripts/ adds its command modules (the benchmark
 scripts have command lines of their own)."""
