@@ -27,6 +27,7 @@ from assign.reserves import Reserves, draw_reserves
 from assign.reserves import replace as replace_declined
 from assign.solver import AssignmentResult, quality_summary, solve
 from models.db import audit, batch_lock, check_schema, digest, get_batch, now, session
+from models.finalisation import ensure_open
 from models.i18n import _
 from models.io import read_panel_groups
 from models.schema import (
@@ -176,7 +177,7 @@ def assign_job(
     with batch_lock(engine, batch.batch_id), session(engine) as s, s.begin():
         problem, model, tables = _problem(s, batch, spec, progress)
         if spec.mode == "panel":
-            return _panel_run(s, batch, spec, problem, tables, actor)
+            return _panel_run(s, batch, spec, problem, tables, actor, progress)
         problem, result, marginals, extra = _solve_review(problem, model, spec, progress)
         if result.status in (Status.INFEASIBLE, Status.UNKNOWN):
             raise Infeasible(
@@ -212,6 +213,7 @@ def _new_run(
     summary: dict[str, Any],
     actor: str,
 ) -> AssignmentRun:
+    ensure_open(s, batch.batch_id)
     run = AssignmentRun(
         batch_id=batch.batch_id,
         mode=spec.mode,
@@ -339,7 +341,10 @@ def _panel_run(
     problem: AssignmentProblem,
     tables: dict[str, pd.DataFrame],
     actor: str,
+    progress: Callable[[str, float], None] | None = None,
 ) -> AssignOutcome:
+    tick = progress or (lambda stage, fraction: None)
+    tick("panels", 0.1)
     pp = panel_problem(
         problem,
         tables,
@@ -350,7 +355,9 @@ def _panel_run(
         min_industry=spec.panel_industry,
         min_finance=spec.panel_finance,
     )
+    tick("panels", 0.3)
     res = solve_panels(pp, seed=spec.seed)
+    tick("panels", 1.0)
     if res.status in (Status.INFEASIBLE, Status.UNKNOWN):
         raise Infeasible(
             f"no panels for batch {batch.batch_id} ({res.status}):\n"
@@ -480,6 +487,7 @@ def replace_job(
             q=spec.max_probability,
         )
         pid, eid = problem.proposal_ids, problem.expert_ids
+        ensure_open(s, batch.batch_id)
         for p, e in declined:
             s.execute(
                 update(Assignment)

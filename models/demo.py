@@ -238,8 +238,9 @@ def run_demo(
         chosen = select_jobs.select_job(
             engine,
             None,
-            options=select_jobs.SelectOptions(programme_budgets_wan=budgets, seed=seed),
+            given={"programme_budgets_wan": budgets, "seed": seed},
             actor=actor,
+            progress=progress,
         )
         t_sel = chosen.result.table
         funded = t_sel[t_sel["selected"]]
@@ -250,6 +251,8 @@ def run_demo(
             "grants_total_wan": int(chosen.result.grants_total_wan),
             "budget_wan": chosen.budget_wan,
             "alternates": int(t_sel["alternate_rank"].notna().sum()),
+            "policy": chosen.result.policy,
+            "inversions": chosen.result.inversions,
             "funded_list": [
                 [r.proposal_id, r.direction_code, int(r.grant_wan)] for r in funded.itertuples()
             ],

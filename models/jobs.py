@@ -23,6 +23,7 @@ from models.db import (
     session,
     upgrade,
 )
+from models.finalisation import ensure_open, ensure_reviews_open, review_digests
 from models.i18n import _
 from models.schema import (
     IMPORT_KINDS,
@@ -51,7 +52,10 @@ def import_kind(
     covers the imported values)."""
     check_schema(engine)
     with session(engine) as s, s.begin():
+        before = review_digests(s) if kind == "reviews" else None
         counts = io.import_file(s, kind, path, actor=actor, limits=limits)
+        if before is not None:
+            ensure_reviews_open(s, before)
         audit(
             s,
             actor=actor,
@@ -71,7 +75,9 @@ def import_all(
     with an audit event."""
     check_schema(engine)
     with session(engine) as s, s.begin():
+        before = review_digests(s)
         results = io.import_directory(s, directory, actor=actor, limits=limits)
+        ensure_reviews_open(s, before)
         audit(
             s,
             actor=actor,
@@ -99,7 +105,10 @@ def reviews_short(engine: Engine) -> pd.DataFrame:
 
     with session(engine) as s:
         status = views.frame(s, "review_status")
-    return status[status["short"] > 0] if len(status) else status
+    if not len(status):
+        return status
+    latest = status[status["run_id"] == status["run_id"].max()]
+    return latest[latest["short"] > 0]
 
 
 def load_tables(session: Session, kinds: list[str] | None = None) -> dict[str, pd.DataFrame]:
@@ -237,6 +246,7 @@ def rank_job(
             weight_confidence=weight_confidence,
         )
         ids = result.proposals["proposal_id"].tolist()
+        ensure_open(s, batch.batch_id)
         s.execute(delete(Ranking).where(Ranking.method == method, Ranking.proposal_id.in_(ids)))
         s.execute(
             insert(Ranking),

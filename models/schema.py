@@ -647,6 +647,25 @@ class Decision(Base):
     p_selected: Mapped[float | None] = mapped_column(Float)
     alternate_rank: Mapped[int | None] = mapped_column(Integer)
     explanation: Mapped[str] = mapped_column(Text)
+    # funded, rank, budget, direction_cap, quality_floor, one_per_pi, related_group,
+    # young_share, override, ineligible, withdrawn (scoring.select_explain.REASON_CODES)
+    reason_code: Mapped[str | None] = mapped_column(String(16))
+
+
+class SelectionRun(Base):
+    """One ``select`` run: its options (reused by the next run unless changed) and figures."""
+
+    __tablename__ = "selection_runs"
+
+    run_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.batch_id"), index=True)
+    options: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    funded: Mapped[int] = mapped_column(Integer)
+    grants_total_wan: Mapped[float] = mapped_column(Float)
+    result_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(64))
 
 
 class Override(Base):

@@ -21,6 +21,7 @@ from assign.pipeline import expert_frame, proposal_frame
 from assign.pool import filter_pool
 from assign.screening import ScreeningConfig, ScreeningResult, screen
 from models.db import audit, batch_lock, check_schema, digest, get_batch, session
+from models.finalisation import ensure_open
 from models.i18n import join_stored
 from models.jobs import load_tables
 from models.schema import (
@@ -85,6 +86,7 @@ def screen_job(
         if similarity_threshold is not None:
             config = replace(config, similarity_threshold=similarity_threshold)
         result = screen(tables, tables["guide"], config=config, waivers=waived)
+        ensure_open(s, batch.batch_id)
         _store_screening(s, ids, result, waived)
         audit(
             s,
@@ -169,6 +171,7 @@ def waive_job(
                 "see `reviewopt export findings`"
             )
         batch_id = s.get(Proposal, proposal_id).batch_id  # type: ignore[union-attr]
+        ensure_open(s, batch_id)
         s.execute(
             update(Finding)
             .where(Finding.id == finding.id)
@@ -232,6 +235,7 @@ def pool_job(
             levels=filters.levels,
             province_scope=filters.province_scope,
         )
+        ensure_open(s, batch.batch_id)
         s.execute(delete(PoolExclusion).where(PoolExclusion.batch_id == batch.batch_id))
         if len(aside):
             s.execute(
@@ -299,6 +303,7 @@ def conflicts_job(
         tables = batch_tables(s, batch)
         found = find_conflicts(tables, batch_date=batch.batch_date, policy=policy)
         ids = list(tables["proposals"]["proposal_id"])
+        ensure_open(s, batch.batch_id)
         s.execute(delete(Conflict).where(Conflict.proposal_id.in_(ids)))
         merged = (
             found.groupby(["proposal_id", "expert_id", "kind"], sort=False)["reason"]

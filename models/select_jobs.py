@@ -1,12 +1,16 @@
-"""Selection jobs: the funding list by integer programming, chair overrides, an optional
-audited grey-zone lottery, and finalisation (a finalised batch refuses changes until it is
-explicitly unlocked with a reason).
+"""Selection jobs: the funding list, chair overrides (each applied at once, its reply listing
+every decision it moved), an optional audited grey-zone lottery, and finalisation (a finalised
+batch refuses changes until it is explicitly unlocked with a reason).
+
+A ``select`` run stores its options; the next run reuses them unless told otherwise, and every
+run reports what changed against the decisions before it (funded in, funded out, grants).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import networkx as nx
@@ -17,7 +21,9 @@ from sqlalchemy.orm import Session
 
 from assign.conflicts import load_policy
 from assign.graph import related_unit_pairs
+from models.checks import sheet_of
 from models.db import audit, batch_lock, check_schema, digest, get_batch, now, session
+from models.finalisation import ensure_open
 from models.jobs import DEFAULT_METHOD, calibrate_batch
 from models.schema import (
     Batch,
@@ -27,6 +33,7 @@ from models.schema import (
     Person,
     Proposal,
     Ranking,
+    SelectionRun,
     TeamMember,
     Unit,
     UnitRelation,
@@ -49,14 +56,12 @@ from scoring.select import (
 YOUNG_BORN_FROM = dt.date(1984, 1, 1)
 
 
-class BatchFinalized(RuntimeError):
-    """The batch's decisions are final; unlock it (with a reason) to change them."""
-
-
 @dataclass(frozen=True)
 class SelectOptions:
-    """Budgets in 万元; method: the calibration whose scores are the merit."""
+    """Budgets in 万元; policy: rank (default) or merit-sum; method: the calibration whose
+    scores are the merit; draws and seed: P(selected) (and the lottery's draw)."""
 
+    policy: str = "rank"
     budget_wan: float | None = None
     programme_budgets_wan: dict[str, float] = field(default_factory=dict)
     quality_floor: float = 60.0
@@ -68,6 +73,25 @@ class SelectOptions:
     seed: int = 0
     lottery: bool = False
 
+    def params(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> SelectOptions:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in params.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The options a run uses: those given, the rest from the batch's last run (reused) or the
+    defaults; differences: (field, last run's value, this run's) for the options that differ."""
+
+    options: SelectOptions
+    previous_run: int | None
+    reused: tuple[str, ...]
+    differences: tuple[tuple[str, Any, Any], ...]
+
 
 @dataclass(frozen=True)
 class SelectOutcome:
@@ -76,14 +100,30 @@ class SelectOutcome:
     lottery: pd.DataFrame | None
     options: SelectOptions
     budget_wan: float | None
+    resolved: Resolved
+    changed: dict[str, Any]
+    run_id: int | None
 
 
-def _ensure_open(batch: Batch) -> None:
-    if batch.finalized_at is not None:
-        raise BatchFinalized(
-            f"batch {batch.batch_id} was finalised by {batch.finalized_by} at "
-            f"{batch.finalized_at:%Y-%m-%d %H:%M}; `reviewopt unlock --reason TEXT` to change it"
-        )
+def resolve_options(
+    s: Session, batch: Batch, given: Mapping[str, Any], *, fresh: bool = False
+) -> Resolved:
+    """Options given explicitly win; the others come from the batch's last select run (unless
+    ``fresh``), else from the defaults."""
+    last = s.scalars(
+        select(SelectionRun)
+        .where(SelectionRun.batch_id == batch.batch_id)
+        .order_by(SelectionRun.run_id.desc())
+    ).first()
+    base = SelectOptions() if fresh or last is None else SelectOptions.from_params(last.options)
+    options = replace(base, **dict(given))
+    reused = () if fresh or last is None else tuple(f for f in base.params() if f not in given)
+    before = SelectOptions.from_params(last.options).params() if last is not None else None
+    diff: tuple[tuple[str, Any, Any], ...] = ()
+    if before is not None:
+        now_ = options.params()
+        diff = tuple((k, before[k], now_[k]) for k in now_ if before.get(k) != now_[k])
+    return Resolved(options, None if last is None else last.run_id, reused, diff)
 
 
 def _related_groups(s: Session, lead_units: pd.Series) -> pd.Series:
@@ -152,8 +192,18 @@ def selection_inputs(s: Session, batch: Batch, method: str) -> tuple[pd.DataFram
             f"no rankings by method {method} yet; run `reviewopt rank --method {method}` first"
         )
     props["merit"] = props["proposal_id"].map(merit).astype(float)
-    props["eligible"] = props["proposal_id"].map(status).ne("rejected") & props["merit"].notna()
-    props["merit"] = props["merit"].fillna(0.0)  # unranked ones are ineligible anyway
+    props["eligible"] = props["proposal_id"].map(status).ne("rejected")
+    props["reviewed"] = props["merit"].notna()
+    props["merit"] = props["merit"].fillna(0.0)  # unreviewed ones are never funded
+    withdrawn = set(
+        s.scalars(
+            select(Override.proposal_id).where(
+                Override.proposal_id.in_(props["proposal_id"].tolist()),
+                Override.action == "withdraw",
+            )
+        )
+    )
+    props["withdrawn"] = props["proposal_id"].isin(withdrawn)
     props["enterprise_led"] = props["lead_type"] == "enterprise"
     born = dict(
         s.execute(
@@ -178,67 +228,141 @@ def _overrides(s: Session, ids: list[str]) -> tuple[OverrideRule, ...]:
     return tuple(
         OverrideRule(o.proposal_id, o.action, o.reason, o.actor)  # type: ignore[arg-type]
         for o in s.scalars(
-            select(Override).where(Override.proposal_id.in_(ids)).order_by(Override.id)
+            select(Override)
+            .where(Override.proposal_id.in_(ids), Override.action != "withdraw")
+            .order_by(Override.id)
         )
     )
 
 
 def select_job(
-    engine: Engine, batch_id: str | None, *, options: SelectOptions, actor: str
+    engine: Engine,
+    batch_id: str | None,
+    *,
+    given: Mapping[str, Any] | None = None,
+    fresh: bool = False,
+    actor: str,
+    progress: Callable[[str, float], None] | None = None,
 ) -> SelectOutcome:
-    """Select the funded projects and grants; store decisions with P(selected) and alternates."""
+    """Select the funded projects and grants; store decisions with P(selected), alternates,
+    reason codes and explanations, the run's options, and what changed (audited).
+
+    given: the options set explicitly (SelectOptions field -> value); the others are the last
+    run's (unless ``fresh``) or the defaults.
+    """
     check_schema(engine)
     with session(engine) as s:
         batch = get_batch(s, batch_id)
-        _ensure_open(batch)
-    with batch_lock(engine, batch.batch_id), session(engine) as s, s.begin():
-        props, directions = selection_inputs(s, batch, options.method)
-        ids = props["proposal_id"].tolist()
-        rules = SelectionRules(
-            quality_floor=options.quality_floor,
-            budget_wan=options.budget_wan,
-            programme_budgets_wan=options.programme_budgets_wan or None,
-            min_grant_share=options.min_grant_share,
-            youth_min_share=options.youth_min_share,
-            related_exclusive=options.related_exclusive,
-            overrides=_overrides(s, ids),
-        )
-        result = select_projects(props, directions, rules)
-        drawn: pd.DataFrame | None = None
-        if options.lottery and result.status in ("optimal", "feasible"):
-            result, drawn = _lottery(s, batch, props, directions, rules, result, options)
-        p_sel = _p_selected(s, batch, props, directions, rules, result, options)
-        if result.status in ("optimal", "feasible"):
-            _store_decisions(s, props, result, p_sel)
-        audit(
-            s,
-            actor=actor,
-            command="select",
-            params={"batch": batch.batch_id, **_params(options)},
-            seed=options.seed,
-            input_digest=digest(props.to_dict("split")),
-            result_digest=digest(
-                result.table[["proposal_id", "selected", "grant_wan"]].to_dict("split")
-            ),
-            message=(
-                f"{result.status}: {len(result.selected_ids)} funded, "
-                f"{result.grants_total_wan}万 granted"
-                + (f"; lottery drew {int(drawn['wins'].sum())} places" if drawn is not None else "")
-            ),
-        )
+        if batch.finalized_at is not None:
+            ensure_open(s, batch.batch_id)  # refuses at once, before any work
+        resolved = resolve_options(s, batch, given or {}, fresh=fresh)
+    options = resolved.options
+    with batch_lock(engine, batch.batch_id):
+        with session(engine) as s:
+            props, directions = selection_inputs(s, batch, options.method)
+            rules = selection_rules(s, batch, props, options)
+            result = select_projects(props, directions, rules, progress=progress)
+            drawn: pd.DataFrame | None = None
+            if options.lottery and result.status in ("optimal", "feasible"):
+                result, drawn = _lottery(s, props, directions, rules, result, options)
+            p_sel = _p_selected(s, batch, props, directions, rules, result, options, progress)
+        with session(engine) as s, s.begin():
+            ensure_open(s, batch.batch_id)
+            changed = _changes(s, props, result)
+            run_id = None
+            if result.status in ("optimal", "feasible"):
+                rows = _decision_rows(s, props, result, p_sel)
+                _store_decisions(s, props, rows)
+                result_digest = digest(rows)
+                run = SelectionRun(
+                    batch_id=batch.batch_id,
+                    options=options.params(),
+                    status=str(result.status),
+                    funded=len(result.selected_ids),
+                    grants_total_wan=float(result.grants_total_wan),
+                    result_digest=result_digest,
+                    created_at=now(),
+                    actor=actor,
+                )
+                s.add(run)
+                s.flush()
+                run_id = run.run_id
+            else:
+                result_digest = digest([m.as_dict() for m in result.diagnosis])
+            audit(
+                s,
+                actor=actor,
+                command="select",
+                params={
+                    "batch": batch.batch_id,
+                    **options.params(),
+                    "reused_from_run": resolved.previous_run if resolved.reused else None,
+                    "changed": changed,
+                },
+                seed=options.seed,
+                input_digest=digest(props.to_dict("split")),
+                result_digest=result_digest,
+                message=(
+                    f"{result.status} ({options.policy}): {len(result.selected_ids)} funded, "
+                    f"{result.grants_total_wan}万 granted; changed: "
+                    f"{len(changed['funded_in'])} in, {len(changed['funded_out'])} out, "
+                    f"{len(changed['grant_changed'])} grants"
+                    + ("" if drawn is None else f"; lottery drew {int(drawn['wins'].sum())}")
+                ),
+            )
     budget = options.budget_wan
     if budget is None and set(props["programme"]) <= set(options.programme_budgets_wan):
         budget = float(sum(options.programme_budgets_wan.values()))  # every programme budgeted
-    return SelectOutcome(result, p_sel, drawn, options, budget)
+    return SelectOutcome(result, p_sel, drawn, options, budget, resolved, changed, run_id)
 
 
-def _params(options: SelectOptions) -> dict[str, Any]:
-    return {k: v for k, v in vars(options).items()}
+def selection_rules(
+    s: Session, batch: Batch, props: pd.DataFrame, options: SelectOptions
+) -> SelectionRules:
+    sheet = sheet_of(batch)
+    return SelectionRules(
+        policy=options.policy,  # type: ignore[arg-type]
+        quality_floor=options.quality_floor,
+        budget_wan=options.budget_wan,
+        programme_budgets_wan=options.programme_budgets_wan or None,
+        min_grant_share=options.min_grant_share,
+        youth_min_share=options.youth_min_share,
+        related_exclusive=options.related_exclusive,
+        overrides=_overrides(s, props["proposal_id"].tolist()),
+        merit_range=(0.0, float(sum(sheet.values()))),
+    )
+
+
+def _changes(s: Session, props: pd.DataFrame, result: SelectionResult) -> dict[str, Any]:
+    """funded_in, funded_out (ids) and grant_changed ({proposal, from, to}) against the stored
+    decisions (empty lists on the first run or when nothing was decided)."""
+    ids = props["proposal_id"].tolist()
+    before = {
+        p: (bool(sel), float(g))
+        for p, sel, g in s.execute(
+            select(Decision.proposal_id, Decision.selected, Decision.grant_wan).where(
+                Decision.proposal_id.in_(ids)
+            )
+        ).all()
+    }
+    out: dict[str, Any] = {"funded_in": [], "funded_out": [], "grant_changed": []}
+    if not before or result.status not in ("optimal", "feasible"):
+        return out
+    for r in result.table.sort_values("proposal_id").itertuples():
+        was, grant = before.get(r.proposal_id, (False, 0.0))
+        if r.selected and not was:
+            out["funded_in"].append(r.proposal_id)
+        elif was and not r.selected:
+            out["funded_out"].append(r.proposal_id)
+        elif was and r.selected and float(r.grant_wan) != grant:
+            out["grant_changed"].append(
+                {"proposal": r.proposal_id, "from": grant, "to": float(r.grant_wan)}
+            )
+    return out
 
 
 def _lottery(
     s: Session,
-    batch: Batch,
     props: pd.DataFrame,
     directions: pd.DataFrame,
     rules: SelectionRules,
@@ -256,7 +380,7 @@ def _lottery(
         columns=["proposal_id", "rank_lo", "rank_hi"],
     )
     frame = props[["proposal_id", "direction_code"]].merge(ranks, on="proposal_id")
-    grey = grey_zone(frame, result)
+    grey = grey_zone(frame, result.table[["proposal_id", "selected"]])
     drawn = lottery(grey, seed=options.seed)
     forced = tuple(
         OverrideRule(
@@ -281,6 +405,7 @@ def _p_selected(
     rules: SelectionRules,
     result: SelectionResult,
     options: SelectOptions,
+    progress: Callable[[str, float], None] | None,
 ) -> pd.Series:
     """P(selected) from the calibration's merit draws pushed through the same selection."""
     if options.draws == 0 or result.status not in ("optimal", "feasible"):
@@ -294,41 +419,66 @@ def _p_selected(
         if p in col:
             draws[:, j] = cal.draws[:, col[p]]
     draws = np.where(np.isnan(draws), -1e9, draws)  # unreviewed: never above the floor
-    prob = selection_probability(props, directions, rules, draws, skip_infeasible=True)
+    prob = selection_probability(
+        props, directions, rules, draws, skip_infeasible=True, progress=progress
+    )
     return pd.Series(prob, index=props["proposal_id"])
 
 
-def _store_decisions(
+def _decision_rows(
     s: Session, props: pd.DataFrame, result: SelectionResult, p_sel: pd.Series
-) -> None:
+) -> list[dict[str, Any]]:
+    """The decisions as stored (explanations as stored messages), in proposal order: what the
+    run's result digest covers."""
     ids = props["proposal_id"].tolist()
-    s.execute(delete(Decision).where(Decision.proposal_id.in_(ids)))
     ranked = set(s.scalars(select(Ranking.proposal_id).where(Ranking.proposal_id.in_(ids))))
-    t = result.table
-    s.execute(
-        insert(Decision),
-        [
+    rows = []
+    for r in result.table.sort_values("proposal_id").itertuples():
+        p = p_sel.get(r.proposal_id)
+        rows.append(
             {
                 "proposal_id": r.proposal_id,
                 "selected": bool(r.selected),
                 "grant_wan": float(r.grant_wan),
                 "calibrated_score": float(r.merit) if r.proposal_id in ranked else None,
-                "p_selected": None
-                if pd.isna(p_sel.get(r.proposal_id))
-                else float(p_sel[r.proposal_id]),
+                "p_selected": None if p is None or pd.isna(p) else round(float(p), 6),
                 "alternate_rank": None if pd.isna(r.alternate_rank) else int(r.alternate_rank),
-                "explanation": r.explanation,
+                "reason_code": r.reason_code,
+                "explanation": r.explanation.to_json(),
             }
-            for r in t.itertuples()
-        ],
-    )
+        )
+    return rows
+
+
+def _store_decisions(s: Session, props: pd.DataFrame, rows: list[dict[str, Any]]) -> None:
+    s.execute(delete(Decision).where(Decision.proposal_id.in_(props["proposal_id"].tolist())))
+    s.execute(insert(Decision), rows)
 
 
 # --- overrides and finalisation ---------------------------------------------------------------
 
 
-def override_job(engine: Engine, proposal_id: str, action: str, *, reason: str, actor: str) -> None:
-    """Force a proposal in or out (or `clear` a previous override), with a reason (audited)."""
+@dataclass(frozen=True)
+class OverrideOutcome:
+    """The override recorded and, when the batch had a selection, the re-run it triggered."""
+
+    proposal_id: str
+    action: str
+    applied: SelectOutcome | None
+
+
+def override_job(
+    engine: Engine,
+    proposal_id: str,
+    action: str,
+    *,
+    reason: str,
+    actor: str,
+    progress: Callable[[str, float], None] | None = None,
+) -> OverrideOutcome:
+    """Force a proposal in or out, record its withdrawal, or ``clear`` a previous override,
+    with a reason (audited); then, when the batch has been selected before, select again with
+    the last run's options so that the reply can list every decision the override moved."""
     check_schema(engine)
     if not reason.strip():
         raise ValueError("an override needs a reason (--reason TEXT)")
@@ -336,7 +486,8 @@ def override_job(engine: Engine, proposal_id: str, action: str, *, reason: str, 
         prop = s.get(Proposal, proposal_id)
         if prop is None:
             raise LookupError(f"no proposal {proposal_id!r} in the database")
-        _ensure_open(s.get(Batch, prop.batch_id))  # type: ignore[arg-type]
+        batch_id = prop.batch_id
+        ensure_open(s, batch_id)
         s.execute(delete(Override).where(Override.proposal_id == proposal_id))
         if action != "clear":
             s.add(
@@ -353,8 +504,15 @@ def override_job(engine: Engine, proposal_id: str, action: str, *, reason: str, 
             actor=actor,
             command="override",
             params={"proposal": proposal_id, "action": action, "reason": reason},
-            message=f"{action} {proposal_id}: {reason} (run `reviewopt select` to apply)",
+            message=f"{action} {proposal_id}: {reason}",
         )
+        selected_before = s.scalar(
+            select(SelectionRun.run_id).where(SelectionRun.batch_id == batch_id).limit(1)
+        )
+    applied = None
+    if selected_before is not None:
+        applied = select_job(engine, batch_id, actor=actor, progress=progress)
+    return OverrideOutcome(proposal_id, action, applied)
 
 
 def finalize_job(engine: Engine, batch_id: str | None, *, actor: str) -> Batch:
@@ -362,7 +520,7 @@ def finalize_job(engine: Engine, batch_id: str | None, *, actor: str) -> Batch:
     check_schema(engine)
     with session(engine) as s, s.begin():
         batch = get_batch(s, batch_id)
-        _ensure_open(batch)
+        ensure_open(s, batch.batch_id)
         n = s.scalar(
             select(Decision.proposal_id)
             .join(Proposal, Proposal.proposal_id == Decision.proposal_id)

@@ -54,6 +54,7 @@ def _decisions() -> Select:
             Decision.calibrated_score,
             Decision.p_selected,
             Decision.alternate_rank,
+            Decision.reason_code,
             Decision.explanation,
         )
         .join(Decision, Decision.proposal_id == Proposal.proposal_id)
@@ -174,24 +175,30 @@ def _invitations() -> Select:
 
 
 def _review_status() -> Select:
-    """Per proposal of the latest run: experts invited and reviews received (short = missing)."""
+    """Per assignment run and proposal: experts invited and reviews received from those
+    experts (short = missing); a review counts only for the run that invited its expert."""
+    current = Assignment.status.in_(("invited", "accepted"))
     invited = (
-        select(Assignment.proposal_id, func.count().label("invited"))
-        .where(
-            Assignment.run_id == _latest_run().scalar_subquery(),
-            Assignment.status.in_(("invited", "accepted")),
-        )
-        .group_by(Assignment.proposal_id)
+        select(Assignment.run_id, Assignment.proposal_id, func.count().label("invited"))
+        .where(current)
+        .group_by(Assignment.run_id, Assignment.proposal_id)
         .subquery()
     )
     received = (
-        select(Review.proposal_id, func.count().label("received"))
-        .group_by(Review.proposal_id)
+        select(Assignment.run_id, Assignment.proposal_id, func.count().label("received"))
+        .join(
+            Review,
+            (Review.proposal_id == Assignment.proposal_id)
+            & (Review.expert_id == Assignment.expert_id),
+        )
+        .where(current)
+        .group_by(Assignment.run_id, Assignment.proposal_id)
         .subquery()
     )
     got = func.coalesce(received.c.received, 0)
     return (
         select(
+            invited.c.run_id,
             invited.c.proposal_id.label("proposal"),
             Proposal.direction_code.label("direction"),
             invited.c.invited,
@@ -199,8 +206,12 @@ def _review_status() -> Select:
             (invited.c.invited - got).label("short"),
         )
         .join(Proposal, Proposal.proposal_id == invited.c.proposal_id)
-        .outerjoin(received, received.c.proposal_id == invited.c.proposal_id)
-        .order_by((invited.c.invited - got).desc(), invited.c.proposal_id)
+        .outerjoin(
+            received,
+            (received.c.proposal_id == invited.c.proposal_id)
+            & (received.c.run_id == invited.c.run_id),
+        )
+        .order_by(invited.c.run_id.desc(), (invited.c.invited - got).desc(), invited.c.proposal_id)
     )
 
 
@@ -391,6 +402,7 @@ VIEWS: dict[str, Callable[[], Select]] = {
 #: Columns that hold stored messages (models.i18n), shown in the reader's language.
 STORED: dict[str, tuple[str, ...]] = {
     "conflicts": ("reason",),
+    "decisions": ("explanation",),
     "findings": ("reason",),
 }
 

@@ -47,7 +47,7 @@ PUBLICATION_KIND = {
     "award": "奖励",
     "other": "其他",
 }
-OVERRIDE_ACTION = {"force_in": "强制入选", "force_out": "强制落选"}
+OVERRIDE_ACTION = {"force_in": "强制入选", "force_out": "强制落选", "withdraw": "申请撤回"}
 SCREENING_STATUS = {"eligible": "合格", "warnings": "有提示", "rejected": "不予受理"}
 INVITATION_ROLE = {
     "assigned": "正式评审",

@@ -1,10 +1,10 @@
 """Benchmark budgeted selection on a seeded synthetic call.
 
-    python scripts/bench_select.py --proposals 1000 --json
-    python scripts/bench_select.py --proposals 20000 --coupled --draws 200
-    python scripts/bench_select.py --programme-budgets --proposals 640 --draws 200
-    python scripts/bench_select.py --overall-budget --proposals 20000 --draws 20
-    python scripts/bench_select.py --programme-budgets --engine cpsat --profile
+    python scripts/bench_select.py --programme-budgets --proposals 600 --json
+    python scripts/bench_select.py --programme-budgets --proposals 2000 --json
+    python scripts/bench_select.py --overall-budget --proposals 2000 --draws 200
+    python scripts/bench_select.py --coupled --proposals 1000 --policy merit-sum --draws 20
+    python scripts/bench_select.py --programme-budgets --profile
 
 Default and --coupled: about 21.7 proposals per direction (1,000 proposals = 46 directions over
 9 programmes). Independent (default): unique PIs, related groups inside one direction, no
@@ -20,9 +20,10 @@ overall budget of 1,800万 per direction instead: one component.
 
 Prints: wall_s / cpu_s of select() without explanations, wall_s_explain / cpu_s_explain with
 explanations and alternates (--no-explain skips it), prob_wall_s / prob_cpu_s for
-selection_probability over --draws draws (noise s.d. --noise), peak_rss_mb, status, objective,
-n_components. --engine cpsat forces the CP-SAT path (for comparison); --profile prints the
-top cProfile entries of each phase to stderr.
+selection_probability over --draws draws (noise s.d. --noise), total_wall_s / total_cpu_s
+(select with explanations plus P(selected), what `reviewopt select` computes), peak_rss_mb,
+status, objective, n_funded, inversions. --policy chooses rank (default) or merit-sum;
+--profile prints the top cProfile entries of each phase to stderr.
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ import resource
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import click
 import numpy as np
 import pandas as pd
 
-import scoring.select as select_module
 from assign.problem import Status
 from scoring.select import SelectionRules, select, selection_probability
 
@@ -159,11 +160,11 @@ def _timed(label: str, profile: bool, fn: Callable[[], Any]) -> tuple[Any, float
     "--explain/--no-explain", default=True, show_default=True, help="Also time explanations."
 )
 @click.option(
-    "--engine",
-    type=click.Choice(["auto", "cpsat"]),
-    default="auto",
+    "--policy",
+    type=click.Choice(["rank", "merit-sum"]),
+    default="rank",
     show_default=True,
-    help="auto: dynamic programming where it applies; cpsat: CP-SAT only.",
+    help="Selection policy.",
 )
 @click.option("--profile", is_flag=True, help="cProfile each phase (to stderr).")
 @click.option("--time-limit", type=float, default=60.0, show_default=True, help="Per solve, s.")
@@ -177,7 +178,7 @@ def main(
     overall: bool,
     noise: float,
     explain: bool,
-    engine: str,
+    policy: str,
     profile: bool,
     time_limit: float,
     seed: int,
@@ -188,12 +189,11 @@ def main(
         raise click.UsageError("choose one of --coupled, --programme-budgets, --overall-budget")
     mode = "programme" if programme else "overall" if overall else None
     props, dirs, rules = synthetic_call(proposals=proposals, coupled=coupled, seed=seed, mode=mode)
-    if engine == "cpsat":
-        select_module._DP_ENABLED = False  # benchmark switch: compare with the CP-SAT path
+    rules = replace(rules, policy=policy)  # type: ignore[arg-type]
     fast, w_fast, c_fast = _timed(
         "select",
         profile,
-        lambda: select(props, dirs, rules, explain=False, alternates=0, time_limit_s=time_limit),
+        lambda: select(props, dirs, rules, explain_depth=0, alternates=0, time_limit_s=time_limit),
     )
     full, w_full, c_full = fast, None, None
     if explain:
@@ -213,11 +213,10 @@ def main(
     )
     figures = {
         "mode": mode or ("coupled" if coupled else "independent"),
-        "engine": engine,
+        "policy": policy,
         "proposals": len(props),
         "eligible": int(props["eligible"].sum()),
         "directions": len(dirs),
-        "n_components": full.n_components,
         "wall_s": round(w_fast, 3),
         "cpu_s": round(c_fast, 3),
         "wall_s_explain": round(w_full, 3) if w_full is not None else None,
@@ -225,12 +224,15 @@ def main(
         "draws": draws,
         "prob_wall_s": round(w_prob, 3),
         "prob_cpu_s": round(c_prob, 3),
+        "total_wall_s": round((w_full if w_full is not None else w_fast) + w_prob, 3),
+        "total_cpu_s": round((c_full if c_full is not None else c_fast) + c_prob, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "status": full.status.value,
         "objective": full.objective,
         "objective_terms": list(full.objective_terms),
         "n_funded": len(full.selected_ids),
         "grants_total_wan": full.grants_total_wan,
+        "inversions": full.inversions,
         "prob_grey": int(((p > 0.05) & (p < 0.95)).sum()),
     }
     if as_json:
@@ -239,7 +241,7 @@ def main(
         for k, v in figures.items():
             click.echo(f"{k:>18}: {v}")
         for line in full.diagnosis:
-            click.echo(line)
+            click.echo(str(line))
     if full.status not in (Status.OPTIMAL, Status.FEASIBLE):
         sys.exit(4)
 

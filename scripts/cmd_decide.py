@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import click
 import pandas as pd
+from click.core import ParameterSource
 
 from models import jobs, names, select_jobs
 from models.db import describe_lock
 from models.i18n import N_, _
 from scoring.calibrate import METHODS
+from scoring.select import POLICIES
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
 from scripts.output import (
     EXIT_INFEASIBLE,
@@ -17,6 +19,7 @@ from scripts.output import (
     Report,
     TableOut,
     output_options,
+    progress_bar,
 )
 
 # --- scoring ----------------------------------------------------------------------------------
@@ -60,17 +63,22 @@ def rank(
     weight_confidence: bool,
 ) -> Report:
     """Calibrate the reviews and rank proposals per direction with 80 % rank intervals."""
-    result, accuracy = jobs.rank_job(
-        ctx.engine,
-        batch_id,
-        method=method,
-        n_draws=draws,
-        seed=seed,
-        weight_confidence=weight_confidence,
-        actor=ctx.actor,
-    )
-    props = result.proposals.assign(neg_score=-result.proposals["score"]).sort_values(
-        ["direction_code", "expected_rank", "neg_score", "proposal_id"]
+    with progress_bar() as progress:
+        progress(_("calibrating"), 0.0)
+        result, accuracy = jobs.rank_job(
+            ctx.engine,
+            batch_id,
+            method=method,
+            n_draws=draws,
+            seed=seed,
+            weight_confidence=weight_confidence,
+            actor=ctx.actor,
+        )
+        progress(_("calibrating"), 1.0)
+    props = result.proposals.sort_values(
+        ["direction_code", "score", "proposal_id"],
+        ascending=[True, False, True],
+        na_position="last",
     )
     shown = props.groupby("direction_code").head(top)
     experts = result.experts.dropna(subset=["leniency"]).sort_values("leniency")
@@ -80,10 +88,10 @@ def rank(
         [
             known.direction_label(r.direction_code),
             r.proposal_id,
-            r.score,
-            r.se,
-            r.expected_rank,
-            f"{r.rank_lo:g}–{r.rank_hi:g}",
+            _dash(r.score),
+            _dash(r.se),
+            _dash(r.expected_rank),
+            "—" if pd.isna(r.rank_lo) else f"{r.rank_lo:g}–{r.rank_hi:g}",
             r.n_reviews,
         ]
         for r in shown.itertuples()
@@ -122,23 +130,41 @@ def rank(
         ),
         *(f"- {n}" for n in d.notes),
     ]
+    unreviewed = int((props["n_reviews"] == 0).sum())
+    if unreviewed:
+        lines.append(_("{n} proposals have no reviews (shown as —).", n=unreviewed))
     if accuracy:
         lines.append(
-            f"against the ground truth: Kendall tau {accuracy['kendall_tau']:.3f}, "
-            f"regret {accuracy['regret']:.2f} points"
+            _(
+                "Against the ground truth: Kendall tau {tau:.3f}, regret {regret:.2f} points.",
+                tau=accuracy["kendall_tau"],
+                regret=accuracy["regret"],
+            )
         )
     tables = [
         TableOut(
-            f"Calibrated ranking ({method}), top {top} per direction",
-            ["direction", "proposal", "score", "se", "E[rank]", "80% rank", "reviews"],
+            _(
+                "Calibrated ranking ({method}), top {top} per direction by score",
+                method=method,
+                top=top,
+            ),
+            [
+                _("direction"),
+                _("proposal"),
+                _("score"),
+                _("se"),
+                _("expected rank"),
+                _("80% rank interval"),
+                _("reviews"),
+            ],
             rows,
         )
     ]
     if d.leniency_estimated:
         tables.append(
             TableOut(
-                "Most severe and most lenient experts",
-                ["expert", _("name"), "leniency", "80% interval", "reviews"],
+                _("Most severe and most lenient experts"),
+                [_("expert"), _("name"), _("leniency"), _("80% interval"), _("reviews")],
                 lenient,
             )
         )
@@ -152,8 +178,36 @@ _IDENTIFIABLE = {
 }
 
 
+OPTION_NAMES = {
+    "policy": "--policy",
+    "budget_wan": "--budget",
+    "programme_budgets_wan": "--programme-budget",
+    "quality_floor": "--quality-floor",
+    "min_grant_share": "--min-grant-share",
+    "youth_min_share": "--youth-share",
+    "related_exclusive": "--related/--no-related",
+    "method": "--method",
+    "draws": "--draws",
+    "seed": "--seed",
+    "lottery": "--lottery",
+}
+"""SelectOptions field -> the ``select`` option that sets it."""
+
+
+def _dash(v: float) -> object:
+    return "—" if v is None or pd.isna(v) else v
+
+
 @click.command("select")
 @batch_option
+@click.option(
+    "--policy",
+    type=click.Choice(list(POLICIES)),
+    default="rank",
+    show_default=True,
+    help="rank: never pass a proposal over for a cheaper, lower-ranked one (only named rules "
+    "may); merit-sum: the largest merit sum under the budgets, whatever the order.",
+)
 @click.option("--budget", type=click.FloatRange(0), help="Total provincial budget (万元).")
 @click.option(
     "--programme-budget",
@@ -166,10 +220,10 @@ _IDENTIFIABLE = {
 )
 @click.option(
     "--min-grant-share",
-    type=click.FloatRange(0, 1),
+    type=click.FloatRange(0, 1, min_open=True),
     default=1.0,
     show_default=True,
-    help="Grants may be cut to this share of the allowed request (1 = no cuts).",
+    help="Grants may be cut (核减) to this share of the allowed request (1 = no cuts).",
 )
 @click.option(
     "--youth-share", type=click.FloatRange(0, 1), help="Least share of young-led projects funded."
@@ -200,12 +254,18 @@ _IDENTIFIABLE = {
 @click.option(
     "--lottery", is_flag=True, help="Seeded, audited lottery for the grey zone's contested places."
 )
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Start from the defaults instead of the last run's options (which a rerun reuses).",
+)
 @output_options
 @pass_ctx
 @domain_errors
 def select_cmd(
     ctx: Ctx,
     batch_id: str | None,
+    policy: str,
     budget: float | None,
     programme_budget: tuple[str, ...],
     quality_floor: float,
@@ -216,51 +276,151 @@ def select_cmd(
     draws: int,
     seed: int,
     lottery: bool,
+    fresh: bool,
 ) -> Report:
     """Select 1–2 projects per direction and their grants within budget (proven optimal)."""
     budgets: dict[str, float] = {}
     for item in programme_budget:
-        name, _eq, val = item.partition("=")
+        name, _sep, val = item.partition("=")
         try:
             budgets[name] = float(val)
         except ValueError:
             raise CliError(
                 f"--programme-budget takes PROGRAMME=WAN, got {item!r}", EXIT_USAGE
             ) from None
-    options = select_jobs.SelectOptions(
-        budget_wan=budget, programme_budgets_wan=budgets, quality_floor=quality_floor,
-        min_grant_share=min_grant_share, youth_min_share=youth_share, related_exclusive=related,
-        method=method, draws=draws, seed=seed, lottery=lottery,
-    )  # fmt: skip
-    out = select_jobs.select_job(ctx.engine, batch_id, options=options, actor=ctx.actor)
+    values = {
+        "policy": policy, "budget_wan": budget, "programme_budgets_wan": budgets,
+        "quality_floor": quality_floor, "min_grant_share": min_grant_share,
+        "youth_min_share": youth_share, "related_exclusive": related, "method": method,
+        "draws": draws, "seed": seed, "lottery": lottery,
+    }  # fmt: skip
+    params = {"budget_wan": "budget", "programme_budgets_wan": "programme_budget",
+              "youth_min_share": "youth_share", "related_exclusive": "related"}  # fmt: skip
+    click_ctx = click.get_current_context()
+    given = {
+        k: v
+        for k, v in values.items()
+        if click_ctx.get_parameter_source(params.get(k, k)) == ParameterSource.COMMANDLINE
+    }
+    with progress_bar() as progress:
+        out = select_jobs.select_job(
+            ctx.engine, batch_id, given=given, fresh=fresh, actor=ctx.actor, progress=progress
+        )
     known = names.lookup(ctx.engine, directions=out.result.table["direction_code"])
     return _select_report(out, known)
 
 
+def _option_text(field: str, value: object) -> str:
+    if field == "programme_budgets_wan":
+        items = dict(value or {})  # type: ignore[call-overload]
+        return " ".join(f"--programme-budget {k}={v:g}" for k, v in items.items()) or "(none)"
+    if isinstance(value, bool) and field == "related_exclusive":
+        return "--related" if value else "--no-related"
+    if isinstance(value, bool):
+        return OPTION_NAMES[field] if value else _("no {option}", option=OPTION_NAMES[field])
+    if value is None:
+        return _("no {option}", option=OPTION_NAMES[field])
+    return f"{OPTION_NAMES[field]} {value}"
+
+
+def _changed_lines(changed: dict) -> list[str]:
+    if not any(changed.values()):
+        return [_("No decision changed against the previous run.")]
+    lines = [
+        _(
+            "Changed against the previous run: {n_in} funded in, {n_out} funded out, "
+            "{n_grant} grants changed.",
+            n_in=len(changed["funded_in"]),
+            n_out=len(changed["funded_out"]),
+            n_grant=len(changed["grant_changed"]),
+        )
+    ]
+    if changed["funded_in"]:
+        lines.append(_("  funded in: {ids}", ids=", ".join(changed["funded_in"])))
+    if changed["funded_out"]:
+        lines.append(_("  funded out: {ids}", ids=", ".join(changed["funded_out"])))
+    for g in changed["grant_changed"]:
+        lines.append(
+            _(
+                "  grant of {id}: {old:g}万 → {new:g}万",
+                id=g["proposal"],
+                old=g["from"],
+                new=g["to"],
+            )  # fmt: skip
+        )
+    return lines
+
+
 def _select_report(out: select_jobs.SelectOutcome, known: names.Names) -> Report:
     r = out.result
+    res = out.resolved
+    head: list[str] = []
+    if res.reused and res.previous_run is not None:
+        head.append(
+            _(
+                "Reusing the options of select run {run} (pass an option to change it, "
+                "--fresh for the defaults): {options}",
+                run=res.previous_run,
+                options=", ".join(
+                    _option_text(f, getattr(out.options, f))
+                    for f in res.reused
+                    if f in OPTION_NAMES
+                ),
+            )  # fmt: skip
+        )
+    for f, old, new in res.differences:
+        head.append(
+            _(
+                "Option changed since run {run}: {old} → {new}",
+                run=res.previous_run,
+                old=_option_text(f, old),
+                new=_option_text(f, new),
+            )  # fmt: skip
+        )
+    if out.options.budget_wan is None and not out.options.programme_budgets_wan:
+        head.append(
+            _(
+                "No budget given (--budget, --programme-budget): every direction funds its top "
+                "projects up to the per-direction limit."
+            )  # fmt: skip
+        )
     if r.status in ("infeasible", "unknown"):
         return Report(
-            {"status": str(r.status), "diagnosis": list(r.diagnosis)},
-            lines=[f"no selection ({r.status}):", *(f"  - {d}" for d in r.diagnosis)],
+            {
+                "status": str(r.status),
+                "policy": r.policy,
+                "diagnosis": [m.render("en") for m in r.diagnosis],
+            },  # fmt: skip
+            lines=[
+                *head,
+                _("No selection ({status}):", status=r.status),
+                *(f"  - {m}" for m in r.diagnosis),
+            ],  # fmt: skip
             exit_code=EXIT_INFEASIBLE,
         )
     t = r.table
     funded = t[t["selected"]]
     data = {
         "status": str(r.status),
+        "policy": r.policy,
         "funded": int(len(funded)),
         "directions_funded": int(funded["direction_code"].nunique()),
         "grants_total_wan": int(r.grants_total_wan),
         "budget_wan": out.budget_wan,
         "objective": r.objective,
         "gap": r.gap,
+        "inversions": r.inversions,
         "wall_s": r.wall_s,
         "lottery": None if out.lottery is None else int(out.lottery["wins"].sum()),
+        "run_id": out.run_id,
+        "options": out.options.params(),
+        "options_reused_from": res.previous_run if res.reused else None,
+        "changed": out.changed,
     }
     rows = [
         [
             known.direction_label(x.direction_code),
+            x.rank,
             x.proposal_id,
             x.merit,
             x.grant_wan,
@@ -277,46 +437,83 @@ def _select_report(out: select_jobs.SelectOutcome, known: names.Names) -> Report
             known.direction_label(x.direction_code),
             int(x.alternate_rank),
             x.proposal_id,
-            x.explanation,
+            str(x.explanation),
         ]
         for x in near.itertuples()
     ]
+    summary = _(
+        "{status} ({policy} policy): {funded} projects in {dirs} directions, {grants}万 granted",
+        status=r.status, policy=r.policy, funded=data["funded"],
+        dirs=data["directions_funded"], grants=data["grants_total_wan"],
+    )  # fmt: skip
+    if out.budget_wan:
+        summary += _(" of {budget:g}万", budget=out.budget_wan)
     return Report(
         data,
         tables=[
             TableOut(
-                "Funded", ["direction", "proposal", "merit", "grant 万元", "P(selected)"], rows
+                _("Funded"),
+                [
+                    _("direction"),
+                    _("rank"),
+                    _("proposal"),
+                    _("merit"),
+                    _("grant 万元"),
+                    _("P(selected)"),
+                ],  # fmt: skip
+                rows,
             ),
-            TableOut("Budget use by programme", list(r.programme_use.columns), use),
             TableOut(
-                "Alternates (备选)", ["direction", "rank", "proposal", "why not funded"], alt[:40]
+                _("Budget use by programme"),
+                [_("programme"), _("funded"), _("grants 万元"), _("budget 万元")],
+                use,
+            ),
+            TableOut(
+                _("Alternates (备选)"),
+                [_("direction"), _("order"), _("proposal"), _("why not funded")],
+                alt[:40],
             ),
         ],
         lines=[
-            f"{r.status}: {data['funded']} projects in {data['directions_funded']} directions, "
-            f"{data['grants_total_wan']}万 granted"
-            + (f" of {out.budget_wan:g}万" if out.budget_wan else "")
-            + ". Explanations: `reviewopt export decisions`."
+            *head,
+            summary + ".",
+            *_changed_lines(out.changed),
+            _("Explanations and reason codes: `reviewopt export decisions`."),
         ],
     )
 
 
 @click.command()
 @click.argument("proposal")
-@click.argument("action", type=click.Choice(["force_in", "force_out", "clear"]))
+@click.argument("action", type=click.Choice(["force_in", "force_out", "withdraw", "clear"]))
 @click.option("--reason", required=True, help="Why (recorded with your name).")
 @output_options
 @pass_ctx
 @domain_errors
 def override(ctx: Ctx, proposal: str, action: str, reason: str) -> Report:
-    """Force PROPOSAL in or out of the funded list (or clear that), with a reason (audited)."""
-    select_jobs.override_job(ctx.engine, proposal, action, reason=reason, actor=ctx.actor)
-    return Report(
-        {"proposal": proposal, "action": action, "actor": ctx.actor},
-        lines=[
-            f"{action} {proposal} recorded for {ctx.actor}; run `reviewopt select` to apply it."
-        ],
-    )
+    """Force PROPOSAL in or out, record its withdrawal, or clear that; applied at once (audited)."""
+    with progress_bar() as progress:
+        out = select_jobs.override_job(
+            ctx.engine, proposal, action, reason=reason, actor=ctx.actor, progress=progress
+        )
+    data: dict = {"proposal": proposal, "action": action, "actor": ctx.actor, "applied": False}
+    lines = [_("{action} {proposal} recorded for {actor}.", action=action, proposal=proposal,
+               actor=ctx.actor)]  # fmt: skip
+    if out.applied is None:
+        lines.append(_("No selection yet: `reviewopt select` will apply it."))
+        return Report(data, lines=lines)
+    sel = out.applied
+    data.update(
+        applied=True, status=str(sel.result.status), changed=sel.changed,
+        funded=len(sel.result.selected_ids), grants_total_wan=sel.result.grants_total_wan,
+    )  # fmt: skip
+    if sel.result.status in ("infeasible", "unknown"):
+        lines += [_("No selection with this override ({status}):", status=sel.result.status),
+                  *(f"  - {m}" for m in sel.result.diagnosis)]  # fmt: skip
+        return Report(data, lines=lines, exit_code=EXIT_INFEASIBLE)
+    lines.append(_("Selection re-run with the last run's options; decisions it moved:"))
+    lines += _changed_lines(sel.changed)
+    return Report(data, lines=lines)
 
 
 @click.command()

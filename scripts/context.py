@@ -21,7 +21,7 @@ from typing import Any
 import click
 from sqlalchemy import Engine
 
-from models import assign_jobs, select_jobs
+from models import assign_jobs
 from models.db import (
     BatchLocked,
     SchemaOutOfDate,
@@ -29,6 +29,7 @@ from models.db import (
     database_url,
     make_engine,
 )
+from models.finalisation import BatchFinalized
 from models.i18n import _
 from models.problems import InvalidInput
 from scripts.output import (
@@ -128,9 +129,9 @@ def cli_error(exc: BaseException) -> CliError:
         return CliError(lambda: _("interrupted; nothing of this run was written"), EXIT_INTERRUPTED)
     if isinstance(exc, assign_jobs.Infeasible):
         return CliError(lambda: str(exc), EXIT_INFEASIBLE)
-    if isinstance(exc, BatchLocked):
+    if isinstance(exc, BatchLocked | BatchFinalized):
         return CliError(lambda: str(exc), EXIT_LOCKED)
-    if isinstance(exc, select_jobs.BatchFinalized | SchemaOutOfDate | LookupError):
+    if isinstance(exc, SchemaOutOfDate | LookupError):
         return CliError(lambda: str(exc))
     url = _url()
     db = database_problem(exc, url)

@@ -9,6 +9,7 @@ problems) on stderr with documented exit codes; under ``--json`` one JSON object
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import math
@@ -33,6 +34,9 @@ EXIT_USAGE = 2
 EXIT_INVALID_INPUT = 3
 EXIT_INFEASIBLE = 4
 EXIT_LOCKED = 5
+
+JSON_OUTPUT: contextvars.ContextVar[bool] = contextvars.ContextVar("json_output", default=False)
+"""True while a command prints ``--json``: progress bars stay hidden (nothing extra)."""
 
 
 def debugging() -> bool:
@@ -148,8 +152,12 @@ def output_options(fn: Callable[..., Report]) -> Callable[..., None]:
     def wrapper(*args: Any, as_json: bool, **kwargs: Any) -> None:
         from scripts.context import one_line_errors
 
-        with one_line_errors(as_json):
-            report = fn(*args, **kwargs)
+        token = JSON_OUTPUT.set(as_json)
+        try:
+            with one_line_errors(as_json):
+                report = fn(*args, **kwargs)
+        finally:
+            JSON_OUTPUT.reset(token)
         if as_json:
             click.echo(to_json(report.data))
         else:
@@ -162,9 +170,10 @@ def output_options(fn: Callable[..., Report]) -> Callable[..., None]:
 
 @contextmanager
 def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, float], None]]:
-    """A progress callback ``(stage, fraction)`` drawing a bar on stderr (hidden when piped)."""
+    """A progress callback ``(stage, fraction)`` drawing a bar on stderr (hidden when piped
+    and under ``--json``)."""
     console = Console(stderr=True)
-    if not enabled or not console.is_terminal:
+    if not enabled or not console.is_terminal or JSON_OUTPUT.get():
         yield lambda stage, fraction: None
         return
     with Progress(

@@ -150,8 +150,9 @@ def test_pipeline_end_to_end(engine: Engine, batch_dir: Path, tmp_path: Path) ->
     frame = pd.read_csv(pd.io.common.StringIO(decisions.stdout.lstrip("\ufeff")), dtype=str)
     for col in ("proposal", "direction", "selected", "grant_wan", "requested_wan",
                 "total_budget_wan", "lead_unit_type", "calibrated_score", "p_selected",
-                "alternate_rank"):  # fmt: skip
+                "alternate_rank", "reason_code", "explanation"):  # fmt: skip
         assert col in frame.columns
+    assert frame["reason_code"].notna().all()
     loser = frame.loc[frame["selected"] == "False", "proposal"].iloc[0]
 
     assert run(engine, "override", loser, "force_in", "--reason", "strategic need").exit_code == 0
@@ -167,8 +168,8 @@ def test_pipeline_end_to_end(engine: Engine, batch_dir: Path, tmp_path: Path) ->
 
     assert run(engine, "finalize").exit_code == 0
     refused_select = run(engine, "select", "--draws", "0")
-    assert refused_select.exit_code == 1
-    assert "finalised by chair" in refused_select.stderr
+    assert refused_select.exit_code == 5
+    assert "batch 2024 was finalised by chair" in refused_select.stderr
     assert run(engine, "unlock").exit_code == 2  # the reason is required
     assert run(engine, "unlock", "--reason", "appeal upheld").exit_code == 0
     assert run(engine, "select", "--draws", "0").exit_code == 0
