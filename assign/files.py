@@ -680,16 +680,12 @@ def _check_pins(
     """Must-assign pairs that cannot all hold: conflicted, more than k_p on a proposal or
     max_load on an expert, or two experts of one unit on a proposal."""
     n_e = np.int64(len(eids))
+
+    def bad(row: int, expected: str) -> None:
+        out.append(Problem(t.name, t.row(row), "constraint", "1", expected))
+
     for i in np.flatnonzero(np.isin(p * n_e + e, conf)):
-        out.append(
-            Problem(
-                t.name,
-                t.row(rows[i]),
-                "constraint",
-                "1",
-                _("no must-assign pair that is also a conflict"),
-            )
-        )
+        bad(rows[i], _("no must-assign pair that is also a conflict"))
     seen_p: dict[int, int] = {}
     seen_e: dict[int, int] = {}
     seen_u: dict[tuple[int, int], str] = {}
@@ -697,49 +693,18 @@ def _check_pins(
         seen_p[a] = seen_p.get(a, 0) + 1
         seen_e[b] = seen_e.get(b, 0) + 1
         if seen_p[a] == k[a] + 1:
-            out.append(
-                Problem(
-                    t.name,
-                    t.row(r),
-                    "constraint",
-                    "1",
-                    _(
-                        "at most k={k} must-assign experts for proposal {proposal}",
-                        k=k[a],
-                        proposal=pids[a],
-                    ),
-                )
-            )
+            msg = _("at most k={k} must-assign experts for proposal {proposal}", k=k[a],
+                    proposal=pids[a])  # fmt: skip
+            bad(r, msg)
         if seen_e[b] == max_load[b] + 1:
-            out.append(
-                Problem(
-                    t.name,
-                    t.row(r),
-                    "constraint",
-                    "1",
-                    _(
-                        "at most max_load={max_load} must-assign proposals for expert {expert}",
-                        max_load=max_load[b],
-                        expert=eids[b],
-                    ),
-                )
-            )
+            msg = _("at most max_load={max_load} must-assign proposals for expert {expert}",
+                    max_load=max_load[b], expert=eids[b])  # fmt: skip
+            bad(r, msg)
         u = -1 if unit is None else int(unit[b])
         if u >= 0 and (a, u) in seen_u:
-            out.append(
-                Problem(
-                    t.name,
-                    t.row(r),
-                    "constraint",
-                    "1",
-                    _(
-                        "one must-assign expert per unit on proposal {proposal} "
-                        "({other} has the same unit)",
-                        proposal=pids[a],
-                        other=seen_u[a, u],
-                    ),
-                )
-            )
+            msg = _("one must-assign expert per unit on proposal {proposal} ({other} has the "
+                    "same unit)", proposal=pids[a], other=seen_u[a, u])  # fmt: skip
+            bad(r, msg)
         elif u >= 0:
             seen_u[a, u] = str(eids[b])
 
