@@ -51,6 +51,9 @@ from assign.solver import (
 
 DEPTH_PER_K = 30
 """Each proposal's candidates reach at least this many times k_p down its ranking."""
+RULE_DEPTH_PER_K = 60
+"""Rules are looked for among each proposal's top 60 x max(k) experts (deeper rules, left
+out, would only tighten the bound)."""
 MAX_DEPTH_PER_K = 480
 """Candidates are widened (x4) up to this depth before a target is given up on."""
 
@@ -119,7 +122,8 @@ class _Ranked:
     """Eligible pairs sorted by proposal, then affinity (descending), then expert.
 
     p, e: (C,) int64; c: (C,) integer affinity; start: (P + 1,) row offsets; rank: (C,)
-    position within the row; csum: (C + 1,) running sum of c."""
+    position within the row; csum: (C + 1,) running sum of c; cut: (P,) rows holding only
+    their top entries (``_prefix``)."""
 
     p: np.ndarray
     e: np.ndarray
@@ -128,18 +132,36 @@ class _Ranked:
     start: np.ndarray
     rank: np.ndarray
     csum: np.ndarray
+    cut: np.ndarray
 
 
 def _ranked(problem: AssignmentProblem, ok: np.ndarray) -> _Ranked:
     idx = np.flatnonzero(ok)
     p, e = problem.cand_p[idx], problem.cand_e[idx]
     c = -scaled_cost(problem.cand_w[idx])
-    order = np.lexsort((e, -c, p))
+    span = int(c.max(initial=0)) - int(c.min(initial=0)) + 1
+    if problem.n_proposals * span * problem.n_experts < 2**62:  # one int64 sort key
+        key = (p * span + (int(c.max(initial=0)) - c)) * np.int64(problem.n_experts) + e
+        order = np.argsort(key, kind="stable")
+    else:
+        order = np.lexsort((e, -c, p))
     p, e, c, idx = p[order], e[order], c[order], idx[order]
     start = np.searchsorted(p, np.arange(problem.n_proposals + 1)).astype(np.int64)
     rank = np.arange(p.size, dtype=np.int64) - start[p]
     csum = np.concatenate([[0], np.cumsum(c)]).astype(np.int64)
-    return _Ranked(p, e, c, idx, start, rank, csum)
+    return _Ranked(p, e, c, idx, start, rank, csum, np.zeros(problem.n_proposals, bool))
+
+
+def _prefix(r: _Ranked, depth: int) -> _Ranked:
+    """Each row's top ``depth`` entries. Rules found on them hold for the whole rows (a window
+    running past a cut row's end is left undecided), so a bound from them stays proven."""
+    keep = r.rank < depth
+    p = r.p[keep]
+    start = np.searchsorted(p, np.arange(r.start.size)).astype(np.int64)
+    c = r.c[keep]
+    csum = np.concatenate([[0], np.cumsum(c)]).astype(np.int64)
+    cut = np.diff(r.start) > depth
+    return _Ranked(p, r.e[keep], c, r.idx[keep], start, r.rank[keep], csum, cut)
 
 
 def _rules(r: _Ranked, k: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -159,8 +181,10 @@ def _rules(r: _Ranked, k: np.ndarray, target: np.ndarray) -> np.ndarray:
         j = n - 1  # add the condition for j = n - 1 to those for j < n - 1
         top_j = r.csum[np.minimum(row_start + j, row_end)] - r.csum[row_start]
         lo = row_start + r.rank
-        win = r.csum[np.minimum(lo + np.maximum(kp - j, 0), row_end)] - r.csum[lo]
-        cond &= (j > r.rank) | (top_j + win < tp)
+        end = lo + np.maximum(kp - j, 0)
+        win = r.csum[np.minimum(end, row_end)] - r.csum[lo]
+        known = (end <= row_end) | ~r.cut[r.p]
+        cond &= (j > r.rank) | (known & (top_j + win < tp))
         hit = cond & (kp >= n)
         first = np.full(n_p, -1, dtype=np.int64)
         at = np.flatnonzero(hit)
@@ -219,8 +243,10 @@ def _bound(
     """Largest integer t the relaxation cannot rule out (t* <= it); ``lo`` is reachable."""
     best = r.csum[np.minimum(r.start[:-1] + k, r.start[1:])] - r.csum[r.start[:-1]] + offset
     hi = int(best[active].min()) + 1 if active.any() else lo + 1  # out of reach
+    first = True
     while hi - lo > 1:
-        mid = (lo + hi) // 2
+        mid = lo + 1 if first else (lo + hi) // 2  # often nothing beats the plain optimum
+        first = False
         if _relaxation_feasible(r, _rules(r, k, mid - offset), max_load, active):
             lo = mid
         else:
@@ -341,11 +367,12 @@ def solve_fair(
     if plain.status not in (Status.OPTIMAL, Status.FEASIBLE):
         return _failed(plain, plain, t0)
     r = _ranked(problem, el.ok)
+    top = _prefix(r, RULE_DEPTH_PER_K * max(int(problem.k.max(initial=0)), 1))
     key = r.p * np.int64(problem.n_experts) + r.e
     in_plain = np.isin(key, plain.pair_p * np.int64(problem.n_experts) + plain.pair_e)
     plain_sum = _sums(problem, r.p[in_plain], r.c[in_plain], off)
     lo = int(plain_sum[act].min()) if act.any() else 0
-    bound = _bound(r, problem.k, problem.max_load, act, off, lo)
+    bound = _bound(top, problem.k, problem.max_load, act, off, lo)
     t_bound = time.perf_counter() - t0
     best, best_min, best_mip, best_whole = in_plain, lo, "", False
     min_status = "optimal" if lo >= bound else "feasible"
@@ -355,7 +382,7 @@ def solve_fair(
         if left <= 0:
             min_status = "time_limit"
             break
-        rules = _rules(r, problem.k, target - off)
+        rules = _rules(top, problem.k, target - off)
         sel = _candidates(r, rules, problem.k, in_plain, depth)
         st, chosen = _mip(problem, r, sel, rules, target - off, act, left)
         if st == "infeasible" and not sel.all() and depth < MAX_DEPTH_PER_K:
@@ -383,8 +410,10 @@ def solve_fair(
     total = float(pw.sum())
     total_bound = plain.bound if np.isfinite(plain.bound) else plain.objective
     from_plain = best is in_plain
-    if from_plain:
-        total_status = "optimal" if plain.certified else "feasible"
+    if from_plain and plain.certified:
+        total_status, total_bound = "optimal", total
+    elif from_plain:
+        total_status = "feasible"
     elif best_mip == "optimal" and best_whole:  # proven over every eligible pair
         total_status, total_bound = "optimal", total
     else:

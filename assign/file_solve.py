@@ -30,30 +30,34 @@ def solve_exact(
     inputs: FileInputs, *, progress: Progress = None
 ) -> tuple[AssignmentProblem, AssignmentResult]:
     """The plain optimum (largest total affinity) of the inputs: (inputs.full, result)."""
+    return inputs.full, unpin(inputs.pinned, _plain(inputs, progress))
+
+
+def _plain(inputs: FileInputs, progress: Progress = None) -> AssignmentResult:
+    """The plain optimum of the problem without the must-assign pairs."""
     pr = inputs.pinned.problem
     n_p, n_e = pr.n_proposals, pr.n_experts
-    if inputs.allow_missing or pr.cand_p.size * 2 >= n_p * n_e:
-        mat = np.full((n_p, n_e), np.nan)
-        mat[pr.cand_p, pr.cand_e] = pr.cand_w
-        _, res = solve_dense_problem(
-            mat, k=pr.k, min_load=pr.min_load, max_load=pr.max_load,
-            conflicts=(pr.conflict_p, pr.conflict_e), floor=pr.affinity_floor,
-            min_industry=pr.min_industry, min_outside=pr.min_outside,
-            min_senior=pr.min_senior, proposal_ids=pr.proposal_ids, expert_ids=pr.expert_ids,
-            expert_unit=pr.expert_unit, is_industry=pr.is_industry, is_outside=pr.is_outside,
-            is_senior=pr.is_senior, progress=progress,
-        )  # fmt: skip
-    else:
-        res = solve(pr, progress=progress)
-    return inputs.full, unpin(inputs.pinned, res)
+    if not (inputs.allow_missing or pr.cand_p.size * 2 >= n_p * n_e):
+        return solve(pr, progress=progress)
+    mat = np.full((n_p, n_e), np.nan)
+    mat[pr.cand_p, pr.cand_e] = pr.cand_w
+    return solve_dense_problem(
+        mat, k=pr.k, min_load=pr.min_load, max_load=pr.max_load,
+        conflicts=(pr.conflict_p, pr.conflict_e), floor=pr.affinity_floor,
+        min_industry=pr.min_industry, min_outside=pr.min_outside,
+        min_senior=pr.min_senior, proposal_ids=pr.proposal_ids, expert_ids=pr.expert_ids,
+        expert_unit=pr.expert_unit, is_industry=pr.is_industry, is_outside=pr.is_outside,
+        is_senior=pr.is_senior, progress=progress,
+    )[1]  # fmt: skip
 
 
 def solve_fair_inputs(inputs: FileInputs, *, time_limit_s: float) -> FairResult:
     """The max-min fair assignment of the inputs (must-assign pairs count in the sums)."""
     pin = inputs.pinned
     fr = solve_fair(
-        pin.problem, time_limit_s=time_limit_s, offset=pin.offset, active=inputs.full.k > 0
-    )
+        pin.problem, time_limit_s=time_limit_s, plain=_plain(inputs), offset=pin.offset,
+        active=inputs.full.k > 0,
+    )  # fmt: skip
     plain = None if fr.plain is None else unpin(pin, fr.plain)
     extra = float(pin.w.sum())
     return dataclasses.replace(
