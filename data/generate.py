@@ -1595,6 +1595,7 @@ def generate_batch(
             "unit_id": units["unit_id"].to_numpy()[p_unit],
             "birth_date": bd.astype("datetime64[D]").astype(str).astype(object),
             "title": title,
+            **_contacts(person_ids, expert_person),
         }
     )
     planted = _planted_table(
@@ -1639,6 +1640,17 @@ def generate_batch(
         if kind != "guide":
             tables[kind] = frame.loc[:, list(COLUMNS[kind])].reset_index(drop=True)
     return tables
+
+
+def _contacts(person_ids: np.ndarray, expert_person: np.ndarray) -> dict[str, np.ndarray]:
+    """Invented phone numbers and addresses for the experts (the people invitations go to): a
+    mobile 139 + the id's digits and ``<id>@example.org`` (a domain kept for examples)."""
+    phone = np.full(len(person_ids), None, dtype=object)
+    email = np.full(len(person_ids), None, dtype=object)
+    ids = person_ids[expert_person]
+    phone[expert_person] = ["139" + re.sub(r"\D", "", str(p)).zfill(8)[-8:] for p in ids]
+    email[expert_person] = [f"{str(p).lower()}@example.org" for p in ids]
+    return {"phone": phone, "email": email}
 
 
 def _check_args(

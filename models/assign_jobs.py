@@ -28,7 +28,14 @@ from assign.reserves import replace as replace_declined
 from assign.solver import AssignmentResult, quality_summary, solve
 from models.db import audit, batch_lock, check_schema, digest, get_batch, now, session
 from models.io import read_panel_groups
-from models.schema import Assignment, AssignmentRun, Batch, GuideDirection, PanelMember
+from models.schema import (
+    Assignment,
+    AssignmentRun,
+    Batch,
+    GuideDirection,
+    PanelMember,
+    PanelProposal,
+)
 from models.screen_jobs import batch_tables, pool_experts, screening_statuses, stored_conflicts
 
 
@@ -343,6 +350,13 @@ def _panel_run(
             }
             for g, members in res.panels.items()
             for e in members
+        ],
+    )
+    s.execute(
+        insert(PanelProposal),
+        [
+            {"run_id": run.run_id, "group_id": pp.group_ids[g], "proposal_id": p}
+            for p, g in zip(pp.proposal_ids, pp.proposal_group.tolist(), strict=True)
         ],
     )
     _audit_run(s, run, problem, actor)

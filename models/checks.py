@@ -1,5 +1,6 @@
-"""Checks on imported rows that need the database beyond references (run inside the import).
+"""Checks on imported rows beyond types, enumerations and references (run inside the import).
 
+People: a phone number and an e-mail address, where given, in a form an invitation can use.
 Reviews: each criterion within its maximum on the batch's sheet, the total equal to the sum of
 the criteria, the expert assigned to the proposal in the latest run (not declined or replaced),
 and the pair not conflicted.
@@ -7,12 +8,14 @@ and the pair not conflicted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from models.i18n import _
 from models.problems import Problem
 from models.schema import Assignment, Batch, Conflict, Proposal
 from scoring.simulate import DEFAULT_CRITERIA
@@ -92,6 +95,62 @@ def _review_problems(session: Session, rows: list[dict[str, Any]], file: str) ->
     return problems
 
 
+# A mainland mobile (1 and 10 digits), a landline with its area code (0 and 9-11 digits), or
+# an international number (+ and 7-15 digits, E.164), with spaces, hyphens, dots or brackets
+# between the digits; "+86"/"0086" may lead, and an extension (转123, ext 123, -123) follow.
+_NUMBER = re.compile(r"^(?:(?:\+|00)86)?(?:1[3-9]\d{9}|0\d{9,11})$|^(?:\+|00)[1-9]\d{6,14}$")
+_SEPARATORS = re.compile(r"[\s()（）.\-]")
+_EXTENSION = re.compile(r"\s*(?:转|ext\.?|x|#|-)\s*\d{1,6}$", re.IGNORECASE)
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
+)
+
+
+def phone_ok(text: str) -> bool:
+    """Whether ``text`` is one phone number an invitation can be made to (see ``_NUMBER``)."""
+    text = text.strip()
+    ext = _EXTENSION.search(text)
+    bare = [text] if ext is None else [text, text[: ext.start()]]
+    return any(_NUMBER.match(_SEPARATORS.sub("", t)) for t in bare)
+
+
+def email_ok(text: str) -> bool:
+    """Whether ``text`` is one e-mail address (name@domain.tld, no spaces or names around it)."""
+    local = text.split("@", 1)[0]
+    return bool(_EMAIL.match(text)) and not local.startswith(".") and ".." not in text
+
+
+def _contact_problems(_session: Session, rows: list[dict[str, Any]], file: str) -> list[Problem]:
+    problems = []
+    for r in rows:
+        phone, email = r.get("phone"), r.get("email")
+        if phone is not None and not phone_ok(phone):
+            problems.append(
+                Problem(
+                    file,
+                    r["__row__"],
+                    "phone",
+                    phone,
+                    _(
+                        "one phone number: a mobile (13812345678), a landline with its area code "
+                        "(025-83791234, extension 转123) or +country code and number"
+                    ),
+                )
+            )
+        if email is not None and not email_ok(email):
+            problems.append(
+                Problem(
+                    file,
+                    r["__row__"],
+                    "email",
+                    email,
+                    _("one e-mail address such as name@example.org"),
+                )
+            )
+    return problems
+
+
 ROW_CHECKS: dict[str, Callable[[Session, list[dict[str, Any]], str], list]] = {
+    "people": _contact_problems,
     "reviews": _review_problems,
 }

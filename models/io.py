@@ -518,13 +518,15 @@ def _upsert(
         existing[tuple(row[c.name] for c in key_cols)] = dict(row)
     new, changed = [], []
     for rec in rows:
-        values = {n: rec.get(n) for n in specs}
+        # a column the file does not have is left as stored (e.g. contacts kept out of exports)
+        values = {n: rec.get(n) for n in specs if n in rec}
         key = _natural_key(cls, rec)
         old = existing.get(key)
         if old is None:
+            values = {n: rec.get(n) for n in specs}
             new.append(values)
             existing[key] = values
-        elif any(old.get(n) != values[n] for n in specs):
+        elif any(old.get(n) != values[n] for n in values):
             if surrogate:
                 values["id"] = old["id"]
             changed.append(values)
@@ -640,7 +642,9 @@ def write_frame(frame: pd.DataFrame, path: Path | None, fmt: str) -> bytes | Non
     if fmt == "xlsx":
         if path is None:
             raise ValueError("XLSX export needs --out FILE")
-        safe.to_excel(path, index=False, engine="openpyxl")
+        from models.workbook import plain_sheet, write_workbook
+
+        write_workbook(path, [plain_sheet(path.stem, frame)])
         return None
     raise ValueError(f"unknown format {fmt!r}; expected csv or xlsx")
 

@@ -14,7 +14,15 @@ from sqlalchemy.orm import Session
 
 from models import io
 from models.db import audit, batch_lock, check_schema, digest, get_batch, session, upgrade
-from models.schema import IMPORT_KINDS, Leniency, Proposal, Ranking, Review, TruthProposal
+from models.schema import (
+    IMPORT_KINDS,
+    Leniency,
+    Proposal,
+    Ranking,
+    Review,
+    TruthProposal,
+    contact_columns,
+)
 from scoring.calibrate import CalibrationResult, calibrate
 from scoring.metrics import score_metrics
 
@@ -70,12 +78,17 @@ def load_tables(session: Session, kinds: list[str] | None = None) -> dict[str, p
     return {k: io.table_frame(session, k) for k in (kinds or list(IMPORT_KINDS))}
 
 
-def export_kind(engine: Engine, kind: str) -> pd.DataFrame:
-    """The rows of an importable kind or of a result view, ready to write."""
+def export_kind(engine: Engine, kind: str, *, contacts: bool = False) -> pd.DataFrame:
+    """The rows of an importable kind or of a result view, ready to write.
+
+    Contact details (people's phone and e-mail) are left out of an import kind unless
+    ``contacts``; of the views only ``invitations`` has them.
+    """
     check_schema(engine)
     with session(engine) as s:
         if kind in IMPORT_KINDS:
-            return io.table_frame(s, kind)
+            frame = io.table_frame(s, kind)
+            return frame if contacts else frame.drop(columns=contact_columns(IMPORT_KINDS[kind]))
         from models import views
 
         return views.frame(s, kind)

@@ -44,13 +44,22 @@ from models.vocab import (
 )
 
 
-def col(zh: str = "", *, enum: dict[str, str] | None = None, ref: str | None = None) -> dict:
-    """Column ``info`` for the importer: Chinese header alias, enum codes, referenced kind."""
+def col(
+    zh: str = "",
+    *,
+    enum: dict[str, str] | None = None,
+    ref: str | None = None,
+    contact: bool = False,
+) -> dict:
+    """Column ``info`` for the importer: Chinese header alias, enum codes, referenced kind, and
+    whether it holds contact details (kept out of every export but the invitations)."""
     info: dict[str, Any] = {"zh": zh}
     if enum is not None:
         info["enum"] = enum
     if ref is not None:
         info["ref"] = ref
+    if contact:
+        info["contact"] = True
     return info
 
 
@@ -155,6 +164,9 @@ class Person(Base):
     )
     birth_date: Mapped[dt.date | None] = mapped_column(Date, info=col("出生日期"))
     title: Mapped[str | None] = mapped_column(String(16), info=col("职称", enum=TITLE))
+    # contact details: for inviting experts only; never in the audit log, --json or other exports
+    phone: Mapped[str | None] = mapped_column(String(32), info=col("联系电话", contact=True))
+    email: Mapped[str | None] = mapped_column(String(254), info=col("电子邮箱", contact=True))
 
 
 class Employment(Base):
@@ -553,6 +565,18 @@ class PanelMember(Base):
     leader: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class PanelProposal(Base):
+    """会评: a proposal the panel of one group hears in a panel run."""
+
+    __tablename__ = "panel_proposals"
+    __table_args__ = (UniqueConstraint("run_id", "proposal_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("assignment_runs.run_id"), index=True)
+    group_id: Mapped[str] = mapped_column(String(64))
+    proposal_id: Mapped[str] = mapped_column(ForeignKey("proposals.proposal_id"))
+
+
 class Ranking(Base):
     """A proposal's calibrated score by one method, with its uncertainty."""
 
@@ -635,6 +659,13 @@ class AuditEvent(Base):
     input_digest: Mapped[str | None] = mapped_column(String(64))
     result_digest: Mapped[str | None] = mapped_column(String(64))
     message: Mapped[str | None] = mapped_column(Text)
+
+
+def contact_columns(cls: type[Base]) -> list[str]:
+    """The columns of ``cls`` that hold contact details (phone, e-mail)."""
+    return [
+        c.name for c in Base.metadata.tables[cls.__tablename__].columns if c.info.get("contact")
+    ]
 
 
 IMPORT_KINDS: dict[str, type[Base]] = {

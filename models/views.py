@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, Select, String, case, func, literal, select, union_all
+from sqlalchemy.orm import Session, aliased
 
+from models.names import beside_ids
 from models.schema import (
     Assignment,
     AssignmentRun,
     AuditEvent,
+    Batch,
     Conflict,
     Decision,
     Expert,
     Finding,
+    GuideDirection,
     Leniency,
     PanelMember,
+    PanelProposal,
     Person,
     PoolExclusion,
     Proposal,
@@ -57,50 +62,113 @@ def _decisions() -> Select:
 
 
 def _assignments() -> Select:
+    """项目评审专家表: per proposal of the latest review run, its experts, then its reserves in
+    order, then those who declined or were replaced."""
+    lead, where = aliased(Unit), aliased(Unit)
+    order = case(
+        (Assignment.status.in_(("invited", "accepted")), 0),
+        (Assignment.status == "reserve", 1),
+        else_=2,
+    )
     return (
         select(
             Assignment.run_id,
             Assignment.proposal_id.label("proposal"),
+            Proposal.title,
+            lead.name.label("lead_unit"),
             Proposal.direction_code.label("direction"),
+            GuideDirection.title.label("direction_title"),
             Assignment.expert_id.label("expert"),
             Person.name.label("expert_name"),
-            Unit.name.label("expert_unit"),
-            Assignment.affinity,
+            where.name.label("expert_unit"),
+            Person.title.label("expert_title"),
             Assignment.status,
             Assignment.reserve_rank,
+            Assignment.affinity,
             Assignment.probability,
         )
         .join(Proposal, Proposal.proposal_id == Assignment.proposal_id)
+        .join(lead, lead.unit_id == Proposal.lead_unit_id)
+        .outerjoin(GuideDirection, GuideDirection.code == Proposal.direction_code)
         .join(Person, Person.person_id == Assignment.expert_id)
-        .outerjoin(Unit, Unit.unit_id == Person.unit_id)
-        .where(Assignment.run_id == _latest_run().scalar_subquery())
+        .outerjoin(where, where.unit_id == Person.unit_id)
+        .where(Assignment.run_id == _latest_run("review").scalar_subquery())
         .order_by(
-            Assignment.proposal_id, Assignment.reserve_rank.nulls_first(), Assignment.expert_id
+            Assignment.proposal_id,
+            order,
+            Assignment.reserve_rank.nulls_first(),
+            Assignment.expert_id,
         )
     )
 
 
 def _invitations() -> Select:
-    """The latest run's invitations per expert (what each expert is asked to review)."""
-    return (
+    """专家邀请名单: what each expert is asked to review, with the contact details to ask them.
+
+    The latest review run's current invitations (role ``assigned``) and reserves (``reserve``,
+    in order), and the latest panel run's members (``panel_leader`` / ``panel_member``) with
+    every proposal their panel hears. The deadline is the batch's review date.
+    """
+    review = (
         select(
             Assignment.expert_id.label("expert"),
-            Person.name.label("expert_name"),
-            Unit.name.label("expert_unit"),
-            Assignment.proposal_id.label("proposal"),
-            Proposal.direction_code.label("direction"),
-            Proposal.title,
-            Assignment.status,
+            case((Assignment.status == "reserve", "reserve"), else_="assigned").label("role"),
             Assignment.reserve_rank,
+            Assignment.status,
+            Assignment.proposal_id.label("proposal"),
+            AssignmentRun.batch_id,
         )
-        .join(Proposal, Proposal.proposal_id == Assignment.proposal_id)
-        .join(Person, Person.person_id == Assignment.expert_id)
-        .outerjoin(Unit, Unit.unit_id == Person.unit_id)
+        .join(AssignmentRun, AssignmentRun.run_id == Assignment.run_id)
         .where(
-            Assignment.run_id == _latest_run().scalar_subquery(),
-            Assignment.status.in_(("invited", "accepted")),
+            Assignment.run_id == _latest_run("review").scalar_subquery(),
+            Assignment.status.in_(("invited", "accepted", "reserve")),
         )
-        .order_by(Assignment.expert_id, Assignment.proposal_id)
+    )
+    panel = (
+        select(
+            PanelMember.expert_id.label("expert"),
+            case((PanelMember.leader, "panel_leader"), else_="panel_member").label("role"),
+            literal(None, Integer).label("reserve_rank"),
+            literal(None, String).label("status"),
+            PanelProposal.proposal_id.label("proposal"),
+            AssignmentRun.batch_id,
+        )
+        .join(
+            PanelProposal,
+            (PanelProposal.run_id == PanelMember.run_id)
+            & (PanelProposal.group_id == PanelMember.group_id),
+        )
+        .join(AssignmentRun, AssignmentRun.run_id == PanelMember.run_id)
+        .where(PanelMember.run_id == _latest_run("panel").scalar_subquery())
+    )
+    asked = union_all(review, panel).subquery()
+    lead, where = aliased(Unit), aliased(Unit)
+    role_order = case((asked.c.role == "assigned", 0), (asked.c.role == "reserve", 1), else_=2)
+    return (
+        select(
+            asked.c.expert,
+            Person.name.label("expert_name"),
+            where.name.label("expert_unit"),
+            Person.title.label("expert_title"),
+            Person.phone,
+            Person.email,
+            asked.c.role,
+            asked.c.reserve_rank,
+            asked.c.status,
+            asked.c.proposal,
+            Proposal.title,
+            lead.name.label("lead_unit"),
+            Proposal.direction_code.label("direction"),
+            GuideDirection.title.label("direction_title"),
+            Batch.batch_date.label("deadline"),
+        )
+        .join(Person, Person.person_id == asked.c.expert)
+        .outerjoin(where, where.unit_id == Person.unit_id)
+        .join(Proposal, Proposal.proposal_id == asked.c.proposal)
+        .join(lead, lead.unit_id == Proposal.lead_unit_id)
+        .outerjoin(GuideDirection, GuideDirection.code == Proposal.direction_code)
+        .join(Batch, Batch.batch_id == asked.c.batch_id)
+        .order_by(asked.c.expert, role_order, asked.c.reserve_rank.nulls_first(), asked.c.proposal)
     )
 
 
@@ -135,22 +203,59 @@ def _review_status() -> Select:
     )
 
 
+def _group_title(group: Any) -> Any:
+    """A panel group's name: its direction's title, its programme (a one-digit group), or the
+    officer's own group name."""
+    by_direction, in_programme = aliased(GuideDirection), aliased(GuideDirection)
+    programme = (
+        select(func.min(in_programme.programme))
+        .where(func.substr(in_programme.code, 1, 1) == group)
+        .scalar_subquery()
+    )
+    title = select(by_direction.title).where(by_direction.code == group).scalar_subquery()
+    return func.coalesce(title, programme, group)
+
+
 def _panels() -> Select:
+    """会评分组: the latest panel run's members per panel, the leader (组长) first."""
     return (
         select(
             PanelMember.run_id,
             PanelMember.group_id.label("group"),
+            _group_title(PanelMember.group_id).label("group_title"),
+            PanelMember.leader,
             PanelMember.expert_id.label("expert"),
             Person.name.label("expert_name"),
             Unit.name.label("expert_unit"),
+            Person.title.label("expert_title"),
             Expert.kind,
-            PanelMember.leader,
         )
         .join(Person, Person.person_id == PanelMember.expert_id)
         .join(Expert, Expert.expert_id == PanelMember.expert_id)
         .outerjoin(Unit, Unit.unit_id == Person.unit_id)
         .where(PanelMember.run_id == _latest_run("panel").scalar_subquery())
         .order_by(PanelMember.group_id, PanelMember.leader.desc(), PanelMember.expert_id)
+    )
+
+
+def _panel_proposals() -> Select:
+    """The proposals each panel of the latest panel run hears."""
+    return (
+        select(
+            PanelProposal.run_id,
+            PanelProposal.group_id.label("group"),
+            _group_title(PanelProposal.group_id).label("group_title"),
+            PanelProposal.proposal_id.label("proposal"),
+            Proposal.title,
+            Unit.name.label("lead_unit"),
+            Proposal.direction_code.label("direction"),
+            GuideDirection.title.label("direction_title"),
+        )
+        .join(Proposal, Proposal.proposal_id == PanelProposal.proposal_id)
+        .join(Unit, Unit.unit_id == Proposal.lead_unit_id)
+        .outerjoin(GuideDirection, GuideDirection.code == Proposal.direction_code)
+        .where(PanelProposal.run_id == _latest_run("panel").scalar_subquery())
+        .order_by(PanelProposal.group_id, Proposal.direction_code, PanelProposal.proposal_id)
     )
 
 
@@ -265,6 +370,7 @@ VIEWS: dict[str, Callable[[], Select]] = {
     "invitations": _invitations,
     "review_status": _review_status,
     "panels": _panels,
+    "panel_proposals": _panel_proposals,
     "conflicts": _conflicts,
     "findings": _findings,
     "screening": _screening,
@@ -282,4 +388,5 @@ def frame(session: Session, view: str) -> pd.DataFrame:
     except KeyError:
         raise ValueError(f"unknown view {view!r}; expected one of: {', '.join(VIEWS)}") from None
     result = session.execute(query)
-    return pd.DataFrame([tuple(r) for r in result], columns=list(result.keys()), dtype=object)
+    rows = pd.DataFrame([tuple(r) for r in result], columns=list(result.keys()), dtype=object)
+    return beside_ids(session, rows)

@@ -39,6 +39,13 @@ ASSIGNMENT_STATUS = {
     "reserve": "候补",
 }
 OVERRIDE_ACTION = {"force_in": "强制入选", "force_out": "强制落选"}
+SCREENING_STATUS = {"eligible": "合格", "warnings": "有提示", "rejected": "不予受理"}
+INVITATION_ROLE = {
+    "assigned": "正式评审",
+    "reserve": "候补",
+    "panel_leader": "会评组长",
+    "panel_member": "会评组员",
+}
 
 # The organisation mode is stored in Chinese, as the call writes it; English codes are aliases.
 MODE = {"定向委托": "directed", "揭榜挂帅": "open_call", "竞争择优": "competitive"}
@@ -89,6 +96,8 @@ FORMATS: dict[str, tuple[str, ...]] = {
         "unit_id",
         "birth_date",
         "title",
+        "phone",
+        "email",
     ),
     "employment": (
         "person_id",

@@ -15,7 +15,7 @@ import click
 
 from models.db import LOCK_WAIT_S
 from models.i18n import LANGUAGES, default_language, set_language
-from scripts import cmd_assign, cmd_data, cmd_decide, cmd_demo, cmd_screen
+from scripts import cmd_assign, cmd_data, cmd_decide, cmd_demo, cmd_screen, cmd_status
 from scripts.context import Ctx
 
 
@@ -71,6 +71,7 @@ for _command in (
     cmd_data.import_,
     cmd_data.formats,
     cmd_data.export,
+    cmd_status.status,
     cmd_screen.screen,
     cmd_screen.waive,
     cmd_screen.pool,

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import Engine
 
 from assign.pipeline import AssignOptions
-from models import assign_jobs
+from models import assign_jobs, names
 from models.i18n import _
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
 from scripts.output import (
@@ -212,14 +213,14 @@ def assign(
             ctx.engine, batch_id, spec=spec, actor=ctx.actor, panel_groups_file=panel_groups,
             progress=progress,
         )  # fmt: skip
-    return _assign_report(out)
+    return _assign_report(out, ctx.engine)
 
 
 def _k_overrides(option: str, name: str, items: tuple[str, ...]) -> dict[str, int]:
     """``NAME=K`` items as a mapping; a malformed or repeated name is a usage error."""
     out: dict[str, int] = {}
     for item in items:
-        key, _, val = item.partition("=")
+        key, _eq, val = item.partition("=")
         if not key or not val.isdigit():
             raise CliError(f"{option} takes {name}=K, got {item!r}", EXIT_USAGE)
         if key in out:
@@ -228,7 +229,7 @@ def _k_overrides(option: str, name: str, items: tuple[str, ...]) -> dict[str, in
     return out
 
 
-def _assign_report(out: assign_jobs.AssignOutcome) -> Report:
+def _assign_report(out: assign_jobs.AssignOutcome, engine: Engine) -> Report:
     s = out.summary
     data = {
         "run_id": out.run_id,
@@ -241,10 +242,19 @@ def _assign_report(out: assign_jobs.AssignOutcome) -> Report:
         data.setdefault("objective", out.result.objective)
         data.setdefault("bound", out.result.bound)
     if out.panels is not None:
-        rows = [[g, len(m), out.panels.leaders.get(g, "")] for g, m in out.panels.panels.items()]
+        leaders = out.panels.leaders
+        known = names.lookup(engine, people=leaders.values(), directions=out.panels.panels)
+        rows = [
+            [known.direction_label(g), len(m), leaders.get(g, ""), known.person(leaders.get(g))]
+            for g, m in out.panels.panels.items()
+        ]
         return Report(
             data,
-            tables=[TableOut(f"Panels of run {out.run_id}", ["group", "members", "leader"], rows)],
+            tables=[
+                TableOut(
+                    f"Panels of run {out.run_id}", ["group", "members", "leader", _("name")], rows
+                )
+            ],
             lines=[f"status {s['status']}, objective {s['objective']:.3f}, gap {s['gap']:.2%}"],
         )
     hist = s.get("load_histogram", {})
@@ -279,6 +289,7 @@ def replace(ctx: Ctx, batch_id: str | None, declined: tuple[str, ...]) -> Report
             raise CliError(f"expected PROPOSAL:EXPERT, got {item!r}", EXIT_USAGE)
         pairs.append((p, e))
     out = assign_jobs.replace_job(ctx.engine, batch_id, pairs, actor=ctx.actor)
+    who = names.lookup(ctx.engine, people=[e for _p, e, _s in out.added])
     return Report(
         {
             "run_id": out.run_id,
@@ -289,7 +300,9 @@ def replace(ctx: Ctx, batch_id: str | None, declined: tuple[str, ...]) -> Report
         },
         tables=[
             TableOut(
-                "Invited instead", ["proposal", "expert", "from"], [list(a) for a in out.added]
+                "Invited instead",
+                ["proposal", "expert", _("name"), "from"],
+                [[p, e, who.person(e), source] for p, e, source in out.added],
             )
         ],
         lines=out.diagnosis,

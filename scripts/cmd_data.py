@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from models import io, jobs
+from models.i18n import LANGUAGES, _, _n
+from models.sheets import write_export
 from scripts.context import Ctx, domain_errors, pass_ctx
 from scripts.output import (
+    EXIT_USAGE,
     CliError,
     Report,
     TableOut,
     output_options,
-    write_table_option,
 )
 
 
@@ -92,19 +94,68 @@ def formats(kind: str | None) -> Report:
 
 @click.command()
 @click.argument("kind", metavar="KIND")
-@write_table_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx"]),
+    default="csv",
+    show_default=True,
+    help="File format (CSV goes to stdout unless --out is given).",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file.")
+@click.option(
+    "--headers",
+    type=click.Choice(LANGUAGES),
+    help="Language of the header row (default: English column names in CSV, --lang in XLSX).",
+)
+@click.option(
+    "--by-expert",
+    is_flag=True,
+    help="invitations, XLSX: after the whole list, one printable sheet per expert.",
+)
+@click.option(
+    "--with-contacts",
+    is_flag=True,
+    help="people: include phone and e-mail (left out of every export but invitations).",
+)
 @pass_ctx
 @domain_errors
-def export(ctx: Ctx, kind: str) -> Any:
+def export(
+    ctx: Ctx,
+    kind: str,
+    fmt: str,
+    out: Path | None,
+    headers: str | None,
+    by_expert: bool,
+    with_contacts: bool,
+) -> None:
     """Export KIND (an import kind or a result view such as decisions) as CSV or XLSX.
 
-    Cells a spreadsheet would run as formulas are escaped with a leading quote.
+    Deliverables: invitations (专家邀请名单, with phone and e-mail), assignments (项目评审专家表),
+    panels (会评分组). Cells a spreadsheet would run as formulas are escaped with a leading
+    quote.
     """
     if kind not in jobs.export_kinds():
         raise CliError(
             f"unknown kind {kind!r}; expected one of: {', '.join(jobs.export_kinds())}", 2
         )
-    return jobs.export_kind(ctx.engine, kind)
+    if fmt == "xlsx" and out is None:
+        raise CliError(_("--format xlsx needs --out FILE.xlsx"), EXIT_USAGE)
+    if by_expert and (kind != "invitations" or fmt != "xlsx"):
+        raise CliError(_("--by-expert is for `export invitations --format xlsx`"), EXIT_USAGE)
+    if with_contacts and kind != "people":
+        raise CliError(
+            _("--with-contacts is for `export people` (invitations always carry contacts)"),
+            EXIT_USAGE,
+        )
+    rows, data = write_export(
+        ctx.engine, kind, out, fmt, headers=headers, by_expert=by_expert, contacts=with_contacts
+    )
+    if data is not None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    click.echo(_n("wrote {n} row to {out}", "wrote {n} rows to {out}", rows, out=out), err=True)
 
 
 @click.command("audit")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 import pandas as pd
 
-from models import jobs, select_jobs
+from models import jobs, names, select_jobs
+from models.i18n import _
 from scoring.calibrate import METHODS
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
 from scripts.output import (
@@ -50,9 +51,12 @@ def rank(ctx: Ctx, batch_id: str | None, method: str, draws: int, seed: int, top
     )
     props = result.proposals.sort_values(["direction_code", "expected_rank"])
     shown = props.groupby("direction_code").head(top)
+    experts = result.experts.dropna(subset=["leniency"]).sort_values("leniency")
+    ends = pd.concat([experts.head(5), experts.tail(5)])
+    known = names.lookup(ctx.engine, people=ends["expert_id"], directions=shown["direction_code"])
     rows = [
         [
-            r.direction_code,
+            known.direction_label(r.direction_code),
             r.proposal_id,
             r.score,
             r.se,
@@ -62,10 +66,15 @@ def rank(ctx: Ctx, batch_id: str | None, method: str, draws: int, seed: int, top
         ]
         for r in shown.itertuples()
     ]
-    experts = result.experts.dropna(subset=["leniency"]).sort_values("leniency")
     lenient = [
-        [r.expert_id, r.leniency, f"{r.leniency_lo:.1f}–{r.leniency_hi:.1f}", r.n_reviews]
-        for r in pd.concat([experts.head(5), experts.tail(5)]).itertuples()
+        [
+            r.expert_id,
+            known.person(r.expert_id),
+            r.leniency,
+            f"{r.leniency_lo:.1f}–{r.leniency_hi:.1f}",
+            r.n_reviews,
+        ]
+        for r in ends.itertuples()
     ]
     d = result.diagnostics
     data = {
@@ -98,7 +107,7 @@ def rank(ctx: Ctx, batch_id: str | None, method: str, draws: int, seed: int, top
             ),
             TableOut(
                 "Most severe and most lenient experts",
-                ["expert", "leniency", "80% interval", "reviews"],
+                ["expert", _("name"), "leniency", "80% interval", "reviews"],
                 lenient,
             ),
         ],
@@ -174,7 +183,7 @@ def select_cmd(
     """Select 1–2 projects per direction and their grants within budget (proven optimal)."""
     budgets: dict[str, float] = {}
     for item in programme_budget:
-        name, _, val = item.partition("=")
+        name, _eq, val = item.partition("=")
         try:
             budgets[name] = float(val)
         except ValueError:
@@ -187,10 +196,11 @@ def select_cmd(
         method=method, draws=draws, seed=seed, lottery=lottery,
     )  # fmt: skip
     out = select_jobs.select_job(ctx.engine, batch_id, options=options, actor=ctx.actor)
-    return _select_report(out)
+    known = names.lookup(ctx.engine, directions=out.result.table["direction_code"])
+    return _select_report(out, known)
 
 
-def _select_report(out: select_jobs.SelectOutcome) -> Report:
+def _select_report(out: select_jobs.SelectOutcome, known: names.Names) -> Report:
     r = out.result
     if r.status in ("infeasible", "unknown"):
         return Report(
@@ -212,7 +222,13 @@ def _select_report(out: select_jobs.SelectOutcome) -> Report:
         "lottery": None if out.lottery is None else int(out.lottery["wins"].sum()),
     }
     rows = [
-        [x.direction_code, x.proposal_id, x.merit, x.grant_wan, out.p_selected.get(x.proposal_id)]
+        [
+            known.direction_label(x.direction_code),
+            x.proposal_id,
+            x.merit,
+            x.grant_wan,
+            out.p_selected.get(x.proposal_id),
+        ]
         for x in funded.itertuples()
     ]
     use = [list(u) for u in r.programme_use.itertuples(index=False)]
@@ -220,7 +236,12 @@ def _select_report(out: select_jobs.SelectOutcome) -> Report:
         ["direction_code", "alternate_rank"]
     )
     alt = [
-        [x.direction_code, int(x.alternate_rank), x.proposal_id, x.explanation]
+        [
+            known.direction_label(x.direction_code),
+            int(x.alternate_rank),
+            x.proposal_id,
+            x.explanation,
+        ]
         for x in near.itertuples()
     ]
     return Report(

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from models import jobs, screen_jobs
-from models.io import write_frame
+from models import names, screen_jobs
+from models.i18n import _
+from models.sheets import write_export
 from scripts.context import Ctx, batch_option, domain_errors, frame_rows, pass_ctx
 from scripts.output import (
     Report,
@@ -37,6 +38,8 @@ def screen(ctx: Ctx, batch_id: str | None, similarity: float | None) -> Report:
     )
     by_rule = summary_by_rule(result)
     by_dir = summary_by_direction(result)
+    titles = names.lookup(ctx.engine, directions=by_dir["direction_code"])
+    by_dir["direction_code"] = by_dir["direction_code"].map(titles.direction_label)
     counts = result.status["status"].value_counts().to_dict()
     data = {
         "proposals": len(result.status),
@@ -117,9 +120,12 @@ def pool(
     aside = screen_jobs.pool_job(ctx.engine, batch_id, filters=filters, actor=ctx.actor)
     reasons = aside["reason"].str.split("; ").explode().str.split(" \\(| [0-9]", regex=True).str[0]
     by_reason = reasons.value_counts().to_dict()
+    shown = aside.head(20)
+    who = names.lookup(ctx.engine, people=shown["expert_id"])
+    rows = [[e, who.person(e), r] for e, r in zip(shown["expert_id"], shown["reason"], strict=True)]
     return Report(
         {"set_aside": len(aside), "by_reason": by_reason},
-        tables=[TableOut("Set aside", ["expert", "reason"], frame_rows(aside, 20))],
+        tables=[TableOut("Set aside", ["expert", _("name"), "reason"], rows)],
         lines=[f"{len(aside)} experts set aside (first 20 shown; `reviewopt export pool`)."],
     )
 
@@ -165,7 +171,7 @@ def conflicts(
         found.drop_duplicates(["proposal_id", "expert_id", "kind"])["kind"].value_counts().to_dict()
     )
     if out is not None:
-        write_frame(jobs.export_kind(ctx.engine, "conflicts"), out, out.suffix.lstrip(".") or "csv")
+        write_export(ctx.engine, "conflicts", out, "xlsx" if out.suffix == ".xlsx" else "csv")
     return Report(
         {"pairs": len(pairs), "by_reason": by_kind},
         tables=[TableOut("Conflicts by reason", ["reason", "pairs"], list(by_kind.items()))],

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from models.i18n import _, _n
+from models.i18n import _
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -142,39 +142,3 @@ def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, float], None]]
             prog.update(tasks[stage], completed=min(max(fraction, 0.0), 1.0))
 
         yield update
-
-
-def write_table_option(fn: Callable[..., Any]) -> Callable[..., None]:
-    """Add ``--format csv|xlsx`` and ``--out FILE``; the command returns a frame to write.
-
-    CSV goes to stdout when no ``--out`` is given; XLSX needs ``--out``.
-    """
-    from pathlib import Path
-
-    from models.io import write_frame
-
-    @click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["csv", "xlsx"]),
-        default="csv",
-        show_default=True,
-        help="File format (CSV goes to stdout unless --out is given).",
-    )
-    @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file.")
-    @functools.wraps(fn)
-    def wrapper(*args: Any, fmt: str, out: Path | None, **kwargs: Any) -> None:
-        if fmt == "xlsx" and out is None:
-            raise CliError(_("--format xlsx needs --out FILE.xlsx"), EXIT_USAGE)
-        frame = fn(*args, **kwargs)
-        data = write_frame(frame, out, fmt)
-        if data is not None:
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-        else:
-            click.echo(
-                _n("wrote {n} row to {out}", "wrote {n} rows to {out}", len(frame), out=out),
-                err=True,
-            )
-
-    return wrapper
