@@ -121,6 +121,10 @@ def _read_table(
                 )
             )
             return None
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            msg = _("a UTF-8 CSV file with as many cells in every row ({error})", error=exc)
+            problems.append(Problem(name, None, None, None, msg))
+            return None
         first = [str(c) for c in raw.iloc[0].tolist()]
         if _has_header(first, required, positional):
             df = raw.iloc[1:].reset_index(drop=True)

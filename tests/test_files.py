@@ -421,3 +421,12 @@ def test_pair_keys_are_64_bit(tmp_path: Path) -> None:
     assert alt[alt["proposal"] == f"P{n - 1}"].values.tolist() == [
         [f"P{n - 1}", f"E{n - 1}", 0.5, 1]
     ]
+
+
+def test_ragged_or_undecodable_csv_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
+    msg = reject(tmp_path, "proposal,expert,score\nP1,E1,0.5\nP1,E2,0.5,extra,cells\n")
+    assert msg.startswith("1 problem in the input; nothing was written:\n  - scores.csv: ")
+    assert "expected a UTF-8 CSV file with as many cells in every row" in msg
+    (tmp_path / "latin.csv").write_bytes(b"proposal,expert,score\nP\xe9,E1,0.5\n")
+    with pytest.raises(InvalidInput, match="UTF-8"):
+        solve_files(tmp_path / "latin.csv", conflicts=None, experts=None, k=1, max_load=1)
