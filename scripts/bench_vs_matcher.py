@@ -206,6 +206,9 @@ def _ratios(rows: list[dict[str, Any]]) -> None:
             r["wall_vs_reviewopt"] = r["wall_s"] / mate["wall_s"]
 
 
+RATIOS = ("total_ratio", "worst_ratio", "wall_vs_reviewopt", "max_p")
+
+
 def _table(rows: list[dict[str, Any]]) -> str:
     cols = [
         "shape", "solver", "wall_s", "peak_mb", "total", "worst_off", "valid", "total_ratio",
@@ -219,7 +222,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
         cells = []
         for c in cols:
             v = r.get(c, "")
-            cells.append(f"{v:.4f}" if isinstance(v, float) else str(v))
+            digits = 2 if c == "wall_s" else 3 if c in RATIOS else 4
+            cells.append(f"{v:.{digits}f}" if isinstance(v, float) else str(v))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
