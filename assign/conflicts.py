@@ -8,8 +8,11 @@ Two implementations of one policy:
 - :class:`Explainer` / :func:`explain`: a walk on the ``networkx`` graph of :mod:`assign.graph`
   for one (expert, proposal) pair. It yields the same chains (tested).
 
-A chain names people and units by name, e.g. ``张某 works at 苏南智能装备有限公司, a subsidiary
-of 江苏恒远集团, which leads proposal P-3002-07``.
+A chain names people and units by name, proposals by id. It is a stored message
+(:class:`models.i18n.Msg` as JSON text) rendered in the reader's language: ``张某 works at
+苏南智能装备有限公司, a subsidiary of 江苏恒远集团, which leads proposal P-3002-07`` in English,
+``张某任职于苏南智能装备有限公司，该公司为江苏恒远集团的子公司，江苏恒远集团牵头申报P-3002-07``
+in Chinese (:func:`models.i18n.render_stored`).
 """
 
 from __future__ import annotations
@@ -30,10 +33,10 @@ import scipy.sparse as sp
 
 from assign.graph import (
     DEFAULT_REACH,
-    REACH_CHOICES,
     Normalised,
+    Relatedness,
+    RelatednessError,
     build_graph,
-    describe_related,
     name_maps,
     normalise,
     parse_dates,
@@ -43,6 +46,7 @@ from assign.graph import (
     to_date,
     years_before,
 )
+from models.i18n import LIST, N_, JsonColumn, Msg, msg_column
 
 #: Every conflict kind, in report order.
 KINDS: tuple[str, ...] = (
@@ -74,15 +78,17 @@ class ConflictPolicyError(ValueError):
 class ConflictPolicy:
     """Which relations make an expert conflicted with a proposal (defaults: conflict_policy.toml).
 
-    kinds: enabled conflict kinds (subset of KINDS). unit_reach ⊆ {parent, subsidiary, sibling};
-    shareholding: shareholding relations also relate units. Windows in whole years before the
-    batch date / batch year. team_scope: pi | key | all (whose personal relations count).
+    kinds: enabled conflict kinds (subset of KINDS). unit_reach ⊆ {parent, subsidiary, sibling},
+    shareholding and shareholding_threshold: which units are related (:attr:`relatedness`, the
+    definition screening reads too). Windows in whole years before the batch date / batch
+    year. team_scope: pi | key | all (whose personal relations count).
     similarity_threshold: TF-IDF cosine in (0, 1] for ``similar_application``.
     """
 
     kinds: frozenset[str] = frozenset(KINDS)
     unit_reach: frozenset[str] = DEFAULT_REACH
-    shareholding: bool = False
+    shareholding: bool = True
+    shareholding_threshold: float = 0.25
     former_employment_years: int = 2
     coauthor_years: int = 3
     coapplicant_years: int = 3
@@ -98,12 +104,10 @@ class ConflictPolicy:
             raise ConflictPolicyError(
                 f"unknown conflict kind(s) {', '.join(bad)}; use some of {', '.join(KINDS)}"
             )
-        bad = sorted(self.unit_reach - REACH_CHOICES)
-        if bad:
-            raise ConflictPolicyError(
-                f"unknown unit_reach value(s) {', '.join(bad)}; use some of "
-                f"{', '.join(sorted(REACH_CHOICES))} (shareholding is its own switch)"
-            )
+        try:
+            self.relatedness  # noqa: B018 - validates the unit keys
+        except RelatednessError as exc:
+            raise ConflictPolicyError(str(exc)) from None
         for name in ("former_employment_years", "coauthor_years", "coapplicant_years"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
@@ -115,9 +119,17 @@ class ConflictPolicy:
         t = self.similarity_threshold
         if isinstance(t, bool) or not isinstance(t, int | float) or not 0 < t <= 1:
             raise ConflictPolicyError(f"similarity_threshold must be in (0, 1], got {t!r}")
-        for name in ("shareholding", "direction_applicant"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConflictPolicyError(f"{name} must be true or false")
+        if not isinstance(self.direction_applicant, bool):
+            raise ConflictPolicyError("direction_applicant must be true or false")
+
+    @property
+    def relatedness(self) -> Relatedness:
+        """Which units are related (关联单位), as the policy defines it."""
+        return Relatedness(
+            reach=self.unit_reach,
+            shareholding=self.shareholding,
+            shareholding_threshold=self.shareholding_threshold,
+        )
 
     def team_roles(self, role: str | None) -> bool:
         """Whether a team member with this role is in scope for personal relations."""
@@ -176,52 +188,196 @@ def load_policy(path: str | Path | None = None, **overrides: Any) -> ConflictPol
 
 
 # ---------------------------------------------------------------------------------------------
-# phrasing (shared by the bulk pass and the graph walk)
+# phrasing: every chain is a stored message (models.i18n), rendered later in the reader's
+# language. A spec is (template, parameter names); the graph walk fills one with :func:`_one`,
+# the bulk pass fills a whole column with :func:`_fill`, so both give the same stored text.
+
+Spec = tuple[str, tuple[str, ...]]
+
+#: How an applicant unit takes part (after the unit's name).
+_APPLICANT: dict[str, Spec] = {
+    "lead": (N_("which leads proposal {proposal}"), ("proposal",)),
+    "joint": (
+        N_("which carries joint direction {seq} of proposal {proposal}"),
+        ("seq", "proposal"),
+    ),
+}
+#: A unit related to an applicant unit (``other`` relative to ``unit``, relation codes of
+#: :data:`assign.graph.RELATIONS`), then how ``unit`` applies (``app``).
+_WHERE: dict[str, Spec] = {
+    "same": (N_("{unit}, {app}"), ("unit", "app")),
+    "subsidiary": (N_("{other}, a subsidiary of {unit}, {app}"), ("other", "unit", "app")),
+    "controlled": (N_("{other}, controlled by {unit}, {app}"), ("other", "unit", "app")),
+    "investee": (
+        N_("{other}, of which {unit} holds {share:.0%}, {app}"),
+        ("other", "unit", "share", "app"),
+    ),
+    "parent": (N_("{other}, the parent company of {unit}, {app}"), ("other", "unit", "app")),
+    "controller": (N_("{other}, the controller of {unit}, {app}"), ("other", "unit", "app")),
+    "shareholder": (
+        N_("{other}, which holds {share:.0%} of {unit}, {app}"),
+        ("other", "unit", "share", "app"),
+    ),
+    "sibling": (
+        N_("{other}, a sister unit of {unit} (both under {via}), {app}"),
+        ("other", "unit", "via", "app"),
+    ),
+}
+#: A team member's place in a proposal (see :func:`_member_kind`).
+_MEMBER: dict[str, Spec] = {
+    "pi": (N_("the PI of proposal {proposal}"), ("proposal",)),
+    "key": (N_("a key member of proposal {proposal}"), ("proposal",)),
+    "joint_leader": (
+        N_("the leader of joint direction {seq} of proposal {proposal}"),
+        ("seq", "proposal"),
+    ),
+    "member": (N_("a member of proposal {proposal}"), ("proposal",)),
+    "other": (N_("a team member ({role}) of proposal {proposal}"), ("role", "proposal")),
+}
+_YEAR: dict[str, Spec] = {
+    "known": (N_("most recently {year}"), ("year",)),
+    "unknown": (N_("year unknown"), ()),
+}
+#: Personal relations, keyed by relation kind ("advised_by": advisor_of, read backwards).
+_PERSONAL_CHAIN: dict[str, Spec] = {
+    "coauthor": (
+        N_("{expert} co-authored with {other} ({year}), who is {member}"),
+        ("expert", "other", "year", "member"),
+    ),
+    "coapplicant": (
+        N_("{expert} co-applied with {other} ({year}), who is {member}"),
+        ("expert", "other", "year", "member"),
+    ),
+    "advisor_of": (
+        N_("{expert} was the advisor of {other}, who is {member}"),
+        ("expert", "other", "member"),
+    ),
+    "advised_by": (
+        N_("{expert} was advised by {other}, who is {member}"),
+        ("expert", "other", "member"),
+    ),
+    "relative_of": (
+        N_("{expert} is a relative of {other}, who is {member}"),
+        ("expert", "other", "member"),
+    ),
+}
+_RECUSAL: dict[str, Spec] = {
+    "plain": (
+        N_("the applicants of proposal {proposal} asked that {expert} not review it"),
+        ("proposal", "expert"),
+    ),
+    "reason": (
+        N_(
+            "the applicants of proposal {proposal} asked that {expert} not review it "
+            "(reason given: {reason})"
+        ),
+        ("proposal", "expert", "reason"),
+    ),
+}
+_RECUSAL_UNIT: dict[str, Spec] = {
+    "plain": (
+        N_("{expert} works at {unit}, which the applicants of proposal {proposal} asked to avoid"),
+        ("expert", "unit", "proposal"),
+    ),
+    "reason": (
+        N_(
+            "{expert} works at {unit}, which the applicants of proposal {proposal} asked to "
+            "avoid (reason given: {reason})"
+        ),
+        ("expert", "unit", "proposal", "reason"),
+    ),
+}
+_DIRECTION: dict[str, Spec] = {
+    "drafter": (
+        N_(
+            "{expert} drafted guide direction {direction}, under which proposal {proposal} was "
+            "submitted"
+        ),
+        ("expert", "direction", "proposal"),
+    ),
+    "advisor": (
+        N_(
+            "{expert} sits on the advisory committee of guide direction {direction}, under "
+            "which proposal {proposal} was submitted"
+        ),
+        ("expert", "direction", "proposal"),
+    ),
+    "other": (
+        N_(
+            "{expert} has the role {role} for guide direction {direction}, under which "
+            "proposal {proposal} was submitted"
+        ),
+        ("expert", "role", "direction", "proposal"),
+    ),
+}
+_EMPLOYMENT = N_("{expert} works at {where}")
+_FORMER = N_("{expert} worked until {end} at {where}")
+_HEAD = N_("{expert} heads {unit}, {app}")
+_TEAM = N_("{expert} is {member}")
+_OWN = N_("{expert} is {member}, which is in guide direction {direction} like proposal {proposal}")
+_SIMILAR = N_(
+    "{expert} is {member}, whose title and abstract are {similarity:.2f} similar to those of "
+    "proposal {proposal} (threshold {threshold:.2f})"
+)
 
 
-def _role_phrase(role: str | None, seq: int | None) -> str:
-    if role == "pi":
-        return "the PI of"
-    if role == "key":
-        return "a key member of"
-    if role == "joint_leader":
-        return f"the leader of joint direction {seq} of"
-    if role in (None, "member"):
-        return "a member of"
-    return f"a team member ({role}) of"
+def _one(spec: Spec, **values: Any) -> Msg:
+    """The message of ``spec`` with its parameters taken from ``values``."""
+    template, names = spec
+    return Msg(template, **{n: values[n] for n in names})
 
 
-def _applicant_phrase(role: str, seq: int | None, proposal: str) -> str:
-    if role == "lead":
-        return f"which leads proposal {proposal}"
-    return f"which carries joint direction {seq} of proposal {proposal}"
+def _take(values: Any, idx: np.ndarray) -> Any:
+    if isinstance(values, JsonColumn):
+        return JsonColumn(np.asarray(values.values, dtype=object)[idx])
+    return np.asarray(values, dtype=object)[idx]
 
 
-def _year_phrase(year: int | None) -> str:
-    return "year unknown" if year is None else f"most recently {year}"
+def _fill(keys: Any, specs: Mapping[str, Spec], **columns: Any) -> np.ndarray:
+    """(n,) stored messages: row i is ``_one(specs[keys[i]], **row i of columns)``, built
+    column-wise, one :func:`msg_column` per distinct key."""
+    keys = np.asarray(keys, dtype=object)
+    out = np.empty(len(keys), dtype=object)
+    for key in pd.unique(keys):
+        idx = np.flatnonzero(keys == key)
+        template, names = specs[key]
+        if names:
+            out[idx] = msg_column(template, **{n: _take(columns[n], idx) for n in names})
+        else:
+            out[idx] = Msg(template).to_json()
+    return out
 
 
-def _personal_head(expert: str, kind: str, forward: bool, other: str, year: int | None) -> str:
-    """The chain of a personal relation up to the team member's role ("..., who is ")."""
-    if kind == "coauthor":
-        return f"{expert} co-authored with {other} ({_year_phrase(year)}), who is "
-    if kind == "coapplicant":
-        return f"{expert} co-applied with {other} ({_year_phrase(year)}), who is "
-    if kind == "advisor_of":
-        if forward:
-            return f"{expert} was the advisor of {other}, who is "
-        return f"{expert} was advised by {other}, who is "
-    return f"{expert} is a relative of {other}, who is "
+def _member_kind(role: str | None) -> str:
+    if role is None:
+        return "member"
+    return role if role in ("pi", "key", "joint_leader", "member") else "other"
 
 
-def _member_tail(role_ph: str, prop: str) -> str:
-    return f"{role_ph} proposal {prop}"
+def _member(role: str | None, seq: int | None, proposal: str) -> Msg:
+    return _one(_MEMBER[_member_kind(role)], role=role, seq=seq, proposal=proposal)
 
 
-def _personal_chain(
-    expert: str, kind: str, forward: bool, other: str, year: int | None, role_ph: str, prop: str
-) -> str:
-    return _personal_head(expert, kind, forward, other, year) + _member_tail(role_ph, prop)
+def _members(roles: Any, seqs: Any, proposals: Any) -> JsonColumn:
+    """:func:`_member` of every row, stored."""
+    kinds = [_member_kind(r) for r in roles]
+    return JsonColumn(_fill(kinds, _MEMBER, role=roles, seq=seqs, proposal=proposals))
+
+
+def _year(year: int | None) -> Msg:
+    return _one(_YEAR["unknown" if year is None else "known"], year=year)
+
+
+def _personal_key(kind: str, forward: bool) -> str:
+    return "advised_by" if kind == "advisor_of" and not forward else kind
+
+
+def _reason_key(reason: str | None) -> str:
+    return "plain" if reason is None else "reason"
+
+
+def _direction_key(role: str | None) -> str:
+    return role if role in ("drafter", "advisor") else "other"
 
 
 _PERSONAL = {
@@ -234,36 +390,6 @@ _PERSONAL = {
 
 def _txt(v: Any) -> str | None:
     return v.strip() or None if isinstance(v, str) else None
-
-
-def _recusal_tail(reason: str | None) -> str:
-    return f" (reason given: {reason})" if reason else ""
-
-
-def _direction_head(expert: str, role: str | None, code: str) -> str:
-    """The direction chain up to the proposal id ("... under which proposal ")."""
-    tail = f"guide direction {code}, under which proposal "
-    if role == "drafter":
-        return f"{expert} drafted {tail}"
-    if role == "advisor":
-        return f"{expert} sits on the advisory committee of {tail}"
-    return f"{expert} has the role {role or 'unknown'} for {tail}"
-
-
-_DIRECTION_END = " was submitted"
-
-
-def _direction_chain(expert: str, role: str | None, code: str, prop: str) -> str:
-    return _direction_head(expert, role, code) + prop + _DIRECTION_END
-
-
-def _similar_chain(
-    expert: str, role_ph: str, own: str, prop: str, sim: float, threshold: float
-) -> str:
-    return (
-        f"{expert} is {role_ph} proposal {own}, whose title and abstract are {sim:.2f} similar "
-        f"to those of proposal {prop} (threshold {threshold:.2f})"
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -495,32 +621,36 @@ class _Batch:
     def related(self) -> pd.DataFrame:
         """Applicant units joined with their related units (same unit included), cached.
 
-        ``phrase``: "<unit, relation to the applicant unit>, which leads proposal P" etc."""
+        ``where``: the stored message "<unit, relation to the applicant unit>, which leads
+        proposal P" etc."""
         if "r" not in self._related:
             au = self.applicant_units
             rel = related_unit_pairs(
                 self.tables["unit_relations"],
-                reach=self.policy.unit_reach,
-                shareholding=self.policy.shareholding,
+                relatedness=self.policy.relatedness,
                 include_same=True,
                 units=au["unit_id"].unique(),
             )
-            un = self.un
-            # texts once per relation row and once per applicant row; the join pairs them up
-            desc = [
-                describe_related(un.get(x, x), r, un.get(y, y), un.get(v, v)) + ", "
-                for y, x, r, v in _iter(rel, ["unit_id", "other_unit_id", "relation", "via"])
-            ]
-            rel = rel.assign(desc=pd.Series(desc, index=rel.index, dtype=object))
-            app = [
-                _applicant_phrase(role, seq, p)
-                for p, role, seq in _iter(au, ["proposal_id", "role", "seq"])
-            ]
+            app = _fill(
+                au["role"].to_numpy(dtype=object),
+                _APPLICANT,
+                seq=au["seq"].to_numpy(dtype=object),
+                proposal=au["proposal_id"].to_numpy(dtype=object),
+            )
             au = au.assign(app=pd.Series(app, index=au.index, dtype=object))
             aur = au.merge(rel, on="unit_id")
-            phrase = aur["desc"].to_numpy(dtype=object) + aur["app"].to_numpy(dtype=object)
-            aur = aur.drop(columns=["desc", "app"]).assign(
-                phrase=pd.Series(phrase, index=aur.index, dtype=object)
+            un = self.un
+            where = _fill(
+                aur["relation"].to_numpy(dtype=object),
+                _WHERE,
+                other=_lookup(aur["other_unit_id"], un),
+                unit=_lookup(aur["unit_id"], un),
+                via=_lookup(aur["via"], un),
+                share=aur["share"].to_numpy(dtype=object),
+                app=JsonColumn(aur["app"].to_numpy(dtype=object)),
+            )
+            aur = aur.drop(columns=["app"]).assign(
+                where=pd.Series(where, index=aur.index, dtype=object)
             )
             self._related["r"] = aur
         return self._related["r"]
@@ -685,17 +815,17 @@ def _frame(p: Any, e: Any, kind: str, reasons: Any) -> pd.DataFrame:
 def _employment_rows(b: _Batch, status: str) -> pd.DataFrame:
     aur = b.related()
     aff = b.affiliations[b.affiliations["status"] == status]
-    m = aur[["proposal_id", "other_unit_id", "phrase"]].merge(
+    m = aur[["proposal_id", "other_unit_id", "where"]].merge(
         aff[["expert_id", "unit_id", "end"]].rename(columns={"unit_id": "other_unit_id"}),
         on="other_unit_id",
     )
     names = _lookup(m["expert_id"], b.pn)
-    phrase = m["phrase"].to_numpy(dtype=object)
+    where = JsonColumn(m["where"].to_numpy(dtype=object))
     if status == "current":
-        reasons = names + " works at " + phrase
+        reasons = msg_column(_EMPLOYMENT, expert=names, where=where)
     else:
-        ends = _lookup(m["end"], {d: f" worked until {d.isoformat()} at " for d in set(aff["end"])})
-        reasons = names + ends + phrase
+        ends = _lookup(m["end"], {d: d.isoformat() for d in set(aff["end"])})
+        reasons = msg_column(_FORMER, expert=names, end=ends, where=where)
     kind = "employment" if status == "current" else "former_employment"
     return _frame(m["proposal_id"], m["expert_id"], kind, reasons)
 
@@ -717,21 +847,30 @@ def _unit_head(b: _Batch) -> pd.DataFrame:
         ["unit_id", "head_id"]
     ]
     m = b.applicant_units.merge(heads, on="unit_id")
-    reasons = [
-        f"{b.pn.get(h, h)} heads {b.un.get(u, u)}, {_applicant_phrase(r, s, p)}"
-        for p, u, r, s, h in _iter(m, ["proposal_id", "unit_id", "role", "seq", "head_id"])
-    ]
-    return _frame(list(m["proposal_id"]), list(m["head_id"]), "unit_head", reasons)
+    app = _fill(
+        m["role"].to_numpy(dtype=object),
+        _APPLICANT,
+        seq=m["seq"].to_numpy(dtype=object),
+        proposal=m["proposal_id"].to_numpy(dtype=object),
+    )
+    reasons = msg_column(
+        _HEAD,
+        expert=_lookup(m["head_id"], b.pn),
+        unit=_lookup(m["unit_id"], b.un),
+        app=JsonColumn(app),
+    )
+    return _frame(m["proposal_id"], m["head_id"], "unit_head", reasons)
 
 
 def _team_member(b: _Batch) -> pd.DataFrame:
     """Expert is on the proposal's team (PI, key member, member, joint-direction leader)."""
     t = b.team[b.team["person_id"].isin(b.experts)]
-    reasons = [
-        f"{b.pn.get(e, e)} is {_role_phrase(r, s)} proposal {p}"
-        for p, e, r, s in _iter(t, ["proposal_id", "person_id", "role", "seq"])
-    ]
-    return _frame(list(t["proposal_id"]), list(t["person_id"]), "team_member", reasons)
+    reasons = msg_column(
+        _TEAM,
+        expert=_lookup(t["person_id"], b.pn),
+        member=_members(t["role"].tolist(), t["seq"].tolist(), t["proposal_id"].tolist()),
+    )
+    return _frame(t["proposal_id"], t["person_id"], "team_member", reasons)
 
 
 def _personal_relations(b: _Batch) -> pd.DataFrame:
@@ -764,33 +903,32 @@ def _personal_relations(b: _Batch) -> pd.DataFrame:
     team = team.rename(columns={"person_id": "other"})
     both = both[both["expert_id"].isin(b.experts) & both["other"].isin(team["other"])]
     team = team[team["other"].isin(both["other"])]
-    # each text part once per relation / per team row; the join only pairs them up
-    head = [
-        _personal_head(en, k, f, on, y)
-        for en, on, k, y, f in zip(
-            _lookup(both["expert_id"], b.pn).tolist(),
-            _lookup(both["other"], b.pn).tolist(),
-            *(both[c].tolist() for c in ("kind", "year", "forward")),
-            strict=True,
-        )
-    ]
-    tail = [
-        _member_tail(_role_phrase(r, s), p)
-        for p, r, s in _iter(team, ["proposal_id", "role", "seq"])
-    ]
-    both = both[["expert_id", "other", "kind"]].assign(
-        head=pd.Series(head, index=both.index, dtype=object)
+    # the year once per relation row, the member once per team row; the join pairs them up
+    year_keys = ["unknown" if y is None else "known" for y in both["year"].tolist()]
+    both = both.assign(
+        year_msg=pd.Series(
+            _fill(year_keys, _YEAR, year=both["year"].to_numpy(dtype=object)),
+            index=both.index,
+            dtype=object,
+        ),
+        chain=[_personal_key(k, f) for k, f in _iter(both, ["kind", "forward"])],
     )
+    member = _members(team["role"].tolist(), team["seq"].tolist(), team["proposal_id"].tolist())
     team = team[["other", "proposal_id"]].assign(
-        tail=pd.Series(tail, index=team.index, dtype=object)
+        member=pd.Series(member.values, index=team.index, dtype=object)
     )
     m = both.merge(team, on="other")
-    return _frame(
-        m["proposal_id"],
-        m["expert_id"],
-        "",
-        m["head"].to_numpy(dtype=object) + m["tail"].to_numpy(dtype=object),
-    ).assign(kind=_lookup(m["kind"], _PERSONAL))
+    reasons = _fill(
+        m["chain"].to_numpy(dtype=object),
+        _PERSONAL_CHAIN,
+        expert=_lookup(m["expert_id"], b.pn),
+        other=_lookup(m["other"], b.pn),
+        year=JsonColumn(m["year_msg"].to_numpy(dtype=object)),
+        member=JsonColumn(m["member"].to_numpy(dtype=object)),
+    )
+    return _frame(m["proposal_id"], m["expert_id"], "", reasons).assign(
+        kind=_lookup(m["kind"], _PERSONAL)
+    )
 
 
 def _own_team(b: _Batch) -> pd.DataFrame:
@@ -807,17 +945,19 @@ def _own_application(b: _Batch) -> pd.DataFrame:
         on="own_id",
     )
     own = own[own["direction_code"].notna()]
-    head = [
-        f"{b.pn.get(e, e)} is {_role_phrase(r, s)} proposal {q}, which is in guide direction "
-        f"{d} like proposal "
-        for e, r, s, q, d in _iter(own, ["expert_id", "role", "seq", "own_id", "direction_code"])
-    ]
+    member = _members(own["role"].tolist(), own["seq"].tolist(), own["own_id"].tolist())
     own = own[["expert_id", "own_id", "direction_code"]].assign(
-        head=pd.Series(head, index=own.index, dtype=object)
+        member=pd.Series(member.values, index=own.index, dtype=object)
     )
     m = own.merge(b.proposals[["proposal_id", "direction_code"]], on="direction_code")
     m = m[m["proposal_id"] != m["own_id"]]
-    reasons = m["head"].to_numpy(dtype=object) + m["proposal_id"].to_numpy(dtype=object)
+    reasons = msg_column(
+        _OWN,
+        expert=_lookup(m["expert_id"], b.pn),
+        member=JsonColumn(m["member"].to_numpy(dtype=object)),
+        direction=m["direction_code"].to_numpy(dtype=object),
+        proposal=m["proposal_id"].to_numpy(dtype=object),
+    )
     return _frame(m["proposal_id"], m["expert_id"], "own_application", reasons)
 
 
@@ -841,14 +981,15 @@ def _similar_search(b: _Batch, text: TextIndex | None) -> Callable[[], pd.DataFr
 def _similar_rows(b: _Batch, nb: pd.DataFrame) -> pd.DataFrame:
     """Chains of ``similar_application`` from the search result ``nb``."""
     own = _own_team(b)
-    thr = b.policy.similarity_threshold
     m = own.merge(nb.rename(columns={"source": "own_id", "target": "proposal_id"}), on="own_id")
-    reasons = [
-        _similar_chain(b.pn.get(e, e), _role_phrase(r, s), q, p, sim, thr)
-        for e, r, s, q, p, sim in _iter(
-            m, ["expert_id", "role", "seq", "own_id", "proposal_id", "similarity"]
-        )
-    ]
+    reasons = msg_column(
+        _SIMILAR,
+        expert=_lookup(m["expert_id"], b.pn),
+        member=_members(m["role"].tolist(), m["seq"].tolist(), m["own_id"].tolist()),
+        similarity=[float(x) for x in m["similarity"].tolist()],
+        proposal=m["proposal_id"].to_numpy(dtype=object),
+        threshold=[float(b.policy.similarity_threshold)] * len(m),
+    )
     return _frame(m["proposal_id"], m["expert_id"], "similar_application", reasons)
 
 
@@ -859,22 +1000,29 @@ def _recusals(b: _Batch) -> pd.DataFrame:
     frames = []
     if "recusal" in b.policy.kinds:
         r = rec[rec["person_id"].isin(b.experts)]
-        reasons = [
-            f"the applicants of proposal {p} asked that {b.pn.get(e, e)} not review it"
-            f"{_recusal_tail(_txt(why))}"
-            for p, e, why in _iter(r, ["proposal_id", "person_id", "reason"])
-        ]
-        frames.append(_frame(list(r["proposal_id"]), list(r["person_id"]), "recusal", reasons))
+        why = [_txt(v) for v in r["reason"].tolist()]
+        reasons = _fill(
+            [_reason_key(w) for w in why],
+            _RECUSAL,
+            proposal=r["proposal_id"].to_numpy(dtype=object),
+            expert=_lookup(r["person_id"], b.pn),
+            reason=why,
+        )
+        frames.append(_frame(r["proposal_id"], r["person_id"], "recusal", reasons))
     if "recusal_unit" in b.policy.kinds:
         r = rec[rec["unit_id"].notna()][["proposal_id", "unit_id", "reason"]]
         cur = b.affiliations[b.affiliations["status"] == "current"][["expert_id", "unit_id"]]
         m = r.merge(cur, on="unit_id")
-        reasons = [
-            f"{b.pn.get(e, e)} works at {b.un.get(u, u)}, which the applicants of proposal {p} "
-            f"asked to avoid{_recusal_tail(_txt(why))}"
-            for p, u, why, e in _iter(m, ["proposal_id", "unit_id", "reason", "expert_id"])
-        ]
-        frames.append(_frame(list(m["proposal_id"]), list(m["expert_id"]), "recusal_unit", reasons))
+        why = [_txt(v) for v in m["reason"].tolist()]
+        reasons = _fill(
+            [_reason_key(w) for w in why],
+            _RECUSAL_UNIT,
+            expert=_lookup(m["expert_id"], b.pn),
+            unit=_lookup(m["unit_id"], b.un),
+            proposal=m["proposal_id"].to_numpy(dtype=object),
+            reason=why,
+        )
+        frames.append(_frame(m["proposal_id"], m["expert_id"], "recusal_unit", reasons))
     return pd.concat(frames, ignore_index=True) if frames else _frame([], [], "recusal", [])
 
 
@@ -882,17 +1030,19 @@ def _direction_expert(b: _Batch) -> pd.DataFrame:
     """Expert drafted the proposal's guide direction or sits on its advisory committee."""
     de = b.t("direction_experts")
     de = de[de["person_id"].isin(b.experts) & de["direction_code"].notna()]
-    head = [
-        _direction_head(b.pn.get(e, e), _txt(r), d)
-        for e, d, r in _iter(de, ["person_id", "direction_code", "role"])
-    ]
-    de = de[["person_id", "direction_code"]].assign(
-        head=pd.Series(head, index=de.index, dtype=object)
+    m = de[["person_id", "direction_code", "role"]].merge(
+        b.proposals[["proposal_id", "direction_code"]], on="direction_code"
     )
-    m = de.merge(b.proposals[["proposal_id", "direction_code"]], on="direction_code")
-    p = m["proposal_id"].to_numpy(dtype=object)
-    reasons = m["head"].to_numpy(dtype=object) + p + _DIRECTION_END
-    return _frame(p, m["person_id"], "direction_expert", reasons)
+    roles = [_txt(r) for r in m["role"].tolist()]
+    reasons = _fill(
+        [_direction_key(r) for r in roles],
+        _DIRECTION,
+        expert=_lookup(m["person_id"], b.pn),
+        role=[r or "?" for r in roles],
+        direction=m["direction_code"].to_numpy(dtype=object),
+        proposal=m["proposal_id"].to_numpy(dtype=object),
+    )
+    return _frame(m["proposal_id"], m["person_id"], "direction_expert", reasons)
 
 
 def _empty() -> pd.DataFrame:
@@ -946,6 +1096,17 @@ def _join_groups(reason: np.ndarray, starts: np.ndarray, sep: str) -> np.ndarray
     return out
 
 
+def _join_stored_groups(reason: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """(G,) each group's stored messages as one (:func:`models.i18n.join_stored`, vectorised):
+    a group of one keeps its message, a larger one becomes a list message."""
+    sizes = np.diff(np.append(starts, len(reason)))
+    out = _join_groups(reason, starts, ", ")
+    many = np.flatnonzero(sizes > 1)
+    if many.size:
+        out[many] = msg_column(LIST, items=JsonColumn("[" + out[many] + "]"))
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class _Sorted:
     """Distinct chains sorted by (proposal_id, expert_id, kind order, reason).
@@ -989,7 +1150,7 @@ class _Sorted:
 
     def per_kind(self) -> pd.DataFrame:
         st = self.starts
-        reason = _join_groups(self.reason, st, "; ")
+        reason = _join_stored_groups(self.reason, st)
         kinds = np.array(KINDS, dtype=object)
         return pd.DataFrame(
             {
@@ -1055,7 +1216,8 @@ def conflict_chains(
     experts: Sequence[str] | None = None,
     text: TextIndex | None = None,
 ) -> pd.DataFrame:
-    """Every reason chain: columns proposal_id, expert_id, kind, reason (one row per chain).
+    """Every reason chain: columns proposal_id, expert_id, kind, reason (one row per chain; the
+    reason is a stored message, see the module docstring).
 
     experts: ids to check (default: every row of ``experts``). text: a prebuilt TextIndex
     (else fitted on the batch's proposals when ``similar_application`` is on).
@@ -1074,14 +1236,16 @@ def find_conflicts(
 ) -> pd.DataFrame:
     """Conflicted pairs: columns proposal_id, expert_id, kind, reason; one row per (pair, kind).
 
-    ``reason`` joins that kind's chains with "; " (sorted). Never enumerates all pairs.
+    ``reason`` holds that kind's chains (sorted) as one stored message
+    (:func:`models.i18n.join_stored`). Never enumerates all pairs.
     """
     rows = _chain_rows(tables, batch_date=batch_date, policy=policy, experts=experts, text=text)
     return _empty() if rows is None else rows.per_kind()
 
 
 def collapse_conflicts(conflicts: pd.DataFrame) -> pd.DataFrame:
-    """One row per pair: proposal_id, expert_id, kinds (";"-joined in KINDS order), reason."""
+    """One row per pair: proposal_id, expert_id, kinds (";"-joined in KINDS order), reason (the
+    pair's chains as one stored message)."""
     cols = ("proposal_id", "expert_id", "kinds", "reason")
     if conflicts.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
@@ -1092,7 +1256,7 @@ def collapse_conflicts(conflicts: pd.DataFrame) -> pd.DataFrame:
     reason = df["reason"].to_numpy(dtype=object)
     starts = _group_starts(p, e)
     kinds = _join_groups(kind, starts, ";")
-    reasons = _join_groups(reason, starts, "; ")
+    reasons = _join_stored_groups(reason, starts)
     data = (p[starts], e[starts], kinds, reasons)
     return pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in zip(cols, data, strict=True)})
 
@@ -1178,7 +1342,8 @@ class Explainer:
         return current, {u: e for u, e in former.items() if u not in current}
 
     def chains(self, expert_id: str, proposal_id: str) -> list[tuple[str, str]]:
-        """(kind, chain) pairs for the pair, sorted by kind order then text; [] if none."""
+        """(kind, chain) pairs for the pair (chains as stored messages, the same texts the bulk
+        pass gives), sorted by kind order then text; [] if none."""
         g, pol = self.graph, self.policy
         pnode, enode = ("proposal", proposal_id), ("person", expert_id)
         if proposal_id not in self._proposals or pnode not in g:
@@ -1186,49 +1351,47 @@ class Explainer:
         ename = self._name(enode)
         out: set[tuple[str, str]] = set()
         role: str | None  # applicant-unit roles and team roles share the loop names
+
+        def add(kind: str, msg: Msg) -> None:
+            out.add((kind, msg.to_json()))
+
         units = self._applicant_units(pnode)
         current, former = self._employers(enode)
         if current or former:
             for y, role, seq in units:
-                app = _applicant_phrase(role, seq, proposal_id)
-                for x, rel, via in related_units_in_graph(
-                    g, y, reach=pol.unit_reach, shareholding=pol.shareholding
-                ):
-                    desc = describe_related(
-                        self._name(("unit", x)),
-                        rel,
-                        self._name(("unit", y)),
-                        None if via is None else self._name(("unit", via)),
+                app = _one(_APPLICANT[role], seq=seq, proposal=proposal_id)
+                for x, rel, via, share in related_units_in_graph(g, y, relatedness=pol.relatedness):
+                    where = _one(
+                        _WHERE[rel],
+                        other=self._name(("unit", x)),
+                        unit=self._name(("unit", y)),
+                        via=None if via is None else self._name(("unit", via)),
+                        share=share,
+                        app=app,
                     )
                     if x in current and "employment" in pol.kinds:
-                        out.add(("employment", f"{ename} works at {desc}, {app}"))
+                        add("employment", Msg(_EMPLOYMENT, expert=ename, where=where))
                     if x in former and "former_employment" in pol.kinds:
                         end = former[x].isoformat()
-                        out.add(
-                            ("former_employment", f"{ename} worked until {end} at {desc}, {app}")
-                        )
+                        add("former_employment", Msg(_FORMER, expert=ename, end=end, where=where))
         edges_out = list(g.out_edges(enode, data=True)) if enode in g else []
         edges_in = list(g.in_edges(enode, data=True)) if enode in g else []
         if "unit_head" in pol.kinds:
             heads = {u[1] for _, u, d in edges_out if d["kind"] == "head_of"}
             for y, role, seq in units:
                 if y in heads:
-                    out.add(
-                        (
-                            "unit_head",
-                            f"{ename} heads {self._name(('unit', y))}, "
-                            f"{_applicant_phrase(role, seq, proposal_id)}",
-                        )
+                    app = _one(_APPLICANT[role], seq=seq, proposal=proposal_id)
+                    add(
+                        "unit_head",
+                        Msg(_HEAD, expert=ename, unit=self._name(("unit", y)), app=app),
                     )
         team = self._team(pnode)
         if "team_member" in pol.kinds:
             for person, role, seq in team:
                 if person == expert_id:
-                    out.add(
-                        (
-                            "team_member",
-                            f"{ename} is {_role_phrase(role, seq)} proposal {proposal_id}",
-                        )
+                    add(
+                        "team_member",
+                        Msg(_TEAM, expert=ename, member=_member(role, seq, proposal_id)),
                     )
         personal = [(o, d, True) for _, o, d in edges_out] + [(o, d, False) for o, _, d in edges_in]
         by = self.batch_date.year
@@ -1242,15 +1405,16 @@ class Explainer:
                 continue
             for person, role, seq in team:
                 if person == other[1] and pol.team_roles(role):
-                    out.add(
-                        (
-                            _PERSONAL[k],
-                            _personal_chain(
-                                ename, k, forward, self._name(other), year,
-                                _role_phrase(role, seq), proposal_id,
-                            ),
-                        )
-                    )  # fmt: skip
+                    add(
+                        _PERSONAL[k],
+                        _one(
+                            _PERSONAL_CHAIN[_personal_key(k, forward)],
+                            expert=ename,
+                            other=self._name(other),
+                            year=_year(year),
+                            member=_member(role, seq, proposal_id),
+                        ),
+                    )
         own = [
             (q[1], d.get("role"), d.get("seq"))
             for _, q, d in edges_out
@@ -1260,59 +1424,73 @@ class Explainer:
         if "own_application" in pol.kinds and pol.direction_applicant and direction is not None:
             for q, role, seq in own:
                 if self._direction(("proposal", q)) == direction:
-                    out.add(
-                        (
-                            "own_application",
-                            f"{ename} is {_role_phrase(role, seq)} proposal {q}, which is in "
-                            f"guide direction {direction} like proposal {proposal_id}",
-                        )
+                    add(
+                        "own_application",
+                        Msg(
+                            _OWN,
+                            expert=ename,
+                            member=_member(role, seq, q),
+                            direction=direction,
+                            proposal=proposal_id,
+                        ),
                     )
         if "similar_application" in pol.kinds and own:
-            thr = pol.similarity_threshold
+            thr = float(pol.similarity_threshold)
             for q, role, seq in own:
                 sim = float(self.text.pairs([q], [proposal_id])[0])
                 if sim >= thr:
-                    out.add(
-                        (
-                            "similar_application",
-                            _similar_chain(
-                                ename, _role_phrase(role, seq), q, proposal_id, sim, thr
-                            ),
-                        )
+                    add(
+                        "similar_application",
+                        Msg(
+                            _SIMILAR,
+                            expert=ename,
+                            member=_member(role, seq, q),
+                            similarity=sim,
+                            proposal=proposal_id,
+                            threshold=thr,
+                        ),
                     )
         for _, target, d in g.out_edges(pnode, data=True):
             if d["kind"] != "recusal":
                 continue
-            tail = _recusal_tail(d.get("reason"))
+            why = _txt(d.get("reason"))
             if target == enode and "recusal" in pol.kinds:
-                out.add(
-                    (
-                        "recusal",
-                        f"the applicants of proposal {proposal_id} asked that {ename} not "
-                        f"review it{tail}",
-                    )
+                add(
+                    "recusal",
+                    _one(
+                        _RECUSAL[_reason_key(why)], proposal=proposal_id, expert=ename, reason=why
+                    ),
                 )
             if target[0] == "unit" and target[1] in current and "recusal_unit" in pol.kinds:
-                out.add(
-                    (
-                        "recusal_unit",
-                        f"{ename} works at {self._name(target)}, which the applicants of "
-                        f"proposal {proposal_id} asked to avoid{tail}",
-                    )
+                add(
+                    "recusal_unit",
+                    _one(
+                        _RECUSAL_UNIT[_reason_key(why)],
+                        expert=ename,
+                        unit=self._name(target),
+                        proposal=proposal_id,
+                        reason=why,
+                    ),
                 )
         if "direction_expert" in pol.kinds and direction is not None:
             for _, dnode, d in edges_out:
                 if d["kind"] == "direction_role" and dnode[1] == direction:
-                    out.add(
-                        (
-                            "direction_expert",
-                            _direction_chain(ename, d.get("role"), direction, proposal_id),
-                        )
+                    role = _txt(d.get("role"))
+                    add(
+                        "direction_expert",
+                        _one(
+                            _DIRECTION[_direction_key(role)],
+                            expert=ename,
+                            role=role or "?",
+                            direction=direction,
+                            proposal=proposal_id,
+                        ),
                     )
         return sorted(out, key=lambda t: (_KIND_ORDER[t[0]], t[1]))
 
     def explain(self, expert_id: str, proposal_id: str) -> list[str]:
-        """The reason chains for the pair (sorted by kind, then text); empty if not conflicted."""
+        """The reason chains for the pair as stored messages (sorted by kind, then text); empty
+        if not conflicted. ``models.i18n.render_stored`` shows them in a language."""
         return [c for _, c in self.chains(expert_id, proposal_id)]
 
 

@@ -17,8 +17,9 @@ shown, are accepted as other matchers write them, and their rows count from 1):
 - demands: ``proposal,k`` (k for that proposal; others keep the global k).
 - experts: ``expert`` plus optional ``min_load``, ``max_load`` (integers >= 0; empty = the
   global value), ``unit``, ``kind`` (academic | industry | finance), ``province`` (outside
-  the province = non-empty and not Jiangsu / 江苏 / 江苏省), ``title`` (senior / 正高 count as
-  senior). Without a header: ``expert,max_load``. Every expert of the scores must be listed.
+  the province = non-empty and not Jiangsu: 江苏省 / 江苏 / Jiangsu), ``title`` (senior / 正高
+  count as senior). Without a header: ``expert,max_load``. Every expert of the scores must be
+  listed.
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ import pyarrow.parquet as pq
 from assign.pinned import Pinned, pin
 from assign.problem import AssignmentProblem
 from assign.solver import AssignmentResult
+from models import places
 from models.i18n import _
 from models.problems import InvalidInput, Problem
 
-JIANGSU = frozenset({"jiangsu", "江苏", "江苏省", "js"})
 SENIOR_TITLES = frozenset({"senior", "正高", "正高级", "professor", "研究员", "教授"})
 KINDS = ("academic", "industry", "finance")
 SCORES = ("proposal", "expert", "score")
@@ -470,7 +471,7 @@ def _read_experts(
         max_load=max_load,
         unit=unit_codes.astype(np.int64),
         is_industry=kind == "industry",
-        is_outside=(prov != "") & ~np.isin(prov, list(JIANGSU)),
+        is_outside=(prov != "") & ~np.array([places.in_province(p) for p in prov], dtype=bool),
         is_senior=np.isin(title, list(SENIOR_TITLES)),
     )
 

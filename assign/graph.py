@@ -14,15 +14,17 @@ Nodes are tuples ``(type, id)`` with type in ``person | unit | proposal | direct
 - ``head_of`` person → unit; ``direction_role`` person → direction (``role``: drafter | advisor);
 - ``in_direction`` proposal → direction.
 
-The same module holds the one definition of *related units* (关联单位), used both by the conflict
-rules and by the screening rule on related enterprises: :func:`related_unit_pairs` (vectorised,
-over the ``unit_relations`` frame) and :func:`related_units_in_graph` (a walk on the graph) give
-the same answer and are tested against each other.
+The same module holds the one definition of *related units* (关联单位), :class:`Relatedness`,
+read from the conflict policy file and used by the conflict rules, the screening rules on related
+enterprises and near-duplicates, and selection's related groups: :func:`related_unit_pairs`
+(vectorised, over the ``unit_relations`` frame, the reference) and :func:`related_units_in_graph`
+(a walk on the graph) give the same answer and are tested against each other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -96,7 +98,7 @@ _MODE_ALIASES = {english: chinese for chinese, english in MODE.items()}
 
 #: Reach of "related units": which neighbours of a unit count as related to it.
 REACH_CHOICES = frozenset({"parent", "subsidiary", "sibling"})
-#: Default reach (same unit always counts; shareholding is a separate switch).
+#: Default reach (same unit always counts).
 DEFAULT_REACH = frozenset({"parent", "subsidiary", "sibling"})
 _CONTROL_KINDS = ("parent_of", "controls")
 
@@ -262,94 +264,131 @@ def name_maps(tables: Mapping[str, pd.DataFrame]) -> tuple[dict[str, str], dict[
 # ---------------------------------------------------------------------------------------------
 # related units: one definition, two implementations (frame join and graph walk)
 
+#: Relation codes of ``other`` relative to ``unit`` (see :func:`related_unit_pairs`).
+RELATIONS = (
+    "same", "subsidiary", "controlled", "investee", "parent", "controller", "shareholder",
+    "sibling",
+)  # fmt: skip
 
-def describe_related(other: str, relation: str, unit: str, via: str | None) -> str:
-    """Noun phrase naming ``other`` and how it relates to ``unit`` (names, not ids).
 
-    relation codes (``other`` relative to ``unit``): same, subsidiary, controlled, parent,
-    controller, sibling (both under ``via``), shareholder, investee.
+class RelatednessError(ValueError):
+    """A definition of related units that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Relatedness:
+    """Which units are related (关联单位): the one definition that screening (related
+    enterprises, near-duplicates), conflicts and selection read, from the conflict policy file.
+
+    A unit is related to itself; to the units it is parent of (``parent_of``), controls
+    (``controls``) or holds at least ``shareholding_threshold`` of (``shareholding`` rows with a
+    ``share``); to the units that are so over it; and to the units under a common parent,
+    controller or such shareholder. ``reach`` ⊆ {parent, subsidiary, sibling} keeps some of
+    these directions; ``shareholding`` false ignores shareholdings altogether. A shareholding
+    with no share recorded, or below the threshold (a minority stake), relates nothing.
     """
-    if relation == "same":
-        return other
-    if relation == "subsidiary":
-        return f"{other}, a subsidiary of {unit}"
-    if relation == "controlled":
-        return f"{other}, controlled by {unit}"
-    if relation == "parent":
-        return f"{other}, the parent company of {unit}"
-    if relation == "controller":
-        return f"{other}, the controller of {unit}"
-    if relation == "sibling":
-        return f"{other}, a sister unit of {unit} (both under {via})"
-    if relation == "shareholder":
-        return f"{other}, a shareholder of {unit}"
-    if relation == "investee":
-        return f"{other}, an investee of {unit}"
-    raise ValueError(f"unknown unit relation code {relation!r}")
 
+    reach: frozenset[str] = DEFAULT_REACH
+    shareholding: bool = True
+    shareholding_threshold: float = 0.25
 
-def _check_reach(reach: Iterable[str]) -> frozenset[str]:
-    r = frozenset(reach)
-    bad = sorted(r - REACH_CHOICES)
-    if bad:
-        raise ValueError(
-            f"unknown unit relation reach {', '.join(bad)}; choose from "
-            f"{', '.join(sorted(REACH_CHOICES))} (shareholding is a separate switch)"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reach", frozenset(self.reach))
+        bad = sorted(self.reach - REACH_CHOICES)
+        if bad:
+            raise RelatednessError(
+                f"unknown unit_reach value(s) {', '.join(bad)}; use some of "
+                f"{', '.join(sorted(REACH_CHOICES))}"
+            )
+        t = self.shareholding_threshold
+        if isinstance(t, bool) or not isinstance(t, int | float) or not 0 < t <= 1:
+            raise RelatednessError(
+                f"shareholding_threshold must be a share in (0, 1] (0.25 = 25 %), got {t!r}"
+            )
+        if not isinstance(self.shareholding, bool):
+            raise RelatednessError("shareholding must be true or false")
+
+    def counts(self, kind: str, share: float | None) -> bool:
+        """Whether a unit relation of ``kind`` with ``share`` relates the two units."""
+        if kind in _CONTROL_KINDS:
+            return True
+        return (
+            kind == "shareholding"
+            and self.shareholding
+            and share is not None
+            and share == share
+            and share >= self.shareholding_threshold - 1e-9
         )
-    return r
+
+
+_DOWN = {"parent_of": "subsidiary", "controls": "controlled", "shareholding": "investee"}
+_UP = {"parent_of": "parent", "controls": "controller", "shareholding": "shareholder"}
+
+
+def _links(unit_relations: pd.DataFrame, relatedness: Relatedness) -> pd.DataFrame:
+    """The relations that relate units: holder (unit_id), held (related_unit_id), kind, share
+    (the share for shareholdings, else None)."""
+    rel = table({"unit_relations": unit_relations}, "unit_relations")
+    rel = rel[rel["unit_id"].notna() & rel["related_unit_id"].notna()]
+    rel = rel[rel["unit_id"] != rel["related_unit_id"]]
+    share = pd.to_numeric(rel["share"], errors="coerce")
+    keep = rel["kind"].isin(_CONTROL_KINDS)
+    if relatedness.shareholding:
+        keep |= (rel["kind"] == "shareholding") & (
+            share >= relatedness.shareholding_threshold - 1e-9
+        )
+    out = rel.loc[keep, ["unit_id", "related_unit_id", "kind"]].copy()
+    sh = share[keep].where(out["kind"] == "shareholding")
+    out["share"] = pd.Series(
+        [None if v != v else float(v) for v in sh.tolist()], index=out.index, dtype=object
+    )
+    return out.drop_duplicates().reset_index(drop=True)
 
 
 def related_unit_pairs(
     unit_relations: pd.DataFrame,
     *,
-    reach: Iterable[str] = DEFAULT_REACH,
-    shareholding: bool = False,
+    relatedness: Relatedness,
     include_same: bool = False,
     units: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """All (unit_id, other_unit_id) pairs where ``other`` is related to ``unit``.
 
-    Returns columns unit_id, other_unit_id, relation, via (the common parent/controller for
-    ``sibling``, else None), one row per way the two are related. ``reach`` ⊆ {parent,
-    subsidiary, sibling}; ``shareholding`` adds shareholder/investee pairs (either direction);
-    ``include_same`` adds (u, u, "same") for every unit in ``units``.
+    Returns columns unit_id, other_unit_id, relation (a code of :data:`RELATIONS`: ``other``
+    relative to ``unit``), via (the common parent/controller/shareholder for ``sibling``, else
+    None) and share (the holding for ``shareholder`` / ``investee``, else None), one row per way
+    the two are related. ``include_same`` adds (u, u, "same") for every unit in ``units``;
+    ``units`` keeps only the rows of those units.
     """
-    reach = _check_reach(reach)
-    rel = table({"unit_relations": unit_relations}, "unit_relations")
-    rel = rel[rel["unit_id"].notna() & rel["related_unit_id"].notna()]
-    rel = rel[rel["unit_id"] != rel["related_unit_id"]]
+    reach = relatedness.reach
+    links = _links(unit_relations, relatedness)
     frames: list[pd.DataFrame] = []
-    ctrl = rel[rel["kind"].isin(_CONTROL_KINDS)][["unit_id", "related_unit_id", "kind"]]
-    ctrl = ctrl.drop_duplicates()
-    is_parent = ctrl["kind"] == "parent_of"
-    if "subsidiary" in reach:  # other is unit's subsidiary: unit →ctrl→ other
+    if "subsidiary" in reach:  # other is held by unit
         frames.append(
             pd.DataFrame(
                 {
-                    "unit_id": ctrl["unit_id"].to_numpy(),
-                    "other_unit_id": ctrl["related_unit_id"].to_numpy(),
-                    "relation": is_parent.map({True: "subsidiary", False: "controlled"})
-                    .astype(object)
-                    .to_numpy(),
+                    "unit_id": links["unit_id"].to_numpy(),
+                    "other_unit_id": links["related_unit_id"].to_numpy(),
+                    "relation": links["kind"].map(_DOWN).astype(object).to_numpy(),
                     "via": None,
+                    "share": links["share"].to_numpy(),
                 }
             )
         )
-    if "parent" in reach:  # other is unit's parent: other →ctrl→ unit
+    if "parent" in reach:  # other holds unit
         frames.append(
             pd.DataFrame(
                 {
-                    "unit_id": ctrl["related_unit_id"].to_numpy(),
-                    "other_unit_id": ctrl["unit_id"].to_numpy(),
-                    "relation": is_parent.map({True: "parent", False: "controller"})
-                    .astype(object)
-                    .to_numpy(),
+                    "unit_id": links["related_unit_id"].to_numpy(),
+                    "other_unit_id": links["unit_id"].to_numpy(),
+                    "relation": links["kind"].map(_UP).astype(object).to_numpy(),
                     "via": None,
+                    "share": links["share"].to_numpy(),
                 }
             )
         )
-    if "sibling" in reach and len(ctrl):
-        kids = ctrl[["unit_id", "related_unit_id"]].drop_duplicates()
+    if "sibling" in reach and len(links):
+        kids = links[["unit_id", "related_unit_id"]].drop_duplicates()
         kids = kids.rename(columns={"unit_id": "via"})
         sib = kids.merge(kids, on="via", suffixes=("", "_o"))
         sib = sib[sib["related_unit_id"] != sib["related_unit_id_o"]]
@@ -360,42 +399,23 @@ def related_unit_pairs(
                     "other_unit_id": sib["related_unit_id_o"].to_numpy(),
                     "relation": "sibling",
                     "via": sib["via"].to_numpy(),
-                }
-            )
-        )
-    if shareholding:
-        sh = rel[rel["kind"] == "shareholding"][["unit_id", "related_unit_id"]].drop_duplicates()
-        # unit_id holds shares in related_unit_id
-        frames.append(
-            pd.DataFrame(
-                {
-                    "unit_id": sh["related_unit_id"].to_numpy(),
-                    "other_unit_id": sh["unit_id"].to_numpy(),
-                    "relation": "shareholder",
-                    "via": None,
-                }
-            )
-        )
-        frames.append(
-            pd.DataFrame(
-                {
-                    "unit_id": sh["unit_id"].to_numpy(),
-                    "other_unit_id": sh["related_unit_id"].to_numpy(),
-                    "relation": "investee",
-                    "via": None,
+                    "share": None,
                 }
             )
         )
     if include_same and units is not None:
         us = pd.unique(pd.Series([u for u in units if u is not None], dtype=object))
         frames.append(
-            pd.DataFrame({"unit_id": us, "other_unit_id": us, "relation": "same", "via": None})
+            pd.DataFrame(
+                {"unit_id": us, "other_unit_id": us, "relation": "same", "via": None, "share": None}
+            )
         )
-    cols = ["unit_id", "other_unit_id", "relation", "via"]
+    cols = ["unit_id", "other_unit_id", "relation", "via", "share"]
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     out = pd.concat(frames, ignore_index=True)[cols].astype(object)
+    out = out.where(out.notna(), None)
     if units is not None:
         keep = {u for u in units if u is not None}
         out = out[out["unit_id"].isin(keep)]
@@ -406,48 +426,46 @@ def related_units_in_graph(
     graph: nx.MultiDiGraph,
     unit_id: str,
     *,
-    reach: Iterable[str] = DEFAULT_REACH,
-    shareholding: bool = False,
+    relatedness: Relatedness,
     include_same: bool = True,
-) -> list[tuple[str, str, str | None]]:
-    """Units related to ``unit_id`` by walking the graph: list of (other_unit_id, relation, via).
+) -> list[tuple[str, str, str | None, float | None]]:
+    """Units related to ``unit_id`` by walking the graph: (other_unit_id, relation, via, share).
 
     Same definition as :func:`related_unit_pairs`; sorted, without duplicates.
     """
-    reach = _check_reach(reach)
+    reach = relatedness.reach
     node = ("unit", unit_id)
-    out: set[tuple[str, str, str | None]] = set()
+    out: set[tuple[str, str, str | None, float | None]] = set()
     if include_same:
-        out.add((unit_id, "same", None))
+        out.add((unit_id, "same", None, None))
     if node not in graph:
         return sorted(out, key=_rel_key)
+
+    def link(data: Mapping[str, Any]) -> tuple[str, float | None] | None:
+        kind, share = data["kind"], data.get("share")
+        if kind not in _DOWN or not relatedness.counts(kind, share):
+            return None
+        return kind, (share if kind == "shareholding" else None)
+
     for _, child, data in graph.out_edges(node, data=True):
-        k = data["kind"]
-        if child[0] != "unit" or child == node:
-            continue
-        if k in _CONTROL_KINDS and "subsidiary" in reach:
-            out.add((child[1], "subsidiary" if k == "parent_of" else "controlled", None))
-        if k == "shareholding" and shareholding:
-            out.add((child[1], "investee", None))
+        found = link(data)
+        if found is not None and child[0] == "unit" and child != node and "subsidiary" in reach:
+            out.add((child[1], _DOWN[found[0]], None, found[1]))
     for par, _, data in graph.in_edges(node, data=True):
-        k = data["kind"]
-        if par[0] != "unit" or par == node:
+        found = link(data)
+        if found is None or par[0] != "unit" or par == node:
             continue
-        if k in _CONTROL_KINDS:
-            if "parent" in reach:
-                out.add((par[1], "parent" if k == "parent_of" else "controller", None))
-            if "sibling" in reach:
-                for _, sib, d2 in graph.out_edges(par, data=True):
-                    if d2["kind"] in _CONTROL_KINDS and sib[0] == "unit" and sib != node:
-                        if sib != par:
-                            out.add((sib[1], "sibling", par[1]))
-        if k == "shareholding" and shareholding:
-            out.add((par[1], "shareholder", None))
+        if "parent" in reach:
+            out.add((par[1], _UP[found[0]], None, found[1]))
+        if "sibling" in reach:
+            for _, sib, d2 in graph.out_edges(par, data=True):
+                if sib[0] == "unit" and sib not in (node, par) and link(d2) is not None:
+                    out.add((sib[1], "sibling", par[1], None))
     return sorted(out, key=_rel_key)
 
 
-def _rel_key(t: tuple[str, str, str | None]) -> tuple[str, str, str]:
-    return (t[0], t[1], t[2] or "")
+def _rel_key(t: tuple[str, str, str | None, float | None]) -> tuple[str, str, str, float]:
+    return (t[0], t[1], t[2] or "", -1.0 if t[3] is None else t[3])
 
 
 # ---------------------------------------------------------------------------------------------

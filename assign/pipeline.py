@@ -17,8 +17,13 @@ from assign.affinity import AffinityModel, SparseAffinity, fit_affinity, top_can
 from assign.draw import DrawResult, draw_assignment
 from assign.panels import PanelProblem, group_proposals
 from assign.problem import AssignmentProblem, Status
+from models import places
 
-HOME_PROVINCE = "江苏"
+
+def _outside(provinces: pd.Series) -> np.ndarray:
+    """(E,) bool: a province is given and it is not Jiangsu (江苏省 / 江苏 / Jiangsu alike)."""
+    home = {v: places.in_province(v) for v in provinces.dropna().unique().tolist()}
+    return np.array([v in home and not home[v] for v in provinces.tolist()], dtype=bool)
 
 
 class PipelineInputError(ValueError):
@@ -145,9 +150,7 @@ def build_problem(
         min_load=np.minimum(options.min_load, max_load),
         expert_unit=units,
         is_industry=(experts["kind"] == "industry").to_numpy(bool),
-        is_outside=(experts["province"].notna() & (experts["province"] != HOME_PROVINCE)).to_numpy(
-            bool
-        ),
+        is_outside=_outside(experts["province"]),
         is_senior=(experts["title"] == "senior").fillna(False).to_numpy(bool),
         min_industry=options.min_industry,
         min_outside=options.min_outside,

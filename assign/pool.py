@@ -15,8 +15,9 @@ from typing import Any
 import pandas as pd
 
 from assign.graph import Normalised, table, to_dates
+from models import places
 
-HOME_PROVINCE = "江苏"
+HOME_PROVINCE = "江苏省"
 FILTERS = ("inactive", "over_age", "credit", "poor_twice", "title", "level", "province")
 
 
@@ -167,7 +168,7 @@ def pool_reasons(
                 )
         if province_scope is not None:
             prov = province if isinstance(province, str) and province else None
-            inside = prov == HOME_PROVINCE
+            inside = places.in_province(prov)  # 江苏省 / 江苏 / Jiangsu alike
             if province_scope == "in" and not inside:
                 where = prov or "unknown"
                 rows.append(

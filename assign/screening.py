@@ -6,8 +6,18 @@ names the facts (amounts in 万元, caps, unit names, dates). :func:`screen` run
 gives each proposal a status: ``rejected`` (a reject finding), ``warnings`` (only warnings) or
 ``eligible``; waived (proposal_id, rule) findings are reported but do not count.
 
+Each rule carries the clause of the call it implements (quoted in Chinese, with its section
+number) and why its severity follows from the call's wording: a prohibition (不得, 不予受理,
+须, 不超过 without 原则上, ...) rejects; a limit worded 原则上 or arranged 通过评审后 (after
+review), or a rule of practice, warns. ``docs/screening_rules.md`` is generated from :data:`RULES`
+(``python -m scripts.screening_rules``). A finding whose facts are missing (no submission time,
+no budget figure) is a warning to check by hand, whatever the rule's severity.
+
+Findings are stored messages (:class:`models.i18n.Msg`), rendered in the reader's language.
+
 Related units (rule ``related_joint_units`` and the unit condition of ``near_duplicate``) come from
-:func:`assign.graph.related_unit_pairs`, the same definition the conflict rules use.
+:func:`assign.graph.related_unit_pairs` under the conflict policy's :class:`Relatedness`, the
+same definition the conflict rules use.
 """
 
 from __future__ import annotations
@@ -20,17 +30,18 @@ from typing import Any
 
 import pandas as pd
 
-from assign.conflicts import TextIndex
+from assign.conflicts import TextIndex, load_policy
 from assign.graph import (
-    DEFAULT_REACH,
     Normalised,
-    describe_related,
+    Relatedness,
     name_maps,
     related_unit_pairs,
     table,
     to_date,
     to_dates,
 )
+from models import places
+from models.i18n import N_, Msg
 
 DEFAULT_DEADLINE = datetime(2024, 8, 5, 17, 30)
 DIRECTED = "定向委托"
@@ -40,7 +51,7 @@ _EPS = 1e-9
 SEVERITIES = ("reject", "warn")
 FINDING_COLUMNS = ["proposal_id", "rule", "severity", "reason", "waived"]
 
-Finding = tuple[str, str, str, str]  # proposal_id, rule, severity, reason
+Finding = tuple[str, str, str, Msg]  # proposal_id, rule, severity, reason
 _INVERSE = {
     "subsidiary": "parent",
     "parent": "subsidiary",
@@ -49,6 +60,21 @@ _INVERSE = {
     "sibling": "sibling",
     "shareholder": "investee",
     "investee": "shareholder",
+}
+#: How ``other`` relates to ``unit`` (relation codes of :data:`assign.graph.RELATIONS`).
+_RELATION = {
+    "subsidiary": N_("{other} is a subsidiary of {unit}"),
+    "controlled": N_("{other} is controlled by {unit}"),
+    "investee": N_("{unit} holds {share:.0%} of {other}"),
+    "parent": N_("{other} is the parent company of {unit}"),
+    "controller": N_("{other} controls {unit}"),
+    "shareholder": N_("{other} holds {share:.0%} of {unit}"),
+    "sibling": N_("{other} and {unit} are both under {via}"),
+}
+_UNIT_TYPE = {
+    "university": N_("a university"),
+    "institute": N_("a research institute"),
+    "new_rnd": N_("a new R&D institution"),
 }
 
 
@@ -64,9 +90,10 @@ class ScreeningConfig:
     else 2024-08-05 17:30. batch_date: the date credit penalties and employment are checked at;
     None = ``batches.batch_date``, else the deadline's date. similarity_threshold: TF-IDF
     char 2-3-gram cosine of title + abstract at or above which two proposals of the same or
-    related lead units are near-duplicates (default 0.7). unit_reach / shareholding: which units
-    are related (rule 3 names shareholding, so it is on by default here). max_recusals:
-    recusal requests (experts or units) a proposal may make (practice: 3).
+    related lead units are near-duplicates (default 0.7). relatedness: which units are related
+    (default: the conflict policy file's, :func:`assign.conflicts.load_policy`). home_province:
+    the province applicants must be registered in (any form :func:`models.places.province`
+    reads). max_recusals: recusal requests (experts or units) a proposal may make (practice: 3).
     """
 
     deadline: datetime | None = None
@@ -81,15 +108,17 @@ class ScreeningConfig:
     min_joint: int = 3
     max_joint: int = 5
     similarity_threshold: float = 0.7
-    unit_reach: frozenset[str] = DEFAULT_REACH
-    shareholding: bool = True
+    relatedness: Relatedness = field(default_factory=lambda: load_policy().relatedness)
     partner_lead_types: frozenset[str] = frozenset({"university", "institute", "new_rnd"})
-    home_province: str = "江苏"
+    home_province: str = "江苏省"
     max_recusals: int = 3
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "unit_reach", frozenset(self.unit_reach))
         object.__setattr__(self, "partner_lead_types", frozenset(self.partner_lead_types))
+        if places.province(self.home_province) is None:
+            raise ScreeningConfigError(
+                f"home_province {self.home_province!r} is not a province of China"
+            )
         for name in ("young_share", "max_share", "max_share_enterprise"):
             v = getattr(self, name)
             if not 0 <= v <= 1:
@@ -114,9 +143,9 @@ class ScreeningConfig:
 
 @dataclass(frozen=True, eq=False)
 class ScreeningResult:
-    """findings: proposal_id, rule, severity, reason, waived (one row per finding).
-    status: proposal_id, direction_code, department, status (eligible | rejected | warnings),
-    rejects, warnings (counts of findings that are not waived)."""
+    """findings: proposal_id, rule, severity, reason (a :class:`models.i18n.Msg`), waived (one
+    row per finding). status: proposal_id, direction_code, department, status (eligible |
+    rejected | warnings), rejects, warnings (counts of findings that are not waived)."""
 
     findings: pd.DataFrame
     status: pd.DataFrame
@@ -175,19 +204,29 @@ class ScreeningContext:
         g = self.guide.get(code)
         return None if g is None else _str(g.get("mode"))
 
-    def related(self) -> dict[str, list[tuple[str, str, str | None]]]:
-        """unit_id -> [(other unit, relation of other to unit, via)] (same unit excluded)."""
+    def related(self) -> dict[str, list[tuple[str, str, str | None, float | None]]]:
+        """unit_id -> [(other unit, relation of other to unit, via, share)] (same unit
+        excluded)."""
         if "related" not in self._cache:
             rel = related_unit_pairs(
-                self.tables["unit_relations"],
-                reach=self.config.unit_reach,
-                shareholding=self.config.shareholding,
+                self.tables["unit_relations"], relatedness=self.config.relatedness
             )
-            out: dict[str, list[tuple[str, str, str | None]]] = defaultdict(list)
-            for u, o, r, v in _tuples(rel, ["unit_id", "other_unit_id", "relation", "via"]):
-                out[u].append((o, r, v))
+            out: dict[str, list[tuple[str, str, str | None, float | None]]] = defaultdict(list)
+            cols = ["unit_id", "other_unit_id", "relation", "via", "share"]
+            for u, o, r, v, sh in _tuples(rel, cols):
+                out[u].append((o, r, v, sh))
             self._cache["related"] = dict(out)
         return self._cache["related"]
+
+    def relation(self, other: str, rel: str, unit: str, via: str | None, share: Any) -> Msg:
+        """How ``other`` relates to ``unit``, by name (see :data:`_RELATION`)."""
+        return Msg(
+            _RELATION[rel],
+            other=self.un(other),
+            unit=self.un(unit),
+            via=None if via is None else self.un(via),
+            share=share,
+        )
 
     def current_units(self, person_id: str, day: date) -> set[str]:
         """Units employing the person at ``day`` (people.unit_id and open employment rows)."""
@@ -268,27 +307,45 @@ def wan(x: float) -> str:
 # ---------------------------------------------------------------------------------------------
 # registry
 
+#: Words of the call that make a clause a prohibition or an obligation (a reject may rest on
+#: them) and words that soften it (a reject may not: 原则上 "in principle", 一般 "generally").
+PROHIBITIONS = ("不得", "不予受理", "严禁", "必须", "须", "应", "只能", "取消", "不超过")
+HEDGES = ("原则上", "一般")
+
 
 @dataclass(frozen=True)
 class Rule:
-    """A screening rule: id (as in the planted table), default severity, check, summary."""
+    """A screening rule: id (as in the planted table), severity, check, and what it rests on.
+
+    severity: of a breach of the clause (reject | warn). summary: what the rule checks
+    (English, in the message catalogue). section: where the call says it (e.g. 一、5; empty for
+    a rule of practice). clause: the call's words, quoted in Chinese ("……" where words are left
+    out; empty for a rule of practice). why: why that severity, from the clause's wording.
+    """
 
     rule_id: str
     severity: str
     check: Callable[[ScreeningContext], list[Finding]]
     summary: str
+    section: str
+    clause: str
+    why: str
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ScreeningConfigError(f"rule {self.rule_id}: unknown severity {self.severity}")
 
 
 RULES: dict[str, Rule] = {}
 
 
 def rule(
-    rule_id: str, severity: str, summary: str
+    rule_id: str, severity: str, summary: str, *, section: str, clause: str, why: str
 ) -> Callable[[Callable[[ScreeningContext], list[Finding]]], Callable[..., list[Finding]]]:
-    """Register a check function under ``rule_id``."""
+    """Register a check function under ``rule_id`` with the clause it implements."""
 
     def wrap(fn: Callable[[ScreeningContext], list[Finding]]) -> Callable[..., list[Finding]]:
-        RULES[rule_id] = Rule(rule_id, severity, fn, summary)
+        RULES[rule_id] = Rule(rule_id, severity, fn, summary, section, clause, why)
         return fn
 
     return wrap
@@ -317,38 +374,63 @@ def _applicant_units(ctx: ScreeningContext, p: dict[str, Any]) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # the checks, one per rule
 
+_LEAD = N_("lead unit")
+_JOINT = N_("joint unit")
 
-@rule("units_in_jiangsu", "reject", "lead and joint units are registered in Jiangsu (江苏)")
+
+@rule(
+    "units_in_jiangsu",
+    "reject",
+    N_("lead and joint units are registered in Jiangsu (江苏省)"),
+    section="二、4",
+    clause="申报单位应为江苏省境内注册的具有独立法人资格的高等院校、科研院所、新型研发机构、企业等。",
+    why=N_("应为 (shall be): a unit registered outside Jiangsu is not an eligible applicant."),
+)
 def check_units_in_jiangsu(ctx: ScreeningContext) -> list[Finding]:
-    """Rule 1: every lead and joint unit is in the units table with province 江苏."""
+    """Rule 1: every lead and joint unit is in the units table, registered in the home
+    province (江苏省, 江苏 and Jiangsu are one province: :func:`models.places.province`)."""
     out: list[Finding] = []
-    home = ctx.config.home_province
+    home = places.province(ctx.config.home_province)
+    assert home is not None  # checked by ScreeningConfig
     for p in _rows(ctx):
         pid = p["proposal_id"]
         for u in _applicant_units(ctx, p):
-            role = "lead unit" if u == p["lead_unit_id"] else "joint unit"
+            role = Msg(_LEAD if u == p["lead_unit_id"] else _JOINT)
             info = ctx.unit.get(u)
             if info is None:
-                out.append(
-                    (pid, "units_in_jiangsu", "reject", f"{role} {u} is not in the units table")
-                )
+                msg = Msg("{role} {unit} is not in the units table", role=role, unit=u)
+                out.append((pid, "units_in_jiangsu", "reject", msg))
                 continue
-            prov = _str(info.get("province"))
-            if prov != home:
-                where = f"registered in {prov}" if prov else "has no registered province"
-                out.append(
-                    (
-                        pid,
-                        "units_in_jiangsu",
-                        "reject",
-                        f"{role} {ctx.un(u)} is {where}, not in {home}",
-                    )
+            text = _str(info.get("province"))
+            prov = places.province(text)
+            if prov is not None and prov.code == home.code:
+                continue
+            if text is None:
+                msg = Msg(
+                    "{role} {unit} has no registered province; it must be registered in {home}",
+                    role=role,
+                    unit=ctx.un(u),
+                    home=home.name,
                 )
+            else:
+                msg = Msg(
+                    "{role} {unit} is registered in {province}, not in {home}",
+                    role=role,
+                    unit=ctx.un(u),
+                    province=text if prov is None else prov.name,
+                    home=home.name,
+                )
+            out.append((pid, "units_in_jiangsu", "reject", msg))
     return out
 
 
 @rule(
-    "enterprise_partner", "reject", "a university/institute/new R&D lead has an enterprise partner"
+    "enterprise_partner",
+    "reject",
+    N_("a university/institute/new R&D lead has an enterprise partner"),
+    section="二、4",
+    clause="高等院校、科研院所或省产研院专业研究所牵头申报项目必须有企业联合，且企业实质性参与项目研发工作。",
+    why=N_("必须 (must): without an enterprise partner the application does not meet the call."),
 )
 def check_enterprise_partner(ctx: ScreeningContext) -> list[Finding]:
     """Rule 2: a university, institute or new R&D lead needs an enterprise joint unit."""
@@ -364,21 +446,30 @@ def check_enterprise_partner(ctx: ScreeningContext) -> list[Finding]:
             if u != lead and _str(ctx.unit.get(u, {}).get("type")) == "enterprise"
         ]
         if not partners:
-            out.append(
-                (
-                    p["proposal_id"],
-                    "enterprise_partner",
-                    "reject",
-                    f"lead unit {ctx.un(lead)} is a {ltype} and no joint direction is carried by "
-                    "an enterprise",
-                )
+            kind: Msg | str = Msg(_UNIT_TYPE[ltype]) if ltype in _UNIT_TYPE else str(ltype)
+            msg = Msg(
+                "lead unit {unit} is {type} and no joint direction is carried by an enterprise",
+                unit=ctx.un(lead),
+                type=kind,
             )
+            out.append((p["proposal_id"], "enterprise_partner", "reject", msg))
     return out
 
 
-@rule("related_joint_units", "reject", "no related units among the applicant units")
+@rule(
+    "related_joint_units",
+    "reject",
+    N_("no related units among the applicant units"),
+    section="一、1",
+    clause="申报单位关联企业不得同时申报联合攻关方向。",
+    why=N_(
+        "不得 (may not). Related units are those of the conflict policy file: parent, "
+        "subsidiary, common control, and shareholding at or above its threshold."
+    ),
+)
 def check_related_joint_units(ctx: ScreeningContext) -> list[Finding]:
-    """Rule 3: related units (parent/subsidiary/common control/shareholding) may not both apply."""
+    """Rule 3: related units (parent/subsidiary/common control/a shareholding at or above the
+    policy's threshold) may not both apply."""
     out: list[Finding] = []
     related = ctx.related()
     for p in _rows(ctx):
@@ -389,34 +480,42 @@ def check_related_joint_units(ctx: ScreeningContext) -> list[Finding]:
                 seqs[u].append(s)
         units = _applicant_units(ctx, p)
 
-        def role(u: str, lead: str = lead, seqs: dict[str, list[int | None]] = seqs) -> str:
+        def role(u: str, lead: str = lead, seqs: dict[str, list[int | None]] = seqs) -> Msg:
             if u == lead:
-                return "the lead unit"
-            return "joint direction " + ", ".join(str(s) for s in seqs[u])
+                return Msg("the lead unit")
+            return Msg("joint direction {seq}", seq=", ".join(str(s) for s in seqs[u]))
 
         seen: set[frozenset[str]] = set()
         for y in units:
-            for x, rel, via in related.get(y, []):
+            for x, rel, via, share in related.get(y, []):
                 pair = frozenset((x, y))
                 if x not in units or x == y or pair in seen:
                     continue
                 seen.add(pair)
-                desc = describe_related(
-                    ctx.un(x), rel, ctx.un(y), None if via is None else ctx.un(via)
+                msg = Msg(
+                    "{first} ({first_role}) and {second} ({second_role}) are related units "
+                    "applying together: {relation}",
+                    first=ctx.un(x),
+                    first_role=role(x),
+                    second=ctx.un(y),
+                    second_role=role(y),
+                    relation=ctx.relation(x, rel, y, via, share),
                 )
-                out.append(
-                    (
-                        pid,
-                        "related_joint_units",
-                        "reject",
-                        f"{desc}; {ctx.un(x)} ({role(x)}) and {ctx.un(y)} ({role(y)}) are "
-                        "related units applying together",
-                    )
-                )
+                out.append((pid, "related_joint_units", "reject", msg))
     return out
 
 
-@rule("joint_directions", "reject", "3-5 joint directions, distinct units, lead carries one")
+@rule(
+    "joint_directions",
+    "reject",
+    N_("3-5 joint directions, distinct units, lead carries one"),
+    section="一、1",
+    clause=(
+        "每个重大攻关项目采取联合攻关方式组织，下设3-5个联合攻关方向；每个联合攻关方向由不同单位承担"
+        "实施，项目牵头申报单位必须承担1个联合攻关方向"
+    ),
+    why=N_("必须 (must): the call fixes how a major project is organised."),
+)
 def check_joint_directions(ctx: ScreeningContext) -> list[Finding]:
     """Rule 4: 3–5 joint directions, each by a different unit, one carried by the lead unit."""
     out: list[Finding] = []
@@ -425,62 +524,56 @@ def check_joint_directions(ctx: ScreeningContext) -> list[Finding]:
         pid, lead = p["proposal_id"], p["lead_unit_id"]
         jd = ctx.joint.get(pid, [])
         if not lo <= len(jd) <= hi:
-            out.append(
-                (
-                    pid,
-                    "joint_directions",
-                    "reject",
-                    f"has {len(jd)} joint directions; {lo}–{hi} required",
-                )
-            )
+            msg = Msg("has {n} joint directions; {lo}–{hi} required", n=len(jd), lo=lo, hi=hi)
+            out.append((pid, "joint_directions", "reject", msg))
         by_unit: dict[str, list[str]] = defaultdict(list)
         for s, u in jd:
             if u:
                 by_unit[u].append(str(s))
         for u, ss in by_unit.items():
             if len(ss) > 1:
-                out.append(
-                    (
-                        pid,
-                        "joint_directions",
-                        "reject",
-                        f"{ctx.un(u)} carries joint directions {', '.join(ss)}; each must be "
-                        "carried by a different unit",
-                    )
+                msg = Msg(
+                    "{unit} carries joint directions {seqs}; each must be carried by a "
+                    "different unit",
+                    unit=ctx.un(u),
+                    seqs=", ".join(ss),
                 )
+                out.append((pid, "joint_directions", "reject", msg))
         if jd and lead not in by_unit:
-            out.append(
-                (
-                    pid,
-                    "joint_directions",
-                    "reject",
-                    f"the lead unit {ctx.un(lead)} carries none of the joint directions",
-                )
+            msg = Msg(
+                "the lead unit {unit} carries none of the joint directions", unit=ctx.un(lead)
             )
+            out.append((pid, "joint_directions", "reject", msg))
     return out
 
 
-@rule("pi_employed", "reject", "the PI is employed by the lead unit")
+@rule(
+    "pi_employed",
+    "reject",
+    N_("the PI is employed by the lead unit"),
+    section="二、5",
+    clause="项目负责人须为申报单位的在职人员（与申报单位签订劳动合同）",
+    why=N_("须为 (must be): a PI who is not the applicant's employee may not lead the project."),
+)
 def check_pi_employed(ctx: ScreeningContext) -> list[Finding]:
     """Rule 5: the PI works at the lead unit (current employer or an open employment row)."""
     out: list[Finding] = []
     for p in _rows(ctx):
         pid, pi, lead = p["proposal_id"], p["pi_id"], p["lead_unit_id"]
         if not pi:
-            out.append((pid, "pi_employed", "reject", "no PI is named"))
+            out.append((pid, "pi_employed", "reject", Msg("no PI is named")))
             continue
         units = ctx.current_units(pi, ctx.batch_date[pid])
         if lead in units:
             continue
-        where = ", ".join(sorted(ctx.un(u) for u in units)) or "no recorded unit"
-        out.append(
-            (
-                pid,
-                "pi_employed",
-                "reject",
-                f"PI {ctx.pn(pi)} works at {where}, not at the lead unit {ctx.un(lead)}",
-            )
+        where: Msg | str = ", ".join(sorted(ctx.un(u) for u in units)) or Msg("no recorded unit")
+        msg = Msg(
+            "PI {pi} works at {where}, not at the lead unit {lead}",
+            pi=ctx.pn(pi),
+            where=where,
+            lead=ctx.un(lead),
         )
+        out.append((pid, "pi_employed", "reject", msg))
     return out
 
 
@@ -513,7 +606,14 @@ def _years(row: dict[str, Any]) -> str:
     return f"{'?' if s is None else int(s)}–{'?' if e is None else int(e)}"
 
 
-@rule("pi_in_progress", "reject", "PI has no in-progress provincial project (not 定向委托)")
+@rule(
+    "pi_in_progress",
+    "reject",
+    N_("PI has no in-progress provincial project (not 定向委托)"),
+    section="二、5",
+    clause="有在研省科技计划项目的项目负责人，不得牵头申报本年度项目（定向委托项目除外）。",
+    why=N_("不得 (may not)."),
+)
 def check_pi_in_progress(ctx: ScreeningContext) -> list[Finding]:
     """Rule 6: a PI leading an in-progress provincial project may not lead a new one."""
     out: list[Finding] = []
@@ -522,19 +622,24 @@ def check_pi_in_progress(ctx: ScreeningContext) -> list[Finding]:
         if not pi or ctx.mode(p["direction_code"]) == DIRECTED:
             continue
         for row in _in_progress_by(ctx, ctx.batch_date[pid].year, "pi_id").get(pi, []):
-            out.append(
-                (
-                    pid,
-                    "pi_in_progress",
-                    "reject",
-                    f"PI {ctx.pn(pi)} leads in-progress provincial project {row['project_id']} "
-                    f"({_years(row)})",
-                )
+            msg = Msg(
+                "PI {pi} leads in-progress provincial project {project} ({years})",
+                pi=ctx.pn(pi),
+                project=row["project_id"],
+                years=_years(row),
             )
+            out.append((pid, "pi_in_progress", "reject", msg))
     return out
 
 
-@rule("one_per_pi", "reject", "one application per PI per year (not 定向委托)")
+@rule(
+    "one_per_pi",
+    "reject",
+    N_("one application per PI per year (not 定向委托)"),
+    section="二、5",
+    clause="同一年度同一项目负责人只能申报一项省科技计划项目（定向委托项目除外）。",
+    why=N_("只能 (only one): every application of such a PI is flagged for the officer to settle."),
+)
 def check_one_per_pi(ctx: ScreeningContext) -> list[Finding]:
     """Rule 7: a PI with several applications in a year (定向委托 excepted): all are flagged."""
     groups: dict[tuple[str, int], list[str]] = defaultdict(list)
@@ -546,17 +651,14 @@ def check_one_per_pi(ctx: ScreeningContext) -> list[Finding]:
     for (pi, year), pids in groups.items():
         if len(pids) < 2:
             continue
-        ids = ", ".join(sorted(pids))
-        for pid in pids:
-            out.append(
-                (
-                    pid,
-                    "one_per_pi",
-                    "reject",
-                    f"PI {ctx.pn(pi)} has {len(pids)} applications in {year} ({ids}); one per "
-                    "PI per year",
-                )
-            )
+        msg = Msg(
+            "PI {pi} has {n} applications in {year} ({ids}); one per PI per year",
+            pi=ctx.pn(pi),
+            n=len(pids),
+            year=year,
+            ids=", ".join(sorted(pids)),
+        )
+        out.extend((pid, "one_per_pi", "reject", msg) for pid in pids)
     return out
 
 
@@ -575,34 +677,43 @@ def _lead_in_progress(
         for row in _in_progress_by(ctx, ctx.batch_date[pid].year, "lead_unit_id").get(lead, []):
             if not counts(_str(row["mode"])):
                 continue
-            out.append(
-                (
-                    pid,
-                    rule_id,
-                    "reject",
-                    f"lead enterprise {ctx.un(lead)} leads in-progress {what} "
-                    f"{row['project_id']} ({_years(row)}); direction {p['direction_code']} is "
-                    f"{mode}",
-                )
+            msg = Msg(
+                "lead enterprise {unit} leads in-progress {what} {project} ({years}); "
+                "direction {direction} is {mode}",
+                unit=ctx.un(lead),
+                what=Msg(what),
+                project=row["project_id"],
+                years=_years(row),
+                direction=p["direction_code"],
+                mode=mode,
             )
+            out.append((pid, rule_id, "reject", msg))
     return out
 
 
 @rule(
-    "open_call_lead_in_progress", "reject", "揭榜挂帅: lead enterprise has no in-progress 揭榜挂帅"
+    "open_call_lead_in_progress",
+    "reject",
+    N_("揭榜挂帅: lead enterprise has no in-progress 揭榜挂帅"),
+    section="附件1 揭榜挂帅方向的有关说明（如3002）",
+    clause="有在研揭榜挂帅省科技计划项目的企业不得牵头申报",
+    why=N_("不得 (may not), in the notes of every 揭榜挂帅 direction."),
 )
 def check_open_call_lead_in_progress(ctx: ScreeningContext) -> list[Finding]:
     """Rule 8: in a 揭榜挂帅 direction, a lead enterprise with an in-progress 揭榜挂帅 project."""
     return _lead_in_progress(
         ctx, "open_call_lead_in_progress", OPEN_CALL, lambda m: m == OPEN_CALL,
-        f"{OPEN_CALL} project",
+        N_("揭榜挂帅 project"),
     )  # fmt: skip
 
 
 @rule(
     "competitive_lead_in_progress",
     "reject",
-    "竞争择优: lead enterprise has no in-progress provincial project (定向委托 excepted)",
+    N_("竞争择优: lead enterprise has no in-progress provincial project (定向委托 excepted)"),
+    section="附件1 3001 有关说明",
+    clause="有在研省科技计划项目的企业不得牵头申报（定向委托项目除外）",
+    why=N_("不得 (may not), in the notes of direction 3001 (竞争择优)."),
 )
 def check_competitive_lead_in_progress(ctx: ScreeningContext) -> list[Finding]:
     """Rule 8b: in a 竞争择优 direction (3001 in 2024: "有在研省科技计划项目的企业不得牵头申报
@@ -610,11 +721,21 @@ def check_competitive_lead_in_progress(ctx: ScreeningContext) -> list[Finding]:
     not a 定向委托 one."""
     return _lead_in_progress(
         ctx, "competitive_lead_in_progress", COMPETITIVE, lambda m: m != DIRECTED,
-        "provincial project",
+        N_("provincial project"),
     )  # fmt: skip
 
 
-@rule("young_share", "warn", "per department, ≥ 40 % of proposals have a young PI or key member")
+@rule(
+    "young_share",
+    "warn",
+    N_("per department, ≥ 40 % of proposals have a young PI or key member"),
+    section="二、5",
+    clause="各主管部门推荐项目中由青年人才担任项目负责人和项目骨干的比例不低于40%。",
+    why=N_(
+        "A share required of each department's recommendations as a whole, not of any one "
+        "proposal; the call names no consequence for a proposal."
+    ),
+)
 def check_young_share(ctx: ScreeningContext) -> list[Finding]:
     """Rule 9: per recommending department, the share of proposals with a PI or key member born
     on or after the cutoff must reach the configured share; else every proposal is warned."""
@@ -646,16 +767,31 @@ def check_young_share(ctx: ScreeningContext) -> list[Finding]:
         n, y = len(items), sum(1 for _, v in items if v)
         if y >= cfg.young_share * n - _EPS:
             continue
-        reason = (
-            f"{dept} recommends {n} proposals, {y} ({100 * y / n:.1f} %) with a PI or key member "
-            f"born on or after {cfg.young_birth_cutoff.isoformat()}; at least "
-            f"{100 * cfg.young_share:g} % required"
+        msg = Msg(
+            "{department} recommends {n} proposals, {young} ({percent:.1f} %) with a PI or key "
+            "member born on or after {cutoff}; at least {share:g} % required",
+            department=dept,
+            n=n,
+            young=y,
+            percent=100 * y / n,
+            cutoff=cfg.young_birth_cutoff.isoformat(),
+            share=100 * cfg.young_share,
         )
-        out.extend((pid, "young_share", "warn", reason) for pid, _ in items)
+        out.extend((pid, "young_share", "warn", msg) for pid, _ in items)
     return out
 
 
-@rule("near_duplicate", "reject", "no near-duplicate applications by the same or related units")
+@rule(
+    "near_duplicate",
+    "reject",
+    N_("no near-duplicate applications by the same or related units"),
+    section="二、6",
+    clause=(
+        "同一单位以及关联单位不得将内容相同或相近的研发项目重复申报省科技计划项目……凡属重复或同时"
+        "申报的，取消立项资格。"
+    ),
+    why=N_("不得 (may not); a repeated application loses its eligibility (取消立项资格)."),
+)
 def check_near_duplicate(ctx: ScreeningContext) -> list[Finding]:
     """Rule 10: two proposals whose lead units are the same or related and whose title+abstract
     TF-IDF (char 2-3-gram) cosine is at or above the threshold: both are flagged."""
@@ -664,17 +800,17 @@ def check_near_duplicate(ctx: ScreeningContext) -> list[Finding]:
     for pid, lead in _tuples(props, ["proposal_id", "lead_unit_id"]):
         if lead:
             by_lead[lead].append(pid)
-    cand: dict[tuple[str, str], tuple[str, str, str, str | None]] = {}
+    cand: dict[tuple[str, str], tuple[str, str, str, str | None, Any]] = {}
     for lead, pids in by_lead.items():
         for i, a in enumerate(pids):
             for b in pids[i + 1 :]:
-                cand[(a, b)] = (lead, lead, "same", None)
+                cand[(a, b)] = (lead, lead, "same", None, None)
     for lead, pids in by_lead.items():
-        for other, rel, via in ctx.related().get(lead, []):
+        for other, rel, via, share in ctx.related().get(lead, []):
             for a in pids:
                 for b in by_lead.get(other, []):
                     if a < b and (a, b) not in cand:
-                        cand[(a, b)] = (lead, other, rel, via)
+                        cand[(a, b)] = (lead, other, rel, via, share)
     if not cand:
         return []
     text = TextIndex.from_proposals(props)
@@ -685,30 +821,46 @@ def check_near_duplicate(ctx: ScreeningContext) -> list[Finding]:
     for (a, b), sim in zip(pairs, sims, strict=True):
         if sim < thr:
             continue
-        la, lb, rel, via = cand[(a, b)]
+        la, lb, rel, via, share = cand[(a, b)]
         back = _INVERSE.get(rel)
         for me, other, mine, theirs, r in ((a, b, la, lb, rel), (b, a, lb, la, back)):
             if mine == theirs:
-                who = f"also led by {ctx.un(mine)}"
+                who = Msg("also led by {unit}", unit=ctx.un(mine))
             elif r is not None:
-                who = "led by " + describe_related(
-                    ctx.un(theirs), r, ctx.un(mine), None if via is None else ctx.un(via)
+                who = Msg(
+                    "led by {unit}; {relation}",
+                    unit=ctx.un(theirs),
+                    relation=ctx.relation(theirs, r, mine, via, share),
                 )
             else:
-                who = f"led by {ctx.un(theirs)}, a unit related to {ctx.un(mine)}"
-            out.append(
-                (
-                    me,
-                    "near_duplicate",
-                    "reject",
-                    f"title and abstract are {sim:.2f} similar to proposal {other} (TF-IDF char "
-                    f"n-gram cosine, threshold {thr:.2f}), {who}",
+                who = Msg(
+                    "led by {unit}, a unit related to {mine}",
+                    unit=ctx.un(theirs),
+                    mine=ctx.un(mine),
                 )
+            msg = Msg(
+                "title and abstract are {similarity:.2f} similar to proposal {other} (TF-IDF "
+                "character n-gram cosine, threshold {threshold:.2f}), {who}",
+                similarity=float(sim),
+                other=other,
+                threshold=thr,
+                who=who,
             )
+            out.append((me, "near_duplicate", "reject", msg))
     return out
 
 
-@rule("deadline", "reject", "submitted by the online deadline")
+@rule(
+    "deadline",
+    "reject",
+    N_("submitted by the online deadline"),
+    section="三、3",
+    clause="本年度项目申报材料网上填报截止时间为2024年8月5日17:30……逾期不予受理。",
+    why=N_(
+        "逾期不予受理 (late applications are not accepted). The heading of section 三 is lost "
+        "in the seed text; the numbering places this clause there."
+    ),
+)
 def check_deadline(ctx: ScreeningContext) -> list[Finding]:
     """Rule 11: submitted after the deadline (a missing submission time is a warning)."""
     out: list[Finding] = []
@@ -717,138 +869,223 @@ def check_deadline(ctx: ScreeningContext) -> list[Finding]:
         dl = ctx.deadline[pid]
         ts = to_timestamp(p["submitted_at"])
         if ts is None:
-            out.append((pid, "deadline", "warn", "no submission time is recorded"))
+            out.append((pid, "deadline", "warn", Msg("no submission time is recorded")))
             continue
         if ts > dl:
-            out.append(
-                (
-                    pid,
-                    "deadline",
-                    "reject",
-                    f"submitted at {ts:%Y-%m-%d %H:%M}, after the deadline {dl:%Y-%m-%d %H:%M}",
-                )
+            msg = Msg(
+                "submitted at {submitted}, after the deadline {deadline}",
+                submitted=ts.strftime("%Y-%m-%d %H:%M"),
+                deadline=dl.strftime("%Y-%m-%d %H:%M"),
             )
+            out.append((pid, "deadline", "reject", msg))
     return out
 
 
-@rule("funding_share", "reject", "request ≤ 50 % of the total budget (≤ 30 % if enterprise-led)")
+@rule(
+    "guide_direction",
+    "reject",
+    N_("the proposal names a direction of the guide"),
+    section="二、1",
+    clause="项目应具有明确的研发任务和创新目标，符合国家和我省的产业、技术政策，属于指南支持重点领域和方向。",
+    why=N_("应 (shall): a proposal outside the guide's directions is not in the call."),
+)
+def check_guide_direction(ctx: ScreeningContext) -> list[Finding]:
+    """The proposal's direction code is in the guide catalogue."""
+    return [
+        (
+            p["proposal_id"],
+            "guide_direction",
+            "reject",
+            Msg(
+                "direction {direction} is not in the guide catalogue", direction=p["direction_code"]
+            ),
+        )
+        for p in _rows(ctx)
+        if p["direction_code"] not in ctx.guide
+    ]
+
+
+_AFTER_REVIEW = N_(
+    "原则上 (in principle) and 通过评审后 (once the project passes review): a limit on the "
+    "funding arranged after review, not a condition of eligibility. Screening warns; "
+    "selection caps the grant at it."
+)
+
+
+@rule(
+    "funding_share",
+    "warn",
+    N_("request ≤ 50 % of the total budget (≤ 30 % if enterprise-led), else the grant is capped"),
+    section="一、5",
+    clause=(
+        "申报项目通过评审后，……原则上通过无偿资助和贷款贴息方式安排的省财政资助经费不超过项目总预算的"
+        "50%，其中：企业牵头申报的项目省财政资助经费不超过项目总预算的30%"
+    ),
+    why=_AFTER_REVIEW,
+)
 def check_funding_share(ctx: ScreeningContext) -> list[Finding]:
-    """Provincial request ≤ max_share of the total budget (max_share_enterprise when the lead
-    unit is an enterprise). Missing figures are a warning."""
+    """Provincial request above max_share of the total budget (max_share_enterprise when the
+    lead unit is an enterprise): the grant will be capped at that share. Missing figures are a
+    warning too."""
     cfg = ctx.config
     out: list[Finding] = []
     for p in _rows(ctx):
         pid = p["proposal_id"]
         req, tot = _num(p["requested_wan"]), _num(p["total_budget_wan"])
         if req is None or tot is None:
-            out.append((pid, "funding_share", "warn", "requested or total budget is missing"))
+            out.append((pid, "funding_share", "warn", Msg("requested or total budget is missing")))
             continue
         ent = _str(ctx.unit.get(p["lead_unit_id"], {}).get("type")) == "enterprise"
         share = cfg.max_share_enterprise if ent else cfg.max_share
         if req > share * tot + _EPS:
-            who = "an enterprise leads" if ent else "the lead is not an enterprise"
-            pct = 100 * req / tot if tot > 0 else float("inf")
-            out.append(
-                (
-                    pid,
-                    "funding_share",
-                    "reject",
-                    f"requests {wan(req)} of a {wan(tot)} total budget ({pct:.1f} %); at most "
-                    f"{100 * share:g} % ({wan(share * tot)}) since {who}",
-                )
+            who = Msg("an enterprise leads") if ent else Msg("the lead is not an enterprise")
+            msg = Msg(
+                "requests {request} of a {total} total budget ({percent:.1f} %); since {who}, "
+                "provincial funding after review is at most {share:g} % of the budget ({cap}): "
+                "if selected, the grant will be capped at {cap}",
+                request=wan(req),
+                total=wan(tot),
+                percent=100 * req / tot if tot > 0 else float("inf"),
+                who=who,
+                share=100 * share,
+                cap=wan(share * tot),
             )
+            out.append((pid, "funding_share", "warn", msg))
     return out
 
 
-@rule("funding_max", "reject", "request ≤ 2000万")
+@rule(
+    "funding_max",
+    "warn",
+    N_("request ≤ 2000万, else the grant is capped"),
+    section="一、5",
+    clause="申报项目通过评审后，……原则上……每个项目省财政资助经费不超过2000万元",
+    why=_AFTER_REVIEW,
+)
 def check_funding_max(ctx: ScreeningContext) -> list[Finding]:
-    """Provincial request ≤ the general cap (2000万)."""
+    """Provincial request above the general cap (2000万): the grant will be capped at it."""
     cap = ctx.config.max_request_wan
     out: list[Finding] = []
     for p in _rows(ctx):
         req = _num(p["requested_wan"])
         if req is not None and req > cap + _EPS:
-            out.append(
-                (
-                    p["proposal_id"],
-                    "funding_max",
-                    "reject",
-                    f"requests {wan(req)}; at most {wan(cap)}",
-                )
+            msg = Msg(
+                "requests {request}; provincial funding after review is at most {cap} per "
+                "project: if selected, the grant will be capped at {cap}",
+                request=wan(req),
+                cap=wan(cap),
             )
+            out.append((p["proposal_id"], "funding_max", "warn", msg))
     return out
 
 
-@rule("direction_cap", "reject", "request ≤ the direction's cap")
+@rule(
+    "direction_cap",
+    "warn",
+    N_("request ≤ the direction's cap, else the grant is capped"),
+    section="附件1 各指南方向有关说明（如1001）",
+    clause="省财政资助经费原则上不超过2000万元",
+    why=N_(
+        "原则上 (in principle): each direction's cap bounds the grant, which selection caps; it "
+        "is not a condition of eligibility."
+    ),
+)
 def check_direction_cap(ctx: ScreeningContext) -> list[Finding]:
-    """Provincial request ≤ the guide direction's cap; an unknown direction is rejected and a
-    direction without a known cap is a warning."""
+    """Provincial request above the guide direction's cap: the grant will be capped at it. A
+    direction without a known cap is a warning to check by hand."""
     out: list[Finding] = []
     for p in _rows(ctx):
         pid, code = p["proposal_id"], p["direction_code"]
         g = ctx.guide.get(code)
         if g is None:
-            out.append(
-                (pid, "direction_cap", "reject", f"direction {code} is not in the guide catalogue")
-            )
-            continue
+            continue  # guide_direction rejects it
         cap, req = _num(g.get("cap_wan")), _num(p["requested_wan"])
         if cap is None:
-            out.append(
-                (
-                    pid,
-                    "direction_cap",
-                    "warn",
-                    f"direction {code} has no known funding cap; check by hand",
-                )
+            msg = Msg(
+                "direction {direction} has no known funding cap; check by hand", direction=code
             )
+            out.append((pid, "direction_cap", "warn", msg))
         elif req is not None and req > cap + _EPS:
-            out.append(
-                (
-                    pid,
-                    "direction_cap",
-                    "reject",
-                    f"requests {wan(req)}; direction {code} caps provincial funding at {wan(cap)}",
-                )
+            msg = Msg(
+                "requests {request}; direction {direction} funds at most {cap} per project in "
+                "principle: if selected, the grant will be capped at {cap}",
+                request=wan(req),
+                direction=code,
+                cap=wan(cap),
             )
+            out.append((pid, "direction_cap", "warn", msg))
     return out
 
 
-@rule("duration", "reject", "duration ≤ the direction's max years (3–5 years in general)")
+@rule(
+    "duration",
+    "reject",
+    N_("duration ≤ the direction's maximum years"),
+    section="附件1 各指南方向有关说明（如1001）",
+    clause="项目执行期不超过3年",
+    why=N_("不超过 (at most) with no 原则上: a hard limit of the direction."),
+)
 def check_duration(ctx: ScreeningContext) -> list[Finding]:
-    """Duration above the direction's max_years is rejected; outside min–max years, a warning."""
-    cfg = ctx.config
+    """Duration above the direction's max_years is rejected; a missing duration is a warning."""
     out: list[Finding] = []
     for p in _rows(ctx):
         pid, code = p["proposal_id"], p["direction_code"]
         d = _num(p["duration_years"])
         if d is None:
-            out.append((pid, "duration", "warn", "no duration is given"))
+            out.append((pid, "duration", "warn", Msg("no duration is given")))
             continue
         mx = _num(ctx.guide.get(code, {}).get("max_years"))
         if mx is not None and d > mx:
-            out.append(
-                (
-                    pid,
-                    "duration",
-                    "reject",
-                    f"runs {d:g} years; direction {code} allows at most {mx:g}",
-                )
+            msg = Msg(
+                "runs {years:g} years; direction {direction} allows at most {max:g}",
+                years=d,
+                direction=code,
+                max=mx,
             )
-        elif not cfg.min_years <= d <= cfg.max_years:
-            out.append(
-                (
-                    pid,
-                    "duration",
-                    "warn",
-                    f"runs {d:g} years; projects normally run "
-                    f"{cfg.min_years}–{cfg.max_years} years",
-                )
-            )
+            out.append((pid, "duration", "reject", msg))
     return out
 
 
-@rule("credit", "reject", "no active credit penalty (失信) on a lead/joint unit or the PI")
+@rule(
+    "duration_range",
+    "warn",
+    N_("duration within the usual 3–5 years"),
+    section="一、1",
+    clause="项目实施周期一般为3-5年。",
+    why=N_("一般 (generally): a usual range, not a limit."),
+)
+def check_duration_range(ctx: ScreeningContext) -> list[Finding]:
+    """Duration outside min_years–max_years (warning), where the direction's own maximum is
+    not already broken."""
+    cfg = ctx.config
+    out: list[Finding] = []
+    for p in _rows(ctx):
+        pid, code = p["proposal_id"], p["direction_code"]
+        d = _num(p["duration_years"])
+        mx = _num(ctx.guide.get(code, {}).get("max_years"))
+        if d is None or (mx is not None and d > mx) or cfg.min_years <= d <= cfg.max_years:
+            continue
+        msg = Msg(
+            "runs {years:g} years; projects generally run {lo}–{hi} years",
+            years=d,
+            lo=cfg.min_years,
+            hi=cfg.max_years,
+        )
+        out.append((pid, "duration_range", "warn", msg))
+    return out
+
+
+@rule(
+    "credit",
+    "reject",
+    N_("no active credit penalty (失信) on a lead/joint unit or the PI"),
+    section="二、10",
+    clause="严禁剽窃他人科研成果、侵犯他人知识产权、伪造材料骗取申报资格等失信行为。因科研失信记……",
+    why=N_(
+        "严禁 (strictly forbidden). The sentence on 失信 records is cut in the seed text after "
+        "因科研失信记; in practice a unit or person under an active penalty may not apply."
+    ),
+)
 def check_credit(ctx: ScreeningContext) -> list[Finding]:
     """A lead or joint unit, or the PI, under a credit penalty active at the batch date."""
     cp = ctx.tables["credit_penalties"]
@@ -876,25 +1113,43 @@ def check_credit(ctx: ScreeningContext) -> list[Finding]:
             for s, e, why in pens.get((st, sid), []):
                 if (s is None or s <= day) and (e is None or e >= day):
                     if st == "person":
-                        who = f"PI {ctx.pn(sid)}"
+                        who = Msg("PI {name}", name=ctx.pn(sid))
                     elif sid == p["lead_unit_id"]:
-                        who = f"lead unit {ctx.un(sid)}"
+                        who = Msg("lead unit {name}", name=ctx.un(sid))
                     else:
-                        who = f"joint unit {ctx.un(sid)}"
-                    span = f"from {s.isoformat() if s else '?'} to {e.isoformat() if e else 'open'}"
-                    tail = f": {why}" if why else ""
-                    out.append(
-                        (
-                            pid,
-                            "credit",
-                            "reject",
-                            f"{who} has an active credit penalty (失信) {span}{tail}",
-                        )
+                        who = Msg("joint unit {name}", name=ctx.un(sid))
+                    start = s.isoformat() if s else "?"
+                    span = (
+                        Msg("from {start} to {end}", start=start, end=e.isoformat())
+                        if e
+                        else Msg("since {start}", start=start)
                     )
+                    if why:
+                        msg = Msg(
+                            "{who} has an active credit penalty (失信) {span}: {reason}",
+                            who=who,
+                            span=span,
+                            reason=why,
+                        )
+                    else:
+                        msg = Msg(
+                            "{who} has an active credit penalty (失信) {span}", who=who, span=span
+                        )
+                    out.append((pid, "credit", "reject", msg))
     return out
 
 
-@rule("own_funds", "warn", "own funds + provincial request cover the total budget")
+@rule(
+    "own_funds",
+    "warn",
+    N_("own funds + provincial request cover the total budget"),
+    section="",
+    clause="",
+    why=N_(
+        "Practice, not a clause of the call: a budget that does not add up is likely a form "
+        "error for the officer to check."
+    ),
+)
 def check_own_funds(ctx: ScreeningContext) -> list[Finding]:
     """Own funds plus the provincial request should cover the total budget (warning if not)."""
     out: list[Finding] = []
@@ -903,19 +1158,29 @@ def check_own_funds(ctx: ScreeningContext) -> list[Finding]:
         if own is None or req is None or tot is None:
             continue
         if own + req < tot - 1e-6:
-            out.append(
-                (
-                    p["proposal_id"],
-                    "own_funds",
-                    "warn",
-                    f"own funds {wan(own)} + provincial {wan(req)} = {wan(own + req)} do not cover "
-                    f"the total budget {wan(tot)}",
-                )
+            msg = Msg(
+                "own funds {own} + provincial {request} = {sum} do not cover the total budget "
+                "{total}",
+                own=wan(own),
+                request=wan(req),
+                sum=wan(own + req),
+                total=wan(tot),
             )
+            out.append((p["proposal_id"], "own_funds", "warn", msg))
     return out
 
 
-@rule("recusal_requests", "warn", "at most 3 recusal requests (experts or units) per proposal")
+@rule(
+    "recusal_requests",
+    "warn",
+    N_("at most 3 recusal requests (experts or units) per proposal"),
+    section="",
+    clause="",
+    why=N_(
+        "Practice, not a clause of the call (common review practice allows about 3 requests); "
+        "the conflicts stage honours every request until the officer removes the extra ones."
+    ),
+)
 def check_recusal_requests(ctx: ScreeningContext) -> list[Finding]:
     """Practice, not the call: a proposal asking to avoid more experts or units than
     ``max_recusals`` (warning). The conflicts stage honours every request on file until an
@@ -930,15 +1195,14 @@ def check_recusal_requests(ctx: ScreeningContext) -> list[Finding]:
     for p in _rows(ctx):
         names = asked.get(p["proposal_id"], [])
         if len(names) > cap:
-            out.append(
-                (
-                    p["proposal_id"],
-                    "recusal_requests",
-                    "warn",
-                    f"the applicants ask to avoid {len(names)} experts or units "
-                    f"({', '.join(names)}); at most {cap} are allowed",
-                )
+            msg = Msg(
+                "the applicants ask to avoid {n} experts or units ({names}); at most {cap} are "
+                "allowed",
+                n=len(names),
+                names=", ".join(names),
+                cap=cap,
             )
+            out.append((p["proposal_id"], "recusal_requests", "warn", msg))
     return out
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from assign.conflicts import load_policy
+from models import places
 from models.vocab import FORMATS
 from scoring.simulate import draw_truth
 
@@ -32,7 +34,8 @@ __all__ = [
 #: Exact columns of every table kind the generator writes, in file order.
 COLUMNS: dict[str, tuple[str, ...]] = {k: v for k, v in FORMATS.items() if k != "reviews"}
 
-#: Rule ids (see the screening rules) this generator plants, one per planted proposal.
+#: Rule ids (see the screening rules) this generator plants, one per planted proposal. The
+#: funding limits are warnings (the grant is capped after review); the others reject.
 PLANTABLE_RULES: tuple[str, ...] = (
     "direction_cap",
     "funding_share",
@@ -44,6 +47,7 @@ PLANTABLE_RULES: tuple[str, ...] = (
     "deadline",
     "credit",
     "pi_employed",
+    "duration",
 )
 
 BATCH_ID = "2024"
@@ -171,19 +175,6 @@ _TYPE_PREFIX = {
     "other": "59",
 }
 _CODE_CHARS = np.array(list("0123456789ABCDEFGHJKLMNPQRTUWXY"))
-_PROVINCE_CODE = {
-    "江苏": "32",
-    "上海": "31",
-    "北京": "11",
-    "浙江": "33",
-    "安徽": "34",
-    "广东": "44",
-    "湖北": "42",
-    "陕西": "61",
-    "四川": "51",
-    "山东": "37",
-    "天津": "12",
-}
 _RECUSAL_REASONS = (
     "存在直接竞争关系",
     "曾有学术争议",
@@ -460,6 +451,8 @@ def _plan(
         "funding_max": np.isnan(cap) | (cap > FUNDING_MAX_WAN + 20),
         "pi_in_progress": known_mode,
         "one_per_pi": known_mode,
+        # one year over a direction limit of 3 or 4 years stays within the usual 3-5 years
+        "duration": dirs["max_years"].to_numpy()[dir_idx] <= 4,
     }
     free = np.ones(n, dtype=bool)
     order = list(PLANTABLE_RULES)
@@ -618,14 +611,12 @@ def _make_units(
             for i, e in zip(idx, extra, strict=True)
         ]
     unit_ids = _ids("U", n, 5)
-    prov_code = np.array([_PROVINCE_CODE[p] for p in provinces], dtype=object)
-    city_code = np.array(
-        [
-            f"{CITIES.index(c) + 1:02d}" if p == "江苏" else "01"
-            for c, p in zip(cities, provinces, strict=True)
-        ],
-        dtype=object,
-    )
+    pairs = list(zip(provinces, cities, strict=True))
+    codes = {pc: _place_codes(*pc) for pc in set(pairs)}
+    province_codes = np.array([codes[pc][0] for pc in pairs], dtype=object)
+    city_codes = np.array([codes[pc][1] for pc in pairs], dtype=object)
+    prov_code = np.array([c[:2] for c in province_codes], dtype=object)
+    city_code = np.array([c[2:4] for c in city_codes], dtype=object)
     body = _CODE_CHARS[rng.integers(0, len(_CODE_CHARS), (n, 10))]
     body = np.array(["".join(r) for r in body], dtype=object)
     # the position index keeps codes unique
@@ -642,6 +633,8 @@ def _make_units(
             "city": cities,
             "province": provinces,
             "credit_code": credit,
+            "province_code": province_codes,
+            "city_code": city_codes,
         }
     )
     rel = pd.DataFrame(
@@ -653,6 +646,15 @@ def _make_units(
         }
     )
     return units, rel, group
+
+
+def _place_codes(province: str, city: str) -> tuple[str, str]:
+    """GB/T 2260 codes of a generated unit's province and city."""
+    prov = places.province(province)
+    town = None if prov is None else places.city(city, prov)
+    if prov is None or town is None:
+        raise GenerateInputError(f"internal: {province} / {city} is not a known place")
+    return prov.code, town.code
 
 
 def _departments(rng: np.random.Generator, units: pd.DataFrame) -> np.ndarray:
@@ -901,14 +903,19 @@ def generate_batch(
     pool_any = js
     pool_ent = js[utype[:n_js] == "enterprise"]
     pool_non_ent = js[utype[:n_js] != "enterprise"]
-    parents = np.unique(unit_rel["unit_id"].map(lambda s: int(s[1:]) - 1).to_numpy())
+    # units held by a parent in a way that makes them related (a minority stake does not)
+    relatedness = load_policy().relatedness
     children_of: dict[int, list[int]] = {}
-    for a, b in zip(
+    for a, b, kind, share in zip(
         unit_rel["unit_id"].map(lambda s: int(s[1:]) - 1),
         unit_rel["related_unit_id"].map(lambda s: int(s[1:]) - 1),
+        unit_rel["kind"],
+        unit_rel["share"],
         strict=True,
     ):
-        children_of.setdefault(int(a), []).append(int(b))
+        if relatedness.counts(kind, share):
+            children_of.setdefault(int(a), []).append(int(b))
+    parents = np.array(sorted(children_of), dtype=np.int64)
     dept_of_unit = _departments(rng, units)
 
     # ---- lead units
@@ -1006,6 +1013,8 @@ def generate_batch(
     lo_y = np.minimum(3, maxy)
     hi_y = np.maximum(lo_y, np.minimum(5, maxy))
     duration = rng.integers(lo_y, hi_y + 1)
+    m = rule == "duration"
+    duration[m] = maxy[m] + 1
     dl = np.datetime64("2024-08-05T17:30")
     back = np.minimum(rng.exponential(3 * 24 * 60, P), 28 * 24 * 60).astype(np.int64) + 1
     sub = dl - back.astype("timedelta64[m]")
@@ -1189,6 +1198,7 @@ def generate_batch(
     ex_prog = np.concatenate([e_prog, p_prog[t_prop[team_exp - off_t]]])
     ex_unit = p_unit[expert_person]
     ex_province = units["province"].to_numpy()[ex_unit]
+    ex_province_code = units["province_code"].to_numpy()[ex_unit]
     expert_ids = person_ids[expert_person]
 
     # heads that are experts
@@ -1278,6 +1288,7 @@ def generate_batch(
             "province": ex_province,
             "max_load": max_load,
             "active": active,
+            "province_code": ex_province_code,
         }
     )
 
@@ -1613,6 +1624,8 @@ def generate_batch(
         pi_unit_id=units["unit_id"].to_numpy()[p_unit[pi_person]],
         J=J,
         unit_ids=units["unit_id"].to_numpy(),
+        duration=duration,
+        max_years=maxy,
     )
     truth_p, truth_e = draw_truth(list(proposal_ids), list(expert_ids), seed=seed)
     tables = {
@@ -1801,6 +1814,8 @@ def _planted_table(
     pi_unit_id: np.ndarray,
     J: np.ndarray,
     unit_ids: np.ndarray,
+    duration: np.ndarray,
+    max_years: np.ndarray,
 ) -> pd.DataFrame:
     """One row per planted (proposal_id, rule) with a sentence stating the break."""
     rows: list[tuple[str, str, str]] = []
@@ -1829,6 +1844,8 @@ def _planted_table(
             d = f"submitted at {submitted[p]}, after the {DEADLINE} deadline"
         elif r == "credit":
             d = f"lead unit {lead_id[p]} has an active credit penalty"
+        elif r == "duration":
+            d = f"runs {duration[p]} years, over the {max_years[p]}-year limit of {codes[p]}"
         else:
             d = f"PI {pi_ids[p]} is employed by {pi_unit_id[p]}, not by the lead unit {lead_id[p]}"
         rows.append((str(proposal_ids[p]), r, d))

@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from assign.pipeline import AssignOptions
+from assign.screening import RULES, SEVERITIES
 from data.build_guide import load_guide
 from data.generate import generate_batch, write_batch
 from models import assign_jobs, jobs, screen_jobs, select_jobs
@@ -26,21 +27,27 @@ DB_NAME = "reviewopt.db"
 
 
 def _planted_check(engine: Engine) -> dict[str, Any]:
+    """The generator's planted breaks against the findings, by the rules' severities: reject
+    plants found as rejects (and proposals rejected without one), warning plants (the funding
+    limits, capped after review) found as warnings."""
     with session(engine) as s:
         planted = set(s.execute(select(Planted.proposal_id, Planted.rule)).all())
-        rejected = set(
-            s.execute(
-                select(Finding.proposal_id, Finding.rule).where(
-                    Finding.severity == "reject", Finding.waived_by.is_(None)
-                )
-            ).all()
-        )
-    planted_ids = {p for p, _ in planted}
+        found = s.execute(
+            select(Finding.proposal_id, Finding.rule, Finding.severity).where(
+                Finding.waived_by.is_(None)
+            )
+        ).all()
+    rejected = {(p, r) for p, r, sev in found if sev == "reject"}
+    warned = {(p, r) for p, r, sev in found if sev == "warn"}
+    plants = {sev: {(p, r) for p, r in planted if RULES[r].severity == sev} for sev in SEVERITIES}
+    planted_ids = {p for p, _ in plants["reject"]}
     rejected_ids = {p for p, _ in rejected}
     return {
-        "planted": len(planted),
-        "planted_found": len(planted & rejected),
+        "planted": len(plants["reject"]),
+        "planted_found": len(plants["reject"] & rejected),
         "unplanted_rejections": len(rejected_ids - planted_ids),
+        "planted_warnings": len(plants["warn"]),
+        "planted_warnings_found": len(plants["warn"] & warned),
     }
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import Column, Table
 
 from models.checks import ROW_CHECKS
+from models.places import normalise_places
 from models.problems import InvalidInput, Problem, escape_formula, unescape_formula
 from models.schema import IMPORT_KINDS, Base
 
@@ -549,6 +550,7 @@ def import_file(session: Session, kind: str, path: Path) -> ImportCounts:
     cls = kind_class(kind)
     raw = read_raw(path, kind)
     rows, problems, ignored = validate(raw, kind)
+    problems += normalise_places(kind, rows, raw.file)
     if rows:
         problems += _check_duplicates(cls, rows, raw.file)
         problems += _check_references(session, cls, rows, raw.file)

@@ -129,6 +129,9 @@ class Unit(Base):
     credit_code: Mapped[str | None] = mapped_column(String(32), info=col("统一社会信用代码"))
     # a soft reference: units are loaded before people, so the head is not checked on import
     head_id: Mapped[str | None] = mapped_column(String(32), info=col("单位负责人"))
+    # GB/T 2260 codes of the province and city, filled on import from the names (models.places)
+    province_code: Mapped[str | None] = mapped_column(String(6), info=col("省份代码"))
+    city_code: Mapped[str | None] = mapped_column(String(6), info=col("城市代码"))
 
 
 class UnitRelation(Base):
@@ -206,6 +209,7 @@ class Expert(Base):
     province: Mapped[str | None] = mapped_column(String(32), info=col("所在省份"))
     max_load: Mapped[int | None] = mapped_column(Integer, info=col("评审上限"))
     active: Mapped[bool] = mapped_column(Boolean, default=True, info=col("在库"))
+    province_code: Mapped[str | None] = mapped_column(String(6), info=col("省份代码"))
 
 
 class DirectionExpert(Base):

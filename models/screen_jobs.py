@@ -20,6 +20,7 @@ from assign.pipeline import expert_frame, proposal_frame
 from assign.pool import filter_pool
 from assign.screening import ScreeningConfig, ScreeningResult, screen
 from models.db import audit, batch_lock, check_schema, digest, get_batch, session
+from models.i18n import join_stored
 from models.jobs import load_tables
 from models.schema import (
     Batch,
@@ -58,9 +59,14 @@ def screen_job(
     *,
     actor: str,
     similarity_threshold: float | None = None,
+    policy_file: Path | None = None,
 ) -> ScreeningResult:
-    """Screen every proposal of the batch; store findings (keeping waivers) and statuses."""
+    """Screen every proposal of the batch; store findings (keeping waivers) and statuses.
+
+    Related units are those of the conflict policy (``policy_file`` over the defaults), the
+    definition the conflicts stage reads."""
     check_schema(engine)
+    relatedness = load_policy(policy_file).relatedness
     with session(engine) as s:
         batch = get_batch(s, batch_id)
     with batch_lock(engine, batch.batch_id), session(engine) as s, s.begin():
@@ -72,7 +78,9 @@ def screen_job(
                 select(Finding).where(Finding.proposal_id.in_(ids), Finding.waived_by.is_not(None))
             )
         }
-        config = ScreeningConfig(deadline=batch.deadline, batch_date=batch.batch_date)
+        config = ScreeningConfig(
+            deadline=batch.deadline, batch_date=batch.batch_date, relatedness=relatedness
+        )
         if similarity_threshold is not None:
             config = replace(config, similarity_threshold=similarity_threshold)
         result = screen(tables, tables["guide"], config=config, waivers=waived)
@@ -90,7 +98,11 @@ def screen_job(
 
 
 def _config_params(config: ScreeningConfig) -> dict[str, Any]:
-    return {k: (sorted(v) if isinstance(v, frozenset) else v) for k, v in vars(config).items()}
+    return {**_params(vars(config)), "relatedness": _params(vars(config.relatedness))}
+
+
+def _params(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (sorted(v) if isinstance(v, frozenset) else v) for k, v in values.items()}
 
 
 def _status_counts(result: ScreeningResult) -> str:
@@ -106,9 +118,10 @@ def _store_screening(
 ) -> None:
     s.execute(delete(Finding).where(Finding.proposal_id.in_(ids)))
     s.execute(delete(ScreeningStatus).where(ScreeningStatus.proposal_id.in_(ids)))
+    found = result.findings.assign(reason=[m.to_json() for m in result.findings["reason"]])
     merged = (
-        result.findings.groupby(["proposal_id", "rule"], sort=False)
-        .agg(severity=("severity", "first"), reason=("reason", "; ".join))
+        found.groupby(["proposal_id", "rule"], sort=False)
+        .agg(severity=("severity", _worst), reason=("reason", lambda r: join_stored(list(r))))
         .reset_index()
     )
     rows = [
@@ -131,6 +144,11 @@ def _store_screening(
             for p, st in zip(result.status["proposal_id"], result.status["status"], strict=True)
         ],
     )
+
+
+def _worst(severities: pd.Series) -> str:
+    """The severity of several findings of one rule: reject if any rejects."""
+    return "reject" if (severities == "reject").any() else "warn"
 
 
 def waive_job(
@@ -283,7 +301,7 @@ def conflicts_job(
         s.execute(delete(Conflict).where(Conflict.proposal_id.in_(ids)))
         merged = (
             found.groupby(["proposal_id", "expert_id", "kind"], sort=False)["reason"]
-            .agg("; ".join)
+            .agg(lambda r: join_stored(list(r)))
             .reset_index()
         )
         if len(merged):
@@ -301,7 +319,7 @@ def conflicts_job(
 
 
 def _policy_params(policy: ConflictPolicy) -> dict[str, Any]:
-    return {k: (sorted(v) if isinstance(v, frozenset) else v) for k, v in vars(policy).items()}
+    return _params(vars(policy))
 
 
 def stored_conflicts(session: Session, batch: Batch) -> pd.DataFrame:

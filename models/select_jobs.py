@@ -15,7 +15,8 @@ import pandas as pd
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.orm import Session
 
-from assign.graph import DEFAULT_REACH, related_unit_pairs
+from assign.conflicts import load_policy
+from assign.graph import related_unit_pairs
 from models.db import audit, batch_lock, check_schema, digest, get_batch, now, session
 from models.jobs import DEFAULT_METHOD, calibrate_batch
 from models.schema import (
@@ -89,14 +90,17 @@ def _related_groups(s: Session, lead_units: pd.Series) -> pd.Series:
     """Proposal → id of its lead unit's group of related units ('' when unrelated)."""
     rels = pd.DataFrame(
         s.execute(
-            select(UnitRelation.unit_id, UnitRelation.related_unit_id, UnitRelation.kind)
+            select(
+                UnitRelation.unit_id,
+                UnitRelation.related_unit_id,
+                UnitRelation.kind,
+                UnitRelation.share,
+            )
         ).all(),
-        columns=["unit_id", "related_unit_id", "kind"],
+        columns=["unit_id", "related_unit_id", "kind", "share"],
     )
     units = set(lead_units)
-    pairs = related_unit_pairs(
-        rels, reach=DEFAULT_REACH, shareholding=True, include_same=False, units=units
-    )
+    pairs = related_unit_pairs(rels, relatedness=load_policy().relatedness, units=units)
     g = nx.Graph()
     g.add_edges_from(zip(pairs["unit_id"], pairs["other_unit_id"], strict=True))
     group: dict[str, str] = {}

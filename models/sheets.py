@@ -11,7 +11,9 @@ format of every column, and the layouts of the deliverables an officer sends.
   leader first, and a second sheet with the proposals each panel hears).
 
 CSV keeps the English column names unless Chinese headers are asked for; its values never
-change with the language. Contact details (phone, e-mail) appear only in the invitations.
+change with the language, but for the stored messages (screening findings, conflict reasons),
+which are written in the reader's language. Contact details (phone, e-mail) appear only in the
+invitations.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy import Integer, Select, String, case, func, literal, select, union_all
 from sqlalchemy.orm import Session, aliased
 
+from models.i18n import render_stored
 from models.names import beside_ids
 from models.schema import (
     Assignment,
@@ -381,12 +382,21 @@ VIEWS: dict[str, Callable[[], Select]] = {
 }
 
 
+#: Columns that hold stored messages (models.i18n), shown in the reader's language.
+STORED: dict[str, tuple[str, ...]] = {
+    "conflicts": ("reason",),
+    "findings": ("reason",),
+}
+
+
 def frame(session: Session, view: str) -> pd.DataFrame:
-    """The rows of a result view as a frame."""
+    """The rows of a result view as a frame; stored messages rendered in the current language."""
     try:
         query = VIEWS[view]()
     except KeyError:
         raise ValueError(f"unknown view {view!r}; expected one of: {', '.join(VIEWS)}") from None
     result = session.execute(query)
     rows = pd.DataFrame([tuple(r) for r in result], columns=list(result.keys()), dtype=object)
+    for column in STORED.get(view, ()):
+        rows[column] = [render_stored(v) for v in rows[column].tolist()]
     return beside_ids(session, rows)

@@ -83,6 +83,8 @@ FORMATS: dict[str, tuple[str, ...]] = {
         "province",
         "credit_code",
         "head_id",
+        "province_code",
+        "city_code",
     ),
     "unit_relations": (
         "unit_id",
@@ -115,6 +117,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
         "province",
         "max_load",
         "active",
+        "province_code",
     ),
     "direction_experts": (
         "person_id",

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from models import names, screen_jobs
-from models.i18n import _
+from models.i18n import _, render_stored
 from models.sheets import write_export
 from scripts.context import Ctx, batch_option, domain_errors, frame_rows, pass_ctx
 from scripts.output import (
@@ -26,15 +26,26 @@ from scripts.output import (
     type=click.FloatRange(0, 1, min_open=True),
     help="Near-duplicate threshold (TF-IDF cosine of title + abstract; default 0.7).",
 )
+@click.option(
+    "--policy",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Conflict policy file (TOML) whose related units (关联单位) screening reads too.",
+)
 @output_options
 @pass_ctx
 @domain_errors
-def screen(ctx: Ctx, batch_id: str | None, similarity: float | None) -> Report:
-    """Screen proposals against the call's eligibility rules (形式审查) and store the findings."""
+def screen(ctx: Ctx, batch_id: str | None, similarity: float | None, policy: Path | None) -> Report:
+    """Screen proposals against the call's eligibility rules (形式审查) and store the findings.
+
+    Every rule, its severity and the clause of the call it quotes: docs/screening_rules.md.
+    A reject rests on a prohibition of the call (不得, 不予受理, 须, 不超过 without 原则上); a
+    funding limit worded 原则上 / 通过评审后 warns that the grant will be capped (selection caps
+    it).
+    """
     from assign.screening import summary_by_direction, summary_by_rule
 
     result = screen_jobs.screen_job(
-        ctx.engine, batch_id, actor=ctx.actor, similarity_threshold=similarity
+        ctx.engine, batch_id, actor=ctx.actor, similarity_threshold=similarity, policy_file=policy
     )
     by_rule = summary_by_rule(result)
     by_dir = summary_by_direction(result)
@@ -140,6 +151,11 @@ def pool(
 @click.option("--coauthor-years", type=int, help="Co-authorship window in years (default 3).")
 @click.option("--former-employment-years", type=int, help="Left the unit within N years (2).")
 @click.option("--shareholding/--no-shareholding", default=None, help="Shareholding relates units.")
+@click.option(
+    "--shareholding-threshold",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Shareholding relates units from this share on (default 0.25 = 25 %).",
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write CSV/XLSX.")
 @output_options
 @pass_ctx
@@ -151,6 +167,7 @@ def conflicts(
     coauthor_years: int | None,
     former_employment_years: int | None,
     shareholding: bool | None,
+    shareholding_threshold: float | None,
     out: Path | None,
 ) -> Report:
     """Find every conflicted (expert, proposal) pair with its reason chain (回避)."""
@@ -160,6 +177,7 @@ def conflicts(
             "coauthor_years": coauthor_years,
             "former_employment_years": former_employment_years,
             "shareholding": shareholding,
+            "shareholding_threshold": shareholding_threshold,
         }.items()
         if v is not None
     }
@@ -193,7 +211,13 @@ def conflicts(
 def explain(ctx: Ctx, expert: str, proposal: str, policy: Path | None) -> Report:
     """Say why EXPERT may not review PROPOSAL (or that nothing does), and why they match."""
     chains, aff = screen_jobs.explain_job(ctx.engine, expert, proposal, policy_file=policy)
-    lines = chains or [f"no conflict of interest between {expert} and {proposal}"]
+    lines = [render_stored(c) for c in chains] or [
+        _(
+            "no conflict of interest between {expert} and {proposal}",
+            expert=expert,
+            proposal=proposal,
+        )
+    ]
     lines.append(
         f"specialty affinity {aff.score:.3f} = {aff.text_weight:g} x text {aff.text_score:.3f}"
         f" + {aff.code_weight:g} x discipline codes {aff.code_score:.3f}; shared codes: "
@@ -204,7 +228,7 @@ def explain(ctx: Ctx, expert: str, proposal: str, policy: Path | None) -> Report
         "expert": expert,
         "proposal": proposal,
         "conflicted": bool(chains),
-        "reasons": chains,
+        "reasons": [render_stored(c, "en") for c in chains],
         "affinity": aff.score,
         "shared_codes": list(aff.shared_codes),
         "shared_terms": [t.text for t in aff.top_terms],

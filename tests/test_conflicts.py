@@ -24,10 +24,10 @@ from assign.conflicts import (
     char_ngram_tfidf,
     collapse_conflicts,
     conflict_chains,
-    explain,
     find_conflicts,
     load_policy,
 )
+from assign.conflicts import explain as explain_stored
 from assign.graph import (
     Normalised,
     build_graph,
@@ -37,9 +37,20 @@ from assign.graph import (
     to_date,
     to_dates,
 )
+from models.i18n import render_stored
 
 BD = date(2024, 8, 5)
 P = "P-3002-07"
+
+
+def en(text: str) -> str:
+    """A stored chain in English."""
+    return render_stored(text, "en")
+
+
+def explain(*args: object, **kw: object) -> list[str]:
+    """The chains of :func:`assign.conflicts.explain` in English."""
+    return [en(c) for c in explain_stored(*args, **kw)]  # type: ignore[arg-type]
 
 
 def frames(**kinds: list[dict]) -> dict[str, pd.DataFrame]:
@@ -141,11 +152,11 @@ def test_subsidiary_employment_reason_text() -> None:
     df = find_conflicts(t, batch_date=BD, policy=ConflictPolicy())
     row = df[(df["expert_id"] == "E1") & (df["proposal_id"] == P)]
     assert list(row["kind"]) == ["employment"]
-    assert row["reason"].iloc[0] == (
+    assert en(row["reason"].iloc[0]) == (
         "张某 works at 苏南智能装备有限公司, a subsidiary of 江苏恒远集团, which leads proposal "
         "P-3002-07"
     )
-    assert explain(t, "E1", P, batch_date=BD) == [row["reason"].iloc[0]]
+    assert explain(t, "E1", P, batch_date=BD) == [en(row["reason"].iloc[0])]
 
 
 def test_same_unit_and_joint_unit_reasons() -> None:
@@ -193,15 +204,18 @@ def test_parent_and_controller_reasons() -> None:
     assert kinds_for(t, "E1", "P-9", pol) == set()
 
 
-def test_shareholding_is_off_by_default() -> None:
-    t = world(**expert("E1", "张某", "U5"))
-    assert kinds_for(t, "E1") == set()
-    pol = ConflictPolicy(shareholding=True)
+def test_shareholding_relates_units_at_or_above_the_threshold() -> None:
+    t = world(**expert("E1", "张某", "U5"))  # U5 holds 10 % of the lead unit U1
+    assert kinds_for(t, "E1") == set()  # a minority stake is no relation
+    pol = ConflictPolicy(shareholding_threshold=0.1)
     assert kinds_for(t, "E1", policy=pol) == {"employment"}
     assert explain(t, "E1", P, batch_date=BD, policy=pol) == [
-        "张某 works at 无锡创投有限公司, a shareholder of 江苏恒远集团, which leads proposal "
+        "张某 works at 无锡创投有限公司, which holds 10% of 江苏恒远集团, which leads proposal "
         "P-3002-07"
     ]
+    assert kinds_for(t, "E1", policy=ConflictPolicy(shareholding=False)) == set()
+    t["unit_relations"].loc[2, "share"] = 0.6
+    assert kinds_for(t, "E1") == {"employment"}
 
 
 def test_unrelated_unit_is_no_conflict() -> None:
@@ -316,12 +330,12 @@ def test_coauthor_reason_text_and_missing_year() -> None:
             },
         )
     )
-    assert explain(t, "E1", P, batch_date=BD) == [
-        "张某 co-authored with 王强 (most recently 2022), who is a key member of proposal "
-        "P-3002-07",
+    assert sorted(explain(t, "E1", P, batch_date=BD)) == [
         "张某 co-applied with 李明 (year unknown), who is the PI of proposal P-3002-07",
         "张某 co-applied with 李明 (year unknown), who is the leader of joint direction 1 of "
         "proposal P-3002-07",
+        "张某 co-authored with 王强 (most recently 2022), who is a key member of proposal "
+        "P-3002-07",
     ]
 
 
@@ -403,12 +417,12 @@ def test_similar_application_across_directions() -> None:
     df = find_conflicts(t, batch_date=BD, policy=ConflictPolicy())
     row = df[(df["expert_id"] == "X2") & (df["proposal_id"] == P)]
     assert list(row["kind"]) == ["similar_application"]
-    assert (
-        row["reason"]
-        .iloc[0]
-        .startswith("韩某 is the PI of proposal P-5001-01, whose title and abstract are 0.9")
+    assert en(row["reason"].iloc[0]).startswith(
+        "韩某 is the PI of proposal P-5001-01, whose title and abstract are 0.9"
     )
-    assert row["reason"].iloc[0].endswith("similar to those of proposal P-3002-07 (threshold 0.60)")
+    assert en(row["reason"].iloc[0]).endswith(
+        "similar to those of proposal P-3002-07 (threshold 0.60)"
+    )
     pol = ConflictPolicy(similarity_threshold=0.99)
     assert kinds_for(t, "X2", policy=pol) == set()
 
@@ -482,7 +496,7 @@ def test_collapse_and_multiple_kinds() -> None:
     one = collapse_conflicts(df)
     row = one[(one["expert_id"] == "E1") & (one["proposal_id"] == P)]
     assert row["kinds"].iloc[0] == "employment;recusal"
-    assert row["reason"].iloc[0] == (
+    assert en(row["reason"].iloc[0]) == (
         "张某 works at 江苏恒远集团, which leads proposal P-3002-07; the applicants of proposal "
         "P-3002-07 asked that 张某 not review it"
     )
@@ -507,8 +521,9 @@ def test_default_policy_file_matches_dataclass_defaults() -> None:
 def test_policy_file_and_overrides(tmp_path: Path) -> None:
     f = tmp_path / "p.toml"
     f.write_text('shareholding = true\ncoauthor_years = 5\nunit_reach = ["parent"]\n')
-    pol = load_policy(f, coauthor_years=4, team_scope=None)
+    pol = load_policy(f, coauthor_years=4, team_scope=None, shareholding_threshold=0.5)
     assert pol.shareholding is True
+    assert pol.relatedness.shareholding_threshold == 0.5
     assert pol.coauthor_years == 4
     assert pol.unit_reach == frozenset({"parent"})
     assert pol.team_scope == "all"
@@ -558,6 +573,7 @@ def random_batch(seed: int) -> dict[str, pd.DataFrame]:
             "unit_id": f"U{rng.integers(nu)}",
             "related_unit_id": f"U{rng.integers(nu)}",
             "kind": str(rng.choice(["parent_of", "controls", "shareholding"])),
+            "share": [None, 0.1, 0.25, 0.6][int(rng.integers(4))],
         }
         for _ in range(rng.integers(0, 6))
     ]
@@ -646,7 +662,8 @@ def random_policy(seed: int) -> ConflictPolicy:
     return ConflictPolicy(
         kinds=kinds,
         unit_reach=reach,
-        shareholding=bool(rng.random() < 0.5),
+        shareholding=bool(rng.random() < 0.7),
+        shareholding_threshold=float(rng.choice([0.2, 0.25, 0.5])),
         former_employment_years=int(rng.integers(0, 4)),
         coauthor_years=int(rng.integers(0, 5)),
         coapplicant_years=int(rng.integers(0, 5)),
@@ -684,7 +701,14 @@ def brute_force(
         ctrl = [
             (r["unit_id"], r["related_unit_id"])
             for r in rel
-            if r["kind"] in ("parent_of", "controls") and r["unit_id"] != r["related_unit_id"]
+            if r["unit_id"] != r["related_unit_id"]
+            and (
+                r["kind"] in ("parent_of", "controls")
+                or pol.shareholding
+                and r["kind"] == "shareholding"
+                and r.get("share") is not None
+                and r["share"] >= pol.shareholding_threshold
+            )
         ]
         if "subsidiary" in pol.unit_reach and (b, a) in ctrl:
             return True
@@ -692,10 +716,6 @@ def brute_force(
             return True
         if "sibling" in pol.unit_reach and any((z, a) in ctrl and (z, b) in ctrl for z, _ in ctrl):
             return True
-        if pol.shareholding:
-            sh = [(r["unit_id"], r["related_unit_id"]) for r in rel if r["kind"] == "shareholding"]
-            if (a, b) in sh or (b, a) in sh:
-                return True
         return False  # fmt: skip
 
     def cutoff() -> date:
@@ -847,16 +867,13 @@ def test_related_units_frame_equals_graph(seed: int) -> None:
     g = build_graph(t)
     units = [f"U{i}" for i in range(6)]
     df = related_unit_pairs(
-        t["unit_relations"], reach=pol.unit_reach, shareholding=pol.shareholding,
-        include_same=True, units=units,
-    )  # fmt: skip
+        t["unit_relations"], relatedness=pol.relatedness, include_same=True, units=units
+    )
     frame = set(df.itertuples(index=False, name=None))
     walk = {
-        (u, o, r, v)
+        (u, *found)
         for u in units
-        for o, r, v in related_units_in_graph(
-            g, u, reach=pol.unit_reach, shareholding=pol.shareholding
-        )
+        for found in related_units_in_graph(g, u, relatedness=pol.relatedness)
     }
     assert frame == walk
 

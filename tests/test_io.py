@@ -103,7 +103,8 @@ def test_import_creates_then_is_idempotent_then_updates(engine: Engine, tmp_path
         (
             "hello world\nthis is not a table\n",
             "units.csv, row 1: expected a table whose header names the units columns "
-            "(unit_id, name, type, city, province, credit_code, head_id)",
+            "(unit_id, name, type, city, province, credit_code, head_id, province_code, "
+            "city_code)",
         ),
     ],
     ids=["missing-column", "bad-enum", "duplicate-id", "empty", "header-only", "not-a-table"],
@@ -248,15 +249,16 @@ def test_import_all_is_all_or_nothing_across_files(engine: Engine, tmp_path: Pat
 
 def test_export_escapes_formula_cells(engine: Engine, tmp_path: Path) -> None:
     text = (
-        "unit_id,name,type,city,province\n"
-        'U1,=HYPERLINK("http://x"),企业,南京,江苏\nU2,@SUM(A1),企业,+A1,江苏\nU3,-2,企业,-x,江苏\n'
+        "unit_id,name,type,city,province,credit_code\n"
+        'U1,=HYPERLINK("http://x"),企业,南京,江苏,9132\nU2,@SUM(A1),企业,南京,江苏,+A1\n'
+        "U3,-2,企业,南京,江苏,-x\n"
     )
     jobs.import_kind(engine, "units", write(tmp_path, "units.csv", text), actor="t")
     result = run(engine, "export", "units")
     assert result.exit_code == 0
     frame = pd.read_csv(pd.io.common.StringIO(result.stdout.lstrip("\ufeff")), dtype=str)
     assert frame["name"].tolist() == ['\'=HYPERLINK("http://x")', "'@SUM(A1)", "-2"]
-    assert frame["city"].tolist() == ["南京", "'+A1", "'-x"]
+    assert frame["credit_code"].tolist() == ["9132", "'+A1", "'-x"]
     out = tmp_path / "units.xlsx"
     assert run(engine, "export", "units", "--format", "xlsx", "--out", str(out)).exit_code == 0
     ws = openpyxl.load_workbook(out).active

@@ -14,9 +14,11 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine, func, select
 
+from assign.screening import RULES
 from data.build_guide import load_guide
 from data.generate import generate_batch, write_batch
 from models.db import batch_lock, session
+from models.demo import _planted_check
 from models.schema import Assignment, AuditEvent, Conflict, Decision, Review
 from scoring.simulate import simulate_reviews
 from scripts.cli import cli
@@ -53,7 +55,12 @@ def test_pipeline_end_to_end(engine: Engine, batch_dir: Path, tmp_path: Path) ->
 
     screened = js(run(engine, "screen", "--json"))
     planted = pd.read_csv(batch_dir / "planted.csv", dtype=str)
-    assert screened["rejected"] == planted["proposal_id"].nunique()
+    rejects = planted["rule"].map(lambda r: RULES[r].severity) == "reject"
+    assert screened["rejected"] == planted.loc[rejects, "proposal_id"].nunique()
+    check = _planted_check(engine)  # the demo's figures: every plant found at its severity
+    assert check["planted"] == rejects.sum() == check["planted_found"]
+    assert check["planted_warnings"] == (~rejects).sum() == check["planted_warnings_found"]
+    assert check["unplanted_rejections"] == 0
 
     assert js(run(engine, "pool", "--json"))["set_aside"] >= 0
     conflicts = js(run(engine, "conflicts", "--json"))

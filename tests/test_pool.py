@@ -116,13 +116,15 @@ def test_title_level_province_filters() -> None:
     assert reasons(t, levels={"A", "B"}) == {
         "E2": "level C is not among the levels asked for (A, B)"
     }
-    assert reasons(t, province_scope="in") == {"E2": "from 上海; this batch uses 江苏 experts only"}
+    assert reasons(t, province_scope="in") == {
+        "E2": "from 上海; this batch uses 江苏省 experts only"
+    }
     assert reasons(t, province_scope="out") == {
-        "E1": "from 江苏; this batch uses experts from outside only"
+        "E1": "from 江苏省; this batch uses experts from outside only"
     }
     both = reasons(t, levels={"A"}, province_scope="in")
     assert both == {
-        "E2": "level C is not among the levels asked for (A); from 上海; this batch uses 江苏 "
+        "E2": "level C is not among the levels asked for (A); from 上海; this batch uses 江苏省 "
         "experts only"
     }
     long = pool_reasons(t, batch_date=BD, levels={"A"}, province_scope="in")

@@ -7,6 +7,7 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
+from assign.graph import Relatedness
 from assign.screening import (
     RULES,
     ScreeningConfig,
@@ -31,10 +32,12 @@ RULE_IDS = [
     "young_share",
     "near_duplicate",
     "deadline",
+    "guide_direction",
     "funding_share",
     "funding_max",
     "direction_cap",
     "duration",
+    "duration_range",
     "credit",
     "own_funds",
     "recusal_requests",
@@ -113,10 +116,12 @@ def base() -> dict[str, list[dict]]:
 
 
 def run(rows: dict[str, list[dict]], rule: str, **cfg: object) -> pd.DataFrame:
+    """The findings of ``rule``, their reasons rendered in English."""
     t = {k: pd.DataFrame(v) for k, v in rows.items()}
     res = screen(t, GUIDE, config=ScreeningConfig(**cfg))  # type: ignore[arg-type]
     f = res.findings
-    return f[f["rule"] == rule]
+    f = f[f["rule"] == rule]
+    return f.assign(reason=[m.render("en") for m in f["reason"]])
 
 
 def reasons(rows: dict[str, list[dict]], rule: str, **cfg: object) -> list[str]:
@@ -150,7 +155,7 @@ def test_units_in_jiangsu() -> None:
     rows = base()
     rows["joint_directions"] = joints(units=("L1", "UNIV", "E2", "SH"))
     assert reasons(rows, "units_in_jiangsu") == [
-        "joint unit 上海远景科技有限公司 is registered in 上海, not in 江苏"
+        "joint unit 上海远景科技有限公司 is registered in 上海市, not in 江苏省"
     ]
     rows["joint_directions"] = joints(units=("L1", "UNIV", "E2", "ZZ"))
     assert reasons(rows, "units_in_jiangsu") == ["joint unit ZZ is not in the units table"]
@@ -171,14 +176,19 @@ def test_related_joint_units_and_shareholding_switch() -> None:
     rows = base()
     rows["unit_relations"] = [{"unit_id": "L1", "related_unit_id": "E2", "kind": "parent_of"}]
     assert reasons(rows, "related_joint_units") == [
-        "苏州光电有限公司, a subsidiary of 江苏恒远集团; 苏州光电有限公司 (joint direction 3) and "
-        "江苏恒远集团 (the lead unit) are related units applying together"
+        "苏州光电有限公司 (joint direction 3) and 江苏恒远集团 (the lead unit) are related units "
+        "applying together: 苏州光电有限公司 is a subsidiary of 江苏恒远集团"
     ]
-    rows["unit_relations"] = [
-        {"unit_id": "E2", "related_unit_id": "L1", "kind": "shareholding", "share": 0.05}
+    stake = {"unit_id": "E2", "related_unit_id": "L1", "kind": "shareholding", "share": 0.6}
+    rows["unit_relations"] = [stake]
+    assert reasons(rows, "related_joint_units") == [
+        "苏州光电有限公司 (joint direction 3) and 江苏恒远集团 (the lead unit) are related units "
+        "applying together: 苏州光电有限公司 holds 60% of 江苏恒远集团"
     ]
-    assert len(reasons(rows, "related_joint_units")) == 1
-    assert reasons(rows, "related_joint_units", shareholding=False) == []
+    no_stakes = Relatedness(shareholding=False)
+    assert reasons(rows, "related_joint_units", relatedness=no_stakes) == []
+    stake["share"] = 0.1  # a minority stake is not a related enterprise
+    assert reasons(rows, "related_joint_units") == []
     rows["unit_relations"] = [{"unit_id": "L1", "related_unit_id": "E3", "kind": "parent_of"}]
     assert reasons(rows, "related_joint_units") == []  # E3 does not apply
 
@@ -190,7 +200,8 @@ def test_related_joint_units_siblings() -> None:
         {"unit_id": "E3", "related_unit_id": "E2", "kind": "controls"},
     ]
     assert len(reasons(rows, "related_joint_units")) == 1
-    assert reasons(rows, "related_joint_units", unit_reach=frozenset({"parent"})) == []
+    parents_only = Relatedness(reach=frozenset({"parent"}))
+    assert reasons(rows, "related_joint_units", relatedness=parents_only) == []
 
 
 @pytest.mark.parametrize(
@@ -357,7 +368,7 @@ def test_near_duplicate() -> None:
     got = run(rows, "near_duplicate")
     assert list(got["proposal_id"]) == ["P1", "P2"]
     assert got["reason"].iloc[0] == (
-        "title and abstract are 1.00 similar to proposal P2 (TF-IDF char n-gram cosine, "
+        "title and abstract are 1.00 similar to proposal P2 (TF-IDF character n-gram cosine, "
         "threshold 0.70), also led by 江苏恒远集团"
     )
     # the same text from an unrelated lead unit is not a near-duplicate
@@ -366,8 +377,12 @@ def test_near_duplicate() -> None:
     # ... but it is when E3 is a subsidiary of the lead
     rows["unit_relations"] = [{"unit_id": "L1", "related_unit_id": "E3", "kind": "parent_of"}]
     got = reasons(rows, "near_duplicate")
-    assert got[0].endswith("led by 无锡精密机械有限公司, a subsidiary of 江苏恒远集团")
-    assert got[1].endswith("led by 江苏恒远集团, the parent company of 无锡精密机械有限公司")
+    assert got[0].endswith(
+        "led by 无锡精密机械有限公司; 无锡精密机械有限公司 is a subsidiary of 江苏恒远集团"
+    )
+    assert got[1].endswith(
+        "led by 江苏恒远集团; 江苏恒远集团 is the parent company of 无锡精密机械有限公司"
+    )
 
 
 @pytest.mark.parametrize(("at", "late"), [("2024-08-05 17:30", False), ("2024-08-05 17:31", True)])
@@ -397,8 +412,9 @@ def test_deadline_override_and_default() -> None:
             "PI",
             1201.0,
             [
-                "requests 1201万 of a 4000万 total budget (30.0 %); at most 30 % (1200万) since "
-                "an enterprise leads"
+                "requests 1201万 of a 4000万 total budget (30.0 %); since an enterprise leads, "
+                "provincial funding after review is at most 30 % of the budget (1200万): if "
+                "selected, the grant will be capped at 1200万"
             ],
         ),
         ("UNIV", "PI2", 1500.0, []),
@@ -409,7 +425,9 @@ def test_funding_share(lead: str, pi: str, req: float, expected: list[str]) -> N
     rows["proposals"] = [
         proposal(lead_unit_id=lead, pi_id=pi, requested_wan=req, own_funds_wan=4000 - req)
     ]
-    assert reasons(rows, "funding_share") == expected
+    got = run(rows, "funding_share")
+    assert list(got["reason"]) == expected
+    assert set(got["severity"]) <= {"warn"}  # 原则上, after review: selection caps the grant
 
 
 def test_funding_share_university_cap() -> None:
@@ -418,8 +436,9 @@ def test_funding_share_university_cap() -> None:
         proposal(lead_unit_id="UNIV", pi_id="PI2", total_budget_wan=2000.0, requested_wan=1000.5)
     ]
     assert reasons(rows, "funding_share") == [
-        "requests 1000.5万 of a 2000万 total budget (50.0 %); at most 50 % (1000万) since the "
-        "lead is not an enterprise"
+        "requests 1000.5万 of a 2000万 total budget (50.0 %); since the lead is not an "
+        "enterprise, provincial funding after review is at most 50 % of the budget (1000万): if "
+        "selected, the grant will be capped at 1000万"
     ]
 
 
@@ -429,7 +448,13 @@ def test_funding_max(req: float, fires: bool) -> None:
     rows["proposals"] = [
         proposal(direction_code="3001", total_budget_wan=9000.0, requested_wan=req)
     ]
-    assert reasons(rows, "funding_max") == (["requests 2000.5万; at most 2000万"] if fires else [])
+    got = run(rows, "funding_max")
+    expected = (
+        "requests 2000.5万; provincial funding after review is at most 2000万 per project: if "
+        "selected, the grant will be capped at 2000万"
+    )
+    assert list(got["reason"]) == ([expected] if fires else [])
+    assert list(got["severity"]) == (["warn"] if fires else [])
 
 
 def test_direction_cap() -> None:
@@ -437,33 +462,41 @@ def test_direction_cap() -> None:
     rows["proposals"] = [proposal(requested_wan=1500.0, total_budget_wan=6000.0)]
     assert reasons(rows, "direction_cap") == []
     rows["proposals"] = [proposal(requested_wan=1500.01, total_budget_wan=6000.0)]
-    assert reasons(rows, "direction_cap") == [
-        "requests 1500.01万; direction 3002 caps provincial funding at 1500万"
+    got = run(rows, "direction_cap")
+    assert list(got["reason"]) == [
+        "requests 1500.01万; direction 3002 funds at most 1500万 per project in principle: if "
+        "selected, the grant will be capped at 1500万"
     ]
+    assert list(got["severity"]) == ["warn"]
     rows["proposals"] = [proposal(direction_code="2003")]
     got = run(rows, "direction_cap")
     assert list(got["severity"]) == ["warn"]
     rows["proposals"] = [proposal(direction_code="9999")]
-    assert reasons(rows, "direction_cap") == ["direction 9999 is not in the guide catalogue"]
+    assert reasons(rows, "direction_cap") == []
+    got = run(rows, "guide_direction")
+    assert list(got["reason"]) == ["direction 9999 is not in the guide catalogue"]
+    assert list(got["severity"]) == ["reject"]
 
 
 @pytest.mark.parametrize(
-    ("years", "severity", "expected"),
+    ("years", "rule", "severity", "expected"),
     [
-        (4, None, None),
-        (5, "reject", "runs 5 years; direction 3002 allows at most 4"),
-        (2, "warn", "runs 2 years; projects normally run 3–5 years"),
+        (4, None, None, None),
+        (5, "duration", "reject", "runs 5 years; direction 3002 allows at most 4"),
+        (2, "duration_range", "warn", "runs 2 years; projects generally run 3–5 years"),
     ],
 )
-def test_duration(years: int, severity: str | None, expected: str | None) -> None:
+def test_duration(years: int, rule: str | None, severity: str, expected: str) -> None:
+    """Over the direction's 项目执行期不超过N年 rejects; outside the usual 一般为3-5年 warns."""
     rows = base()
     rows["proposals"] = [proposal(duration_years=years)]
-    got = run(rows, "duration")
-    if expected is None:
-        assert got.empty
-    else:
-        assert list(got["severity"]) == [severity]
-        assert list(got["reason"]) == [expected]
+    for r in ("duration", "duration_range"):
+        got = run(rows, r)
+        if r != rule:
+            assert got.empty
+        else:
+            assert list(got["severity"]) == [severity]
+            assert list(got["reason"]) == [expected]
 
 
 def test_credit() -> None:
@@ -476,8 +509,7 @@ def test_credit() -> None:
          "end_date": "2024-08-05"},
     ]  # fmt: skip
     assert reasons(rows, "credit") == [
-        "joint unit 苏州光电有限公司 has an active credit penalty (失信) from 2024-01-01 to "
-        "open: 虚报",
+        "joint unit 苏州光电有限公司 has an active credit penalty (失信) since 2024-01-01: 虚报",
         "PI 李明 has an active credit penalty (失信) from 2023-05-01 to 2024-08-05",
     ]
 
