@@ -13,10 +13,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from assign.affinity import AffinityModel, SparseAffinity, fit_affinity, top_candidates
+from assign.affinity import AffinityModel, fit_affinity, top_candidates
 from assign.draw import DrawResult, draw_assignment
 from assign.panels import PanelProblem, group_proposals
 from assign.problem import AssignmentProblem, Status
+from assign.sparse_affinity import SparseAffinity
 from models import places
 
 
@@ -119,14 +120,19 @@ def build_problem(
     pairs = set(zip(pairs_df["proposal_id"], pairs_df["expert_id"], strict=True))
     model: AffinityModel | None = None
     if affinity is None:
-        model = fit_affinity(props, experts, tables.get("guide"))
+        model = fit_affinity(
+            props,
+            experts,
+            tables.get("guide"),
+            tables.get("publications"),
+            progress=(lambda f: progress("affinity", f)) if progress else None,
+        )
         aff = top_candidates(
             model,
             top_n=options.top_n,
             per_expert=options.per_expert or 3 * options.max_load,
             exclude=pairs,
             floor=options.floor,
-            progress=(lambda f: progress("affinity", f)) if progress else None,
         )
     else:
         aff = _reindex(affinity, proposal_ids, expert_ids, exclude=pairs)

@@ -33,6 +33,7 @@ from models.vocab import (
     EXPERT_LEVEL,
     MODE,
     OVERRIDE_ACTION,
+    PUBLICATION_KIND,
     RATING,
     RELATION_KIND,
     SEVERITY,
@@ -210,6 +211,28 @@ class Expert(Base):
     max_load: Mapped[int | None] = mapped_column(Integer, info=col("评审上限"))
     active: Mapped[bool] = mapped_column(Boolean, default=True, info=col("在库"))
     province_code: Mapped[str | None] = mapped_column(String(6), info=col("省份代码"))
+
+
+class Publication(Base):
+    """代表性成果: an expert's representative work (paper, patent, project...), read by the
+    specialty match."""
+
+    __tablename__ = "publications"
+    __table_args__ = (UniqueConstraint("expert_id", "title"),)
+    KIND = "publications"
+    NATURAL_KEY = ("expert_id", "title")
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    expert_id: Mapped[str] = mapped_column(
+        ForeignKey("experts.expert_id"), index=True, info=col("专家编号", ref="experts")
+    )
+    title: Mapped[str] = mapped_column(String(512), info=col("成果名称"))
+    abstract: Mapped[str | None] = mapped_column(Text, info=col("摘要"))
+    keywords: Mapped[str | None] = mapped_column(Text, info=col("关键词"))
+    year: Mapped[int | None] = mapped_column(Integer, info=col("年份"))
+    kind: Mapped[str | None] = mapped_column(
+        String(16), info=col("成果类型", enum=PUBLICATION_KIND)
+    )
 
 
 class DirectionExpert(Base):
@@ -550,7 +573,7 @@ class Assignment(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("assignment_runs.run_id"), index=True)
     proposal_id: Mapped[str] = mapped_column(ForeignKey("proposals.proposal_id"), index=True)
     expert_id: Mapped[str] = mapped_column(ForeignKey("experts.expert_id"), index=True)
-    affinity: Mapped[float] = mapped_column(Float)
+    affinity: Mapped[float | None] = mapped_column(Float)  # None: assigned outside reviewopt
     status: Mapped[str] = mapped_column(String(16), info=col(enum=ASSIGNMENT_STATUS))
     reserve_rank: Mapped[int | None] = mapped_column(Integer)
     probability: Mapped[float | None] = mapped_column(Float)
@@ -640,13 +663,23 @@ class Override(Base):
 
 
 class BatchLock(Base):
-    """A run holding a batch; a second run finds the row and waits or exits (code 5)."""
+    """A run holding a batch; a second run finds the row and waits or exits (code 5).
+
+    The holder is a process (host, PID, the process's start time, the command); it beats
+    ``heartbeat_at`` (the database's clock) while it runs, so that a lock whose holder is gone
+    can be taken over.
+    """
 
     __tablename__ = "batch_locks"
 
     batch_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     acquired_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    host: Mapped[str | None] = mapped_column(String(128))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    process_started_at: Mapped[float | None] = mapped_column(Float)  # seconds since the epoch
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    command: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditEvent(Base):

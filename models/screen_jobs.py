@@ -13,8 +13,9 @@ import pandas as pd
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from assign.affinity import Explanation, fit_affinity
-from assign.affinity import explain as explain_affinity
+from assign.affinity import fit_affinity
+from assign.affinity_explain import Explanation
+from assign.affinity_explain import explain as explain_affinity
 from assign.conflicts import ConflictPolicy, explain, find_conflicts, load_policy
 from assign.pipeline import expert_frame, proposal_frame
 from assign.pool import filter_pool
@@ -366,6 +367,9 @@ def explain_job(
         raise LookupError(f"no expert {expert_id!r} in the database")
     chains = explain(tables, expert_id, proposal_id, batch_date=batch.batch_date, policy=policy)
     model = fit_affinity(
-        proposal_frame(tables, proposals), expert_frame(tables, experts), tables["guide"]
+        proposal_frame(tables, proposals),
+        expert_frame(tables, experts),
+        tables["guide"],
+        tables.get("publications"),
     )
     return chains, explain_affinity(model, proposal_id, expert_id)

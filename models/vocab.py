@@ -38,6 +38,15 @@ ASSIGNMENT_STATUS = {
     "replaced": "已替换",
     "reserve": "候补",
 }
+PUBLICATION_KIND = {
+    "paper": "论文",
+    "monograph": "专著",
+    "patent": "专利",
+    "standard": "标准",
+    "project": "项目",
+    "award": "奖励",
+    "other": "其他",
+}
 OVERRIDE_ACTION = {"force_in": "强制入选", "force_out": "强制落选"}
 SCREENING_STATUS = {"eligible": "合格", "warnings": "有提示", "rejected": "不予受理"}
 INVITATION_ROLE = {
@@ -118,6 +127,14 @@ FORMATS: dict[str, tuple[str, ...]] = {
         "max_load",
         "active",
         "province_code",
+    ),
+    "publications": (
+        "expert_id",
+        "title",
+        "abstract",
+        "keywords",
+        "year",
+        "kind",
     ),
     "direction_experts": (
         "person_id",

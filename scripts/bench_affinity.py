@@ -228,8 +228,8 @@ def _cpu() -> tuple[float, float]:
 @click.option("--experts", "n_experts", type=int, default=30_000, show_default=True)
 @click.option("--top", "top_n", type=int, default=60, show_default=True)
 @click.option("--per-expert", type=int, default=3, show_default=True)
-@click.option("--max-terms", type=int, default=80, show_default=True, help="0 keeps all")
-@click.option("--max-df", type=float, default=1.0, show_default=True)
+@click.option("--max-terms", type=int, default=250, show_default=True, help="0 keeps all")
+@click.option("--shortlist", type=int, default=256, show_default=True)
 @click.option("--threads", type=int, default=2, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
@@ -239,7 +239,7 @@ def main(
     top_n: int,
     per_expert: int,
     max_terms: int,
-    max_df: float,
+    shortlist: int,
     threads: int,
     seed: int,
     as_json: bool,
@@ -249,10 +249,13 @@ def main(
     proposals, experts, guide = synthesise(n_proposals, n_experts, seed=seed)
     t1 = time.perf_counter()
     c1 = _cpu()
-    model = fit_affinity(proposals, experts, guide, max_terms=max_terms or None, max_df=max_df)
+    model = fit_affinity(
+        proposals, experts, guide, max_terms=max_terms or None, shortlist=shortlist,
+        n_threads=threads,
+    )  # fmt: skip
     t2 = time.perf_counter()
     c2 = _cpu()
-    aff = top_candidates(model, top_n=top_n, per_expert=per_expert, n_threads=threads)
+    aff = top_candidates(model, top_n=top_n, per_expert=per_expert)
     t3 = time.perf_counter()
     c3 = _cpu()
     cpu = sum(c3) - sum(c1)

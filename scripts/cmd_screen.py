@@ -219,10 +219,19 @@ def explain(ctx: Ctx, expert: str, proposal: str, policy: Path | None) -> Report
         )
     ]
     lines.append(
-        f"specialty affinity {aff.score:.3f} = {aff.text_weight:g} x text {aff.text_score:.3f}"
-        f" + {aff.code_weight:g} x discipline codes {aff.code_score:.3f}; shared codes: "
-        f"{', '.join(aff.shared_codes) or 'none'}; shared terms: "
-        f"{', '.join(t.text for t in aff.top_terms) or 'none'}"
+        _(
+            "specialty affinity {score:.3f}: text {text:.3f} (closest work: {doc}, cosine "
+            "{sim:.3f}), discipline codes {codes:.3f} lifting it by up to {weight:g}; shared "
+            "codes: {shared}; shared terms: {terms}",
+            score=aff.score,
+            text=aff.text_score,
+            doc=aff.closest_document or _("keywords and profile"),
+            sim=aff.closest_similarity,
+            codes=aff.code_score,
+            weight=aff.code_weight,
+            shared=", ".join(aff.shared_codes) or _("none"),
+            terms=", ".join(t.text for t in aff.top_terms) or _("none"),
+        )
     )
     data = {
         "expert": expert,
@@ -232,5 +241,6 @@ def explain(ctx: Ctx, expert: str, proposal: str, policy: Path | None) -> Report
         "affinity": aff.score,
         "shared_codes": list(aff.shared_codes),
         "shared_terms": [t.text for t in aff.top_terms],
+        "closest_document": aff.closest_document,
     }
     return Report(data, lines=lines)

@@ -1,165 +1,224 @@
+"""The specialty match: terms, per-document scoring, codes that only lift, shortlists."""
+
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.feature_extraction.text import TfidfVectorizer
 
-import assign.affinity as affinity_module
-from assign.affinity import (
-    AffinityFileError,
-    AffinityInputError,
-    AffinityModel,
-    SparseAffinity,
-    _char_tfidf,
-    _code_sets,
-    _doc_chunks,
-    _normalised_stream,
-    _stream_strings,
-    _top_of_rows,
-    affinity_frame,
-    explain,
-    fit_affinity,
-    load_affinity_file,
-    normalise_text,
-    top_candidates,
-)
+from assign.affinity import AffinityInputError, AffinityModel, fit_affinity, top_candidates
+from assign.affinity_explain import explain
+from assign.doc_match import block_candidates, smooth_max, top_of_rows
 from assign.problem import AssignmentProblem
+from assign.sparse_affinity import affinity_frame
+from assign.terms import count_terms, term_name
 from scripts.bench_affinity import synthesise
 
 
-def _tiny() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    proposals = pd.DataFrame(
-        {
-            "proposal_id": ["P1", "P2"],
-            "direction_code": ["1002", "6001"],
-            "title": ["新能源光储用碳化硅功率器件研发", "新型脑机接口装备研发"],
-            "keywords": ["碳化硅;功率器件;MOSFET", "脑机接口;神经调控"],
-            "abstract": ["研制高压碳化硅功率器件，提升栅氧可靠性。", "研究神经血流耦合机制。"],
-            "disciplines": ["080903", "1007"],
-        }
-    )
+def _terms(text: str) -> set[str]:
+    c = count_terms([text])
+    return {term_name(int(k), c.names) for k in c.keys[c.term]}
+
+
+def test_chinese_is_read_as_words_and_characters() -> None:
+    got = _terms("碳化硅功率器件的可靠性")
+    assert {"碳化硅", "功率", "器件", "可靠性"} <= got  # jieba words
+    assert {"碳", "硅", "碳化", "功率"} <= got  # characters and character pairs
+    assert "硅功率器件" not in got
+
+
+def test_english_words_are_stemmed_without_stop_words_and_paired() -> None:
+    got = _terms("The networks of Power-Electronics")
+    assert {"network", "power", "electron", "power electron", "network power"} <= got
+    assert not {"the", "of"} & got
+
+
+def _frames(
+    e_pubs: Mapping[str, Sequence[tuple[str, int | None]]], profiles: dict[str, str]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     experts = pd.DataFrame(
         {
-            "expert_id": ["E1", "E2", "E3", "E4"],
-            "keywords": ["碳化硅功率器件;封装", "水稻育种", "水稻育种", "神经科学;脑机接口"],
-            "profile": [
-                "长期从事碳化硅功率器件研究。",
-                "从事杂交水稻遗传改良研究。",
-                "从事杂交水稻遗传改良研究。",
-                "研究脑机接口与神经血流。",
-            ],
-            "disciplines": ["0901", "0901", "080903", "1007;0710"],
+            "expert_id": list(profiles),
+            "keywords": "",
+            "profile": list(profiles.values()),
+            "disciplines": "",
         }
     )
-    guide = pd.DataFrame(
+    pubs = pd.DataFrame(
+        [
+            {"expert_id": e, "title": t, "abstract": "", "keywords": "", "year": y}
+            for e, items in e_pubs.items()
+            for t, y in items
+        ],
+        columns=["expert_id", "title", "abstract", "keywords", "year"],
+    )
+    return experts, pubs, pd.DataFrame()
+
+
+def _proposals(*texts: str) -> pd.DataFrame:
+    return pd.DataFrame(
         {
-            "code": ["1002", "6001"],
-            "title": ["新能源光储用中高压SiC MOSFET功率器件研发", "新型脑机接口装备研发"],
-            "research_content": ["研究高压SiC MOSFET器件。", "研究脑机接口装备。"],
+            "proposal_id": [f"P{i}" for i in range(len(texts))],
+            "title": list(texts),
+            "keywords": "",
+            "abstract": "",
+            "disciplines": "",
         }
     )
-    return proposals, experts, guide
 
 
-@pytest.fixture(scope="module")
-def tiny() -> AffinityModel:
-    return fit_affinity(*_tiny())
+_BROAD = [
+    "graph neural networks for molecules",
+    "reinforcement learning for robot control",
+    "speech recognition with transformers",
+    "convex optimization for sparse regression",
+    "computer vision for medical images",
+]
+
+
+def test_one_close_paper_beats_a_broad_profile() -> None:
+    # the specialist has one paper on the topic among unrelated ones; the generalist's profile
+    # mentions the topic's words spread over a broad text
+    experts, pubs, _ = _frames(
+        {
+            "SPEC": [("peer review assignment by min cost flow", 2020)]
+            + [("protein folding kinetics", 2019), ("soil erosion models", 2018)],
+            "GEN": [(t, 2020) for t in _BROAD],
+        },
+        {"SPEC": "", "GEN": "machine learning, review of flow and assignment methods"},
+    )
+    props = _proposals("reviewer assignment with min cost flow for peer review")
+    model = fit_affinity(props, experts, None, pubs)
+    row = model.dense_block(np.array([0]))[0]
+    assert row[model.expert_index("SPEC")] > row[model.expert_index("GEN")]
+
+
+def test_smooth_max_lies_between_mean_and_max_and_prefers_several_close_works() -> None:
+    w = np.ones(3)
+    one = smooth_max(np.array([0.6, 0.0, 0.0]), w, np.array([0]), 0.1)[0]
+    two = smooth_max(np.array([0.6, 0.6, 0.0]), w, np.array([0]), 0.1)[0]
+    assert 0.2 < one < 0.6 and one < two < 0.6
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.floats(0, 1), min_size=1, max_size=8),
+    st.floats(0.01, 1.0),
+)
+def test_smooth_max_bounds(values: list[float], tau: float) -> None:
+    s = np.array(values)
+    w = np.linspace(1.0, 0.2, s.size)
+    got = smooth_max(s, w, np.array([0]), tau)[0]
+    assert np.average(s, weights=w) - 1e-9 <= got <= s.max() + 1e-9
+
+
+def test_recent_work_weighs_more() -> None:
+    experts, pubs, _ = _frames(
+        {
+            "NEW": [("min cost flow assignment", 2024), ("coral reef ecology", 2004)],
+            "OLD": [("min cost flow assignment", 2004), ("coral reef ecology", 2024)],
+        },
+        {"NEW": "", "OLD": ""},
+    )
+    model = fit_affinity(_proposals("assignment by min cost flow"), experts, None, pubs)
+    row = model.dense_block(np.array([0]))[0]
+    assert row[model.expert_index("NEW")] > row[model.expert_index("OLD")]
+
+
+def test_codes_only_lift_the_text_score() -> None:
+    experts, pubs, _ = _frames(
+        {"A": [("min cost flow assignment", 2020)], "B": [("min cost flow assignment", 2020)]},
+        {"A": "", "B": ""},
+    )
+    props = _proposals("assignment by min cost flow")
+    plain = fit_affinity(props, experts, None, pubs).dense_block(np.array([0]))[0]
+    coded = fit_affinity(
+        props.assign(disciplines=["0812"]),
+        experts.assign(disciplines=["0812", "0101"]),
+        None,
+        pubs,
+    ).dense_block(np.array([0]))[0]
+    assert plain[0] == pytest.approx(plain[1])
+    assert coded[1] == pytest.approx(plain[1], abs=1e-6)  # codes differ: text alone
+    assert coded[0] == pytest.approx(plain[0] + 0.4 * (1 - plain[0]), abs=1e-6)
 
 
 @pytest.fixture(scope="module")
 def medium() -> AffinityModel:
-    proposals, experts, guide = synthesise(80, 120, seed=3)
+    proposals, experts, guide = synthesise(60, 90, seed=3)
     return fit_affinity(proposals, experts, guide)
 
 
-def _score(model: AffinityModel, p: str, e: str) -> float:
-    row = model.dense_block(slice(model.proposal_index(p), model.proposal_index(p) + 1))
-    return float(row[0, model.expert_index(e)])
+def test_shortlist_keeps_exact_scores_of_the_best(medium: AffinityModel) -> None:
+    proposals, experts, guide = synthesise(60, 90, seed=3)
+    short = fit_affinity(proposals, experts, guide, shortlist=20)
+    full = medium.dense_block(slice(None))
+    part = short.dense_block(slice(None))
+    held = part > 0
+    np.testing.assert_allclose(part[held], full[held], rtol=1e-6)
+    assert (held.sum(axis=1) <= 20).all()
+    # the shortlist holds most of each proposal's true top 5
+    top5 = np.argsort(-full, axis=1)[:, :5]
+    assert np.take_along_axis(held, top5, axis=1).mean() > 0.8
 
 
-def test_shared_text_and_shared_code_raise_the_score(tiny: AffinityModel) -> None:
-    # E1 shares 碳化硅功率器件 (no code); E2 shares nothing; E3 shares the exact code only.
-    s1, s2, s3 = (_score(tiny, "P1", e) for e in ("E1", "E2", "E3"))
-    assert s2 < 0.01  # only filler such as 研究 in common
-    assert s1 > s2 + 0.2
-    assert s3 == pytest.approx(0.4 + s2, abs=1e-6)  # code_weight × exact match
-    assert _score(tiny, "P2", "E4") > _score(tiny, "P2", "E1")
-
-
-def test_code_levels() -> None:
-    proposals, experts, _ = _tiny()
-    experts = experts.assign(
-        keywords="", profile="", disciplines=["080903", "080901", "0812", "0901"]
-    )
-    model = fit_affinity(proposals, experts, text_weight=0.0, code_weight=1.0)
-    row = model.dense_block(np.array([0]))[0]
-    np.testing.assert_allclose(row, [1.0, 0.6, 0.25, 0.0], rtol=1e-6)
-
-
-def test_scores_in_unit_interval_and_dense_block_agrees(medium: AffinityModel) -> None:
-    full = medium.dense_block(slice(0, medium.n_proposals))
-    assert full.dtype == np.float32
-    assert full.shape == (medium.n_proposals, medium.n_experts)
-    assert full.min() >= 0.0 and full.max() <= 1.0
-    assert full.max() > 0.5
-    aff = top_candidates(medium, top_n=10)
-    np.testing.assert_allclose(aff.cand_w, full[aff.cand_p, aff.cand_e], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(
-        medium.pair_scores(aff.cand_p, aff.cand_e), aff.cand_w, rtol=1e-5, atol=1e-6
-    )
-    rows = np.array([5, 2, 40])
-    np.testing.assert_array_equal(medium.dense_block(rows), full[rows])
+def test_views_agree(medium: AffinityModel) -> None:
+    full = medium.dense_block(slice(None))
+    assert full.dtype == np.float32 and full.min() >= 0 and full.max() <= 1
+    aff = top_candidates(medium, top_n=7, per_expert=0)
+    np.testing.assert_array_equal(aff.cand_w, full[aff.cand_p, aff.cand_e])
+    np.testing.assert_array_equal(medium.pair_scores(aff.cand_p, aff.cand_e), aff.cand_w)
     cols = np.array([3, 0, 77])
-    np.testing.assert_allclose(medium.expert_block(cols), full[:, cols], rtol=1e-5, atol=1e-6)
-
-
-def test_top_n_is_the_top(medium: AffinityModel) -> None:
-    full = medium.dense_block(slice(0, medium.n_proposals))
-    aff = top_candidates(medium, top_n=7, per_expert=0, block_rows=13)
+    np.testing.assert_array_equal(medium.expert_block(cols), full[:, cols])
     for p in range(medium.n_proposals):
         chosen = aff.cand_e[aff.cand_p == p]
-        assert chosen.size == min(7, int((full[p] > 0).sum()))
         rest = np.setdiff1d(np.arange(medium.n_experts), chosen)
         assert full[p, chosen].min() >= full[p, rest].max()
 
 
-def test_every_expert_with_a_match_is_a_candidate(medium: AffinityModel) -> None:
-    full = medium.dense_block(slice(0, medium.n_proposals))
-    aff = top_candidates(medium, top_n=3, per_expert=2)
-    counts = np.bincount(aff.cand_e, minlength=medium.n_experts)
-    positive = (full > 0).sum(axis=0)
-    assert np.all(counts >= np.minimum(positive, 2))
-
-
-def test_exclusions_are_not_spent(medium: AffinityModel) -> None:
+def test_exclusions_are_not_spent_and_every_expert_is_covered(medium: AffinityModel) -> None:
     base = top_candidates(medium, top_n=5, per_expert=2)
     excl = {
         (medium.proposal_ids[p], medium.expert_ids[e])
         for p, e in zip(base.cand_p[::2], base.cand_e[::2], strict=True)
     }
     aff = top_candidates(medium, top_n=5, per_expert=2, exclude=excl | {("nobody", "E1")})
-    got = {
-        (aff.proposal_ids[p], aff.expert_ids[e])
-        for p, e in zip(aff.cand_p, aff.cand_e, strict=True)
-    }
-    assert not got & excl
-    per_p = np.bincount(aff.cand_p, minlength=medium.n_proposals)
-    assert per_p.min() >= 5  # the freed places went to the next experts
+    got = set(zip(aff.cand_p.tolist(), aff.cand_e.tolist(), strict=True))
+    assert not {(medium.proposal_index(p), medium.expert_index(e)) for p, e in excl} & got
+    assert np.bincount(aff.cand_p, minlength=medium.n_proposals).min() >= 5
+    full = medium.dense_block(slice(None))
+    positive = (full > 0).sum(axis=0)
+    assert (np.bincount(aff.cand_e, minlength=medium.n_experts) >= np.minimum(positive, 2)).all()
 
 
-def test_deterministic(medium: AffinityModel) -> None:
-    proposals, experts, guide = synthesise(80, 120, seed=3)
-    again = fit_affinity(proposals, experts, guide)
-    a = top_candidates(medium, top_n=9, n_threads=1)
-    b = top_candidates(again, top_n=9, n_threads=2, block_rows=7)
-    for name in ("cand_p", "cand_e", "cand_w"):
-        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+def test_deterministic_whatever_the_threads() -> None:
+    proposals, experts, guide = synthesise(60, 90, seed=4)
+    a = fit_affinity(proposals, experts, guide, n_threads=1, shortlist=30)
+    b = fit_affinity(proposals, experts, guide, n_threads=2, shortlist=30)
+    np.testing.assert_array_equal(a.dense_block(slice(None)), b.dense_block(slice(None)))
+
+
+def test_block_candidates_uses_int64_pairs(medium: AffinityModel) -> None:
+    q = medium.q[:4]
+    r, e, w = block_candidates(q, q, medium.experts, codes=None, code_weight=0.0, shortlist=10)
+    assert r.dtype == np.int64 and e.dtype == np.int64 and w.dtype == np.float32
+    assert np.bincount(r).tolist() == [10] * 4
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 40), st.integers(0, 2**31 - 1))
+def test_top_of_rows_matches_brute_force(n: int, width: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    block = rng.integers(0, 5, (3, width)).astype(np.float32)  # many ties
+    n = min(n, width)
+    r, c = top_of_rows(block, n)
+    for i in range(3):
+        want = sorted(range(width), key=lambda j: (-block[i, j], j))[:n]
+        assert sorted(c[r == i].tolist()) == sorted(want)
 
 
 def test_result_feeds_the_assignment_problem(medium: AffinityModel) -> None:
@@ -172,237 +231,65 @@ def test_result_feeds_the_assignment_problem(medium: AffinityModel) -> None:
         cand_w=aff.cand_w,
     )
     assert problem.cand_w.size == aff.nnz
-    frame = affinity_frame(aff)
-    assert list(frame.columns) == ["proposal_id", "expert_id", "score"]
-    assert len(frame) == aff.nnz
-    assert frame.iloc[0]["proposal_id"] == aff.proposal_ids[aff.cand_p[0]]
+    assert list(affinity_frame(aff).columns) == ["proposal_id", "expert_id", "score"]
 
 
-def test_explanation_names_the_shared_terms(tiny: AffinityModel) -> None:
-    ex = explain(tiny, "P1", "E1", top_terms=3)
-    assert "碳化硅功率器件" in ex.top_terms[0].text
-    assert ex.score == pytest.approx(_score(tiny, "P1", "E1"), rel=1e-5)
-    assert ex.score == pytest.approx(0.6 * ex.text_score + 0.4 * ex.code_score, rel=1e-5)
-    assert ex.shared_codes == ()
-    ex3 = explain(tiny, "P1", "E3")
-    assert ex3.shared_codes == ("080903",)
-    assert [t.text for t in ex3.top_terms] == ["研究"]  # filler only
-    ex4 = explain(tiny, "P2", "E4")
-    assert [t.text for t in ex4.top_terms] == ["研究脑机接口", "神经血流"]
-    assert [(m.proposal_code, m.expert_code, m.level) for m in ex4.code_matches] == [
-        ("1007", "1007", "exact")
-    ]
-    assert str(ex4).endswith("shared codes: 1007; shared terms: 研究脑机接口, 神经血流")
+def test_explanation_names_the_closest_work_and_shared_terms() -> None:
+    experts, pubs, _ = _frames(
+        {"A": [("soil erosion", 2019), ("碳化硅功率器件可靠性", 2021)]}, {"A": "功率半导体"}
+    )
+    props = _proposals("高压碳化硅功率器件研制").assign(disciplines=["080903"])
+    model = fit_affinity(props, experts.assign(disciplines=["080903"]), None, pubs)
+    ex = explain(model, "P0", "A", top_terms=3)
+    assert ex.closest_document == "碳化硅功率器件可靠性"
+    assert "碳化硅" in [t.text for t in ex.top_terms]
+    assert ex.shared_codes == ("080903",)
+    assert ex.score == pytest.approx(float(model.dense_block(np.array([0]))[0, 0]), rel=1e-5)
     with pytest.raises(AffinityInputError) as err:
-        explain(tiny, "P9", "E1")
+        explain(model, "P9", "A")
     assert str(err.value) == "proposal P9 is not in the affinity model; fit it with that proposal"
 
 
-def test_vectoriser_matches_scikit_learn_char_wb() -> None:
-    texts = [
-        "基于SiC的功率器件，研发（高压）MOSFET!",
-        "Deep learning for 大模型 inference; RISC-V芯片",
-        "碳化硅 功率器件 封装",
-        "",
-        "a b  cd",
-    ]
-    stream = _normalised_stream(texts)
-    mine, keys = _char_tfidf(
-        stream, len(texts), ngram_range=(2, 3), min_df=1, max_df=1.0, max_features=None
-    )
-    norm = _stream_strings(stream)
-    assert norm[0] == "基于 sic 的功率器件 研发 高压 mosfet"
-    assert normalise_text(texts[1]) == "deep learning for 大模型 inference risc v 芯片"
-    ref = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(2, 3), lowercase=False, sublinear_tf=True
-    )
-    x = ref.fit_transform(norm)
-    names = list(ref.get_feature_names_out())
-    from assign.affinity import _gram_text
-
-    mine_names = [_gram_text(int(k)) for k in keys]
-    assert sorted(mine_names) == sorted(names)
-    perm = [names.index(n) for n in mine_names]
-    np.testing.assert_allclose(mine.toarray(), sp.csr_matrix(x)[:, perm].toarray(), rtol=1e-5)
-
-
 def test_bad_inputs() -> None:
-    proposals, experts, guide = _tiny()
-    with pytest.raises(AffinityInputError) as err:
-        fit_affinity(proposals.drop(columns=["abstract"]), experts)
-    assert str(err.value) == (
-        "proposals table lacks column(s) abstract; give a proposals frame with columns "
-        "proposal_id, title, keywords, abstract, disciplines"
-    )
-    with pytest.raises(AffinityInputError) as err:
-        fit_affinity(proposals, pd.concat([experts, experts.iloc[[1]]]))
-    assert str(err.value) == "duplicate expert ids: E2; give each expert one row"
-    with pytest.raises(AffinityInputError) as err:
-        fit_affinity(proposals, experts.assign(disciplines=[809, 901, 80903, 1007]))
-    assert "read the table with dtype=str" in str(err.value)
+    experts, pubs, _ = _frames({}, {"A": "x"})
+    with pytest.raises(AffinityInputError, match="lacks column"):
+        fit_affinity(pd.DataFrame({"proposal_id": ["P"]}), experts)
+    with pytest.raises(AffinityInputError, match="duplicate proposal ids: P0"):
+        fit_affinity(pd.concat([_proposals("a"), _proposals("b")]), experts)
+    with pytest.raises(AffinityInputError, match="tau must be a number > 0"):
+        fit_affinity(_proposals("a"), experts, tau=0)
 
 
-def test_empty_texts_give_code_only_scores() -> None:
-    proposals, experts, _ = _tiny()
-    model = fit_affinity(
-        proposals.assign(title="", keywords="", abstract=""),
-        experts.assign(keywords="", profile=""),
-    )
-    aff = top_candidates(model, top_n=2)
-    assert set(np.round(aff.cand_w, 6)) <= {0.4, 0.4 * 0.25, 0.4 * 0.6}
+def test_assignment_problems_read_the_publications() -> None:
+    from assign.pipeline import AssignOptions, build_problem
+    from data.build_guide import load_guide
+    from data.generate import generate_batch
+
+    tables = generate_batch(load_guide(), n_experts=150, n_proposals=40, seed=2)
+    pubs = tables["publications"]
+    assert pubs.groupby("expert_id").size().between(3, 15).all()
+    args = {
+        "proposal_ids": tables["proposals"]["proposal_id"].tolist(),
+        "expert_ids": tables["experts"]["expert_id"].tolist(),
+        "conflicts": pd.DataFrame({"proposal_id": [], "expert_id": []}),
+        "options": AssignOptions(k=3, max_load=6),
+    }
+    with_pubs, _ = build_problem(tables, **args)
+    without, _ = build_problem({**tables, "publications": pubs.iloc[:0]}, **args)
+    assert not np.array_equal(with_pubs.cand_w, without.cand_w)
 
 
-def _same_csr(a: sp.csr_matrix, b: sp.csr_matrix) -> None:
-    for name in ("indptr", "indices", "data"):
-        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+def test_terms_counted_on_threads_match_one_thread() -> None:
+    from concurrent.futures import ThreadPoolExecutor
 
-
-def test_fit_does_not_depend_on_chunks_or_threads(monkeypatch: pytest.MonkeyPatch) -> None:
-    data = synthesise(60, 90, seed=5)
-    whole = fit_affinity(*data, n_threads=1)
-    monkeypatch.setattr(affinity_module, "_CHUNK_CHARS", 700)
-    assert len(_doc_chunks([*data[0]["abstract"], *data[1]["profile"]], 700)) > 5
-    chunked = fit_affinity(*data, n_threads=2)
-    np.testing.assert_array_equal(whole.term_keys, chunked.term_keys)
-    _same_csr(whole.p_text, chunked.p_text)
-    _same_csr(whole.e_text, chunked.e_text)
-    assert whole.p_strings == chunked.p_strings and whole.e_strings == chunked.e_strings
-    np.testing.assert_array_equal(
-        whole.dense_block(slice(0, 60)), chunked.dense_block(slice(0, 60))
-    )
-
-
-def test_doc_chunks_cover_every_document_once() -> None:
-    texts = ["ab", "", "cdef", "g", "hij", ""]
-    # a chunk ends after the text where the running length passes the next multiple of 3
-    assert _doc_chunks(texts, 3) == [(0, 2), (2, 3), (3, 4), (4, 6)]
-    assert _doc_chunks(texts, 100) == [(0, 6)]
-    assert _doc_chunks([], 3) == []
-
-
-def test_code_sets_share_rows_with_the_same_codes() -> None:
-    rows, set_id, sets = _code_sets(["0809;080901", "080901；0809", "", "0809", "0809;080901"])
-    assert rows == (("0809", "080901"), ("080901", "0809"), (), ("0809",), ("0809", "080901"))
-    assert set_id.tolist() == [0, 0, 1, 2, 0]
-    assert sets == [("0809", "080901"), (), ("0809",)]
-
-
-def test_code_scores_without_the_set_table(
-    medium: AffinityModel, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(affinity_module, "_SET_TABLE_LIMIT", 0)
-    proposals, experts, guide = synthesise(80, 120, seed=3)
-    untabled = fit_affinity(proposals, experts, guide)
-    assert untabled._set_table is None and medium._set_table is not None
-    rows = slice(0, medium.n_proposals)
-    np.testing.assert_array_equal(untabled.dense_block(rows), medium.dense_block(rows))
-    cols = np.array([5, 1, 119])
-    np.testing.assert_array_equal(untabled.expert_block(cols), medium.expert_block(cols))
-    p, e = np.array([0, 3, 79]), np.array([7, 0, 119])
-    np.testing.assert_allclose(untabled.pair_scores(p, e), medium.pair_scores(p, e), rtol=1e-6)
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    rows=st.integers(1, 6),
-    width=st.integers(1, 40),
-    n=st.integers(0, 12),
-    floor=st.sampled_from([0.0, 0.25, 0.5]),
-    seed=st.integers(0, 10_000),
-)
-def test_top_of_rows_matches_brute_force(
-    rows: int, width: int, n: int, floor: float, seed: int
-) -> None:
-    # few distinct values, so many ties: ties go to the lower column
-    rng = np.random.default_rng(seed)
-    block = rng.choice(np.array([0.0, 0.25, 0.5, 0.75, 1.0], np.float32), size=(rows, width))
-    ids = rng.permutation(width)  # a column's id for ties, as when columns are reordered
-    for col_ids in (None, ids):
-        r, c = _top_of_rows(block, n, floor, col_ids)
-        tie = np.arange(width) if col_ids is None else col_ids
-        want_r: list[int] = []
-        want_c: list[int] = []
-        for i in range(rows):
-            order = sorted(range(width), key=lambda j: (-block[i, j], tie[j]))
-            keep = [j for j in order if block[i, j] > floor][:n]
-            want_r += [i] * len(keep)
-            want_c += keep
-        assert r.tolist() == want_r
-        assert c.tolist() == want_c
-
-
-def test_coverage_skips_excluded_pairs(medium: AffinityModel) -> None:
-    full = medium.dense_block(slice(0, medium.n_proposals))
-    base = top_candidates(medium, top_n=1, per_expert=2)
-    # exclude every expert's best proposal: coverage must pick the next ones instead
-    best = full.argmax(axis=0)
-    excl = {(medium.proposal_ids[best[e]], medium.expert_ids[e]) for e in range(medium.n_experts)}
-    aff = top_candidates(medium, top_n=1, per_expert=2, exclude=excl)
-    got = set(zip(aff.cand_p.tolist(), aff.cand_e.tolist(), strict=True))
-    assert not any((int(best[e]), e) in got for e in range(medium.n_experts))
-    counts = np.bincount(aff.cand_e, minlength=medium.n_experts)
-    masked = full.copy()
-    masked[best, np.arange(medium.n_experts)] = 0.0
-    assert np.all(counts >= np.minimum((masked > 0).sum(axis=0), 2))
-    assert base.nnz > 0
-
-
-# ----------------------------------------------------------------------------- precomputed file
-
-
-def _write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "scores.csv"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def test_load_affinity_file(tmp_path: Path) -> None:
-    path = _write(tmp_path, "proposal,expert,score\nP2,E1,0.5\nP1,E2,1\n\nP1,E1,0\n")
-    aff = load_affinity_file(path, proposal_ids=["P1", "P2"], expert_ids=["E1", "E2"])
-    assert isinstance(aff, SparseAffinity)
-    assert aff.cand_p.tolist() == [0, 0, 1]
-    assert aff.cand_e.tolist() == [0, 1, 0]
-    assert aff.cand_w.tolist() == [0.0, 1.0, 0.5]
-
-
-def test_load_affinity_file_reports_every_bad_row(tmp_path: Path) -> None:
-    path = _write(
-        tmp_path,
-        "proposal,expert,score\nP1,E1,0.5\nP9,E1,0.2\nP1,E7,x\nP2,E2,1.5\nP1,E1,0.3\nP2,E1,\n"
-        "P2,E2\n",
-    )
-    with pytest.raises(AffinityFileError) as err:
-        load_affinity_file(path, proposal_ids=["P1", "P2"], expert_ids=["E1", "E2"])
-    assert str(err.value) == (
-        f"affinity file {path} has 7 problem(s); nothing was loaded. "
-        "Fix these rows and load it again:\n"
-        "  row 3, column proposal: 'P9' is not a proposal of this batch; "
-        "expected one of the batch's proposal ids\n"
-        "  row 4, column expert: 'E7' is not an expert of this batch; "
-        "expected one of the batch's expert ids\n"
-        "  row 4, column score: 'x' is not a number; expected a number in [0, 1]\n"
-        "  row 5, column score: '1.5' is outside [0, 1]; expected a number in [0, 1]\n"
-        "  row 6, columns proposal+expert: ('P1', 'E1') repeats row 2; expected each pair once\n"
-        "  row 7, column score: '' is empty; expected a number in [0, 1]\n"
-        "  row 8: 2 cells; expected 3 (proposal, expert, score)"
-    )
-
-
-def test_load_affinity_file_caps_the_list(tmp_path: Path) -> None:
-    rows = "".join(f"P1,E1,{2 + i}\n" for i in range(5))
-    path = _write(tmp_path, "proposal,expert,score\n" + rows)
-    with pytest.raises(AffinityFileError) as err:
-        load_affinity_file(path, proposal_ids=["P1"], expert_ids=["E1"], max_problems=2)
-    msg = str(err.value)
-    assert msg.startswith(f"affinity file {path} has 9 problem(s)")
-    assert msg.endswith("\n  ... and 7 more")
-    assert msg.count("\n  row ") == 2
-
-
-def test_load_affinity_file_bad_header(tmp_path: Path) -> None:
-    path = _write(tmp_path, "p,e,w\nP1,E1,0.5\n")
-    with pytest.raises(AffinityFileError) as err:
-        load_affinity_file(path, proposal_ids=["P1"], expert_ids=["E1"])
-    assert str(err.value) == (
-        f"affinity file {path}: header is p,e,w; expected proposal,expert,score"
-    )
+    texts = [
+        " ".join(f"networking{i} optimizations{j} generalizations" for j in range(40))
+        for i in range(400)
+    ]
+    parts = [texts[k::8] for k in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(count_terms, parts))
+    for got, part in zip(threaded, parts, strict=True):
+        want = count_terms(part)
+        assert got.names == want.names
+        np.testing.assert_array_equal(got.keys[got.term], want.keys[want.term])
