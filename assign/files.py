@@ -148,6 +148,13 @@ def _read_table(
     return _Table(name, df.apply(lambda s: s.str.strip()), first_row)
 
 
+def read_table(path: Path, required: Sequence[str], problems: list[Problem]) -> pd.DataFrame | None:
+    """A CSV or Parquet file with a header as text cells (stripped), or None with its
+    problems recorded (missing file, header or columns, no data rows)."""
+    t = _read_table(Path(path), required, problems)
+    return None if t is None else t.df
+
+
 def _blank_ids(t: _Table, cols: Sequence[str], out: list[Problem]) -> None:
     for col in cols:
         for i in np.flatnonzero(t.df[col].to_numpy() == ""):
