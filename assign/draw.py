@@ -493,3 +493,19 @@ def check_draw(problem: AssignmentProblem, draw: DrawResult) -> list[str]:
         if bad.size:
             out.append(f"proposals {_names(problem.proposal_ids, bad)} miss the {name} quota")
     return out
+
+
+def draw_summary(draw: DrawResult) -> dict[str, object]:
+    """The figures of a capped draw for reports and ``--json``: the cap, the expected total
+    of the optimal marginals and its ``bound`` (the LP optimum, which the exact flow reaches:
+    no randomised assignment under the cap expects more), the drawn total and the largest
+    pair probability used."""
+    on = draw.marginals[draw.marginals > 0]
+    return {
+        "max_probability": draw.q,
+        "expected_objective": draw.expected_objective,
+        "bound": draw.expected_objective,
+        "realised_objective": draw.realised_objective,
+        "max_pair_probability": float(on.max()) if on.size else 0.0,
+        "seed": draw.seed,
+    }

@@ -21,7 +21,7 @@ import pandas as pd
 
 from assign.affinity import fit_affinity, top_candidates
 from assign.embeddings import load_embedder
-from assign.files import _read_table
+from assign.files import read_table
 from assign.sparse_affinity import SparseAffinity
 from models.problems import InvalidInput, Problem
 
@@ -68,10 +68,10 @@ def read_match_files(
 ) -> MatchInput:
     """Read and check the files; raise ``InvalidInput`` listing every problem."""
     problems: list[Problem] = []
-    props = _read_table(proposals, ("proposal_id", "title", "abstract"), problems)
-    exps = _read_table(experts, ("expert_id",), problems)
+    props = read_table(proposals, ("proposal_id", "title", "abstract"), problems)
+    exps = read_table(experts, ("expert_id",), problems)
     pubs = (
-        _read_table(publications, ("expert_id", "title"), problems)
+        read_table(publications, ("expert_id", "title"), problems)
         if publications is not None
         else None
     )

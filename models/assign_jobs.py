@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from assign.affinity import AffinityModel
 from assign.affinity_file import load_affinity_file
 from assign.certify import solve_certified
-from assign.fair import solve_fair
+from assign.draw import draw_summary
+from assign.fair import fair_summary, solve_fair
 from assign.panels import PanelResult, solve_panels
 from assign.pipeline import AssignOptions, build_problem, draw_widening, panel_problem
 from assign.problem import AssignmentProblem, Status
@@ -53,6 +54,7 @@ class RunSpec:
     options: AssignOptions = field(default_factory=AssignOptions)
     max_probability: float | None = None  # randomised draw with this cap on any pair
     fair: bool = False
+    time_limit_s: float = 60.0  # the fair search's time limit
     reserve_ratio: float = 0.0
     seed: int = 0
     panel_by: str = "direction"
@@ -133,21 +135,11 @@ def _solve_review(
     extra: dict[str, Any] = {}
     if spec.max_probability is not None:
         problem, draw = draw_widening(problem, model, q=spec.max_probability, seed=spec.seed)
-        extra = {
-            "max_probability": spec.max_probability,
-            "expected_objective": draw.expected_objective,
-            "realised_objective": draw.realised_objective,
-        }
+        extra = draw_summary(draw)
         return problem, draw.assignment, draw.marginals, extra
     if spec.fair:
-        fair = solve_fair(problem)
-        extra = {
-            "fair_min_affinity": fair.min_affinity,
-            "fair_total": fair.total,
-            "plain_min_affinity": fair.plain_min_affinity,
-            "plain_total": fair.plain_total,
-            "price_of_fairness": fair.price_of_fairness,
-        }
+        fair = solve_fair(problem, time_limit_s=spec.time_limit_s)
+        extra = fair_summary(fair)
         return problem, fair.assignment, None, extra
     if model is None:
         return problem, solve(problem, progress=progress), None, extra

@@ -84,7 +84,7 @@ def run_from_csv(
     *, proposals: int, experts: int, k: int, max_load: int, seed: int, verbose: bool
 ) -> tuple[AssignmentResult, dict[str, float]]:
     """Write a dense CSV of that size to a temp dir and solve it through ``solve_files``."""
-    from assign.files import solve_files
+    from assign.file_solve import solve_files
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "scores.csv"

@@ -71,6 +71,13 @@ def _assign_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "--fair", is_flag=True, help="Maximise the worst-off proposal's affinity first."
         ),
         click.option(
+            "--time-limit",
+            type=click.FloatRange(0, min_open=True),
+            default=60.0,
+            show_default=True,
+            help="Seconds the fair search may take (its status says when it stopped on it).",
+        ),
+        click.option(
             "--max-probability",
             type=click.FloatRange(0, 1, min_open=True),
             help="Randomised draw: no (expert, proposal) pair more likely than this.",
@@ -168,6 +175,7 @@ def assign(
     min_outside: int,
     min_senior: int,
     fair: bool,
+    time_limit: float,
     max_probability: float | None,
     seed: int,
     k_direction: tuple[str, ...],
@@ -194,7 +202,8 @@ def assign(
             min_load=min_load, floor=affinity_floor, top_n=candidates, min_industry=min_industry,
             min_outside=min_outside, min_senior=min_senior,
         ),
-        max_probability=max_probability, fair=fair, reserve_ratio=reserve_ratio, seed=seed,
+        max_probability=max_probability, fair=fair, time_limit_s=time_limit,
+        reserve_ratio=reserve_ratio, seed=seed,
         panel_by=panel_by, panel_size=panel_size, panel_min=panel_min,
         panel_industry=panel_industry, panel_finance=panel_finance,
         affinity_file=None if affinity_file is None else str(affinity_file),
@@ -257,17 +266,7 @@ def _assign_report(out: assign_jobs.AssignOutcome, engine: Engine) -> Report:
         f"one-per-unit violated: {s['one_per_unit_violated']}; "
         + ("certified optimal" if s.get("certified") else f"gap {s.get('gap')}"),
     ]
-    if "price_of_fairness" in s:
-        lines.append(
-            f"fair: worst proposal {s['fair_min_affinity']:.3f} "
-            f"(plain {s['plain_min_affinity']:.3f}), total {s['fair_total']:.3f} "
-            f"(plain {s['plain_total']:.3f}); price of fairness {s['price_of_fairness']:.3f}"
-        )
-    if "expected_objective" in s:
-        lines.append(
-            f"draw with max probability {s['max_probability']}: expected affinity "
-            f"{s['expected_objective']:.3f}, drawn {s['realised_objective']:.3f}"
-        )
+    lines += _mode_lines(s)
     return Report(
         data,
         tables=[TableOut("Load histogram", ["load", "experts"], sorted(hist.items()))],
@@ -311,18 +310,104 @@ def replace(ctx: Ctx, batch_id: str | None, declined: tuple[str, ...]) -> Report
     )
 
 
+def _mode_lines(s: dict[str, Any]) -> list[str]:
+    """The fair or draw figures of a run, for people."""
+    lines = []
+    if "fair_min" in s:
+        lines.append(
+            _(
+                "fair: worst proposal {fair_min:.4f} (proven bound {bound:.4f}, gap {gap:.2%}; "
+                "plain {plain_min:.4f}), total {total:.3f} (plain {plain_total:.3f}); "
+                "price of fairness {price:.3f}",
+                fair_min=s["fair_min"],
+                bound=s["fair_min_bound"],
+                gap=s["fair_gap"],
+                plain_min=s["plain_min"],
+                total=s["fair_total"],
+                plain_total=s["plain_total"],
+                price=s["price_of_fairness"],
+            )  # fmt: skip
+        )
+        for st in s["stages"]:
+            lines.append(
+                _(
+                    "stage {stage}: {status}, {value:.4f} (bound {bound:.4f}), {wall:.2f} s",
+                    stage=st["stage"],
+                    status=st["status"],
+                    value=st["objective"],
+                    bound=st["bound"],
+                    wall=st["wall_s"],
+                )  # fmt: skip
+            )
+    if "expected_objective" in s:
+        lines.append(
+            _(
+                "draw with max probability {q:g}: expected affinity {expected:.3f} (the most any "
+                "capped draw can expect), drawn {drawn:.3f}, largest pair probability {top:.3f}",
+                q=s["max_probability"],
+                expected=s["expected_objective"],
+                drawn=s["realised_objective"],
+                top=s["max_pair_probability"],
+            )  # fmt: skip
+        )
+    return lines
+
+
+def _weights(items: tuple[str, ...], n_files: int) -> list[float] | None:
+    """``--weights`` as numbers (repeated, or one comma-separated list), one per scores file."""
+    if not items:
+        return None
+    out: list[float] = []
+    for item in items:
+        for part in item.replace(",", " ").split():
+            try:
+                out.append(float(part))
+            except ValueError as exc:
+                raise CliError(
+                    _("--weights takes numbers, got {value!r}", value=part), EXIT_USAGE
+                ) from exc
+    if len(out) != n_files:
+        raise CliError(
+            _(
+                "--weights gives {n} weights for {files} --scores files; give one per file",
+                n=len(out),
+                files=n_files,
+            ),  # fmt: skip
+            EXIT_USAGE,
+        )
+    return out
+
+
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
 @click.command()
 @click.option(
-    "--scores", type=click.Path(path_type=Path), required=True, help="proposal,expert,score CSV."
+    "--scores",
+    type=_FILE,
+    required=True,
+    multiple=True,
+    help="proposal,expert,score CSV, Parquet or .npz (repeat to sum several, see --weights).",
 )
 @click.option(
-    "--conflicts", "conflicts_file", type=click.Path(path_type=Path), help="proposal,expert CSV."
+    "--weights",
+    multiple=True,
+    metavar="W[,W...]",
+    help="One weight per --scores file, in order (repeat or comma-separate); default 1 each.",
 )
+@click.option("--conflicts", "conflicts_file", type=_FILE, help="proposal,expert CSV.")
+@click.option(
+    "--constraints",
+    "constraints_file",
+    type=_FILE,
+    help="proposal,expert,constraint CSV: -1 conflict, 1 must assign, 0 no effect.",
+)
+@click.option("--demands", "demands_file", type=_FILE, help="proposal,k CSV: k per proposal.")
 @click.option(
     "--experts",
     "experts_file",
-    type=click.Path(path_type=Path),
-    help="expert[,max_load,unit,kind,province,title] CSV.",
+    type=_FILE,
+    help="expert[,min_load,max_load,unit,kind,province,title] CSV.",
 )
 @_assign_options
 @click.option(
@@ -332,16 +417,31 @@ def replace(ctx: Ctx, batch_id: str | None, declined: tuple[str, ...]) -> Report
     "--allow-missing", is_flag=True, help="Pairs absent from the scores are candidates at score 0."
 )
 @click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Assignment CSV to write.",
+    "--num-alternates",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="List each proposal's next N best experts (see --alternates-out).",
 )
+@click.option(
+    "--alternates-out",
+    type=_FILE,
+    help="Alternates CSV to write (default: beside --out, named <out>.alternates.csv).",
+)
+@click.option(
+    "--marginals-out",
+    type=_FILE,
+    help="With --max-probability: write every pair's probability to this CSV.",
+)
+@click.option("--out", type=_FILE, required=True, help="Assignment CSV to write.")
 @output_options
 @domain_errors
 def solve(
-    scores: Path,
+    scores: tuple[Path, ...],
+    weights: tuple[str, ...],
     conflicts_file: Path | None,
+    constraints_file: Path | None,
+    demands_file: Path | None,
     experts_file: Path | None,
     k: int,
     max_load: int,
@@ -350,52 +450,81 @@ def solve(
     min_outside: int,
     min_senior: int,
     fair: bool,
+    time_limit: float,
     max_probability: float | None,
     seed: int,
     affinity_floor: float,
     allow_missing: bool,
+    num_alternates: int,
+    alternates_out: Path | None,
+    marginals_out: Path | None,
     out: Path,
 ) -> Report:
     """Solve an assignment from plain files, no database (scripts, other matchers' inputs)."""
-    from assign.draw import draw_assignment
-    from assign.fair import solve_fair
-    from assign.files import solve_files, write_assignment_csv
+    from assign.draw import draw_summary
+    from assign.fair import fair_summary
+    from assign.file_solve import draw_inputs, solve_exact, solve_fair_inputs
+    from assign.files import alternates, read_inputs, write_assignment_csv, write_rows
     from assign.solver import quality_summary
 
     if fair and max_probability is not None:
-        raise CliError("--fair and --max-probability cannot be combined", EXIT_USAGE)
-    solver = None
-    if fair:
-        solver = lambda pr: solve_fair(pr).assignment  # noqa: E731
-    elif max_probability is not None:
-        solver = lambda pr: draw_assignment(pr, q=max_probability, seed=seed).assignment  # noqa: E731
+        raise CliError(_("--fair and --max-probability cannot be combined"), EXIT_USAGE)
+    if marginals_out is not None and max_probability is None:
+        raise CliError(_("--marginals-out needs --max-probability"), EXIT_USAGE)
+    inputs = read_inputs(
+        list(scores), weights=_weights(weights, len(scores)), conflicts=conflicts_file,
+        constraints=constraints_file, demands=demands_file, experts=experts_file, k=k,
+        max_load=max_load, min_load=min_load, floor=affinity_floor, allow_missing=allow_missing,
+        min_industry=min_industry, min_outside=min_outside, min_senior=min_senior,
+    )  # fmt: skip
+    problem = inputs.full
+    extra: dict[str, Any] = {}
+    marginals = None
     with progress_bar() as progress:
-        problem, result = solve_files(
-            scores, conflicts=conflicts_file, experts=experts_file, k=k, max_load=max_load,
-            min_load=min_load, floor=affinity_floor, allow_missing=allow_missing,
-            min_industry=min_industry, min_outside=min_outside, min_senior=min_senior,
-            progress=progress, solver=solver,
-        )  # fmt: skip
+        if fair:
+            fr = solve_fair_inputs(inputs, time_limit_s=time_limit)
+            result, extra = fr.assignment, fair_summary(fr)
+        elif max_probability is not None:
+            draw, marginals = draw_inputs(inputs, q=max_probability, seed=seed)
+            result, extra = draw.assignment, draw_summary(draw)
+        else:
+            problem, result = solve_exact(inputs, progress=progress)
     data = {
         "status": str(result.status), "objective": result.objective, "bound": result.bound,
         "gap": result.gap, "wall_s": result.wall_s, "certified": result.certified,
         "proposals": problem.n_proposals, "experts": problem.n_experts, "k": k,
-        "diagnosis": list(result.diagnosis),
+        "must_assign": int(inputs.pinned.p.size), "diagnosis": list(result.diagnosis), **extra,
     }  # fmt: skip
     if result.status in ("infeasible", "unknown"):
         return Report(
             data,
-            lines=[f"no assignment ({result.status}):", *result.diagnosis],
+            lines=[_("no assignment ({status}):", status=result.status), *result.diagnosis],
             exit_code=EXIT_INFEASIBLE,
         )
     n = write_assignment_csv(result, out)
+    lines = [
+        _(
+            "{status}: objective {objective:.6f}, bound {bound:.6f}, gap {gap:.2e}, {certified}, "
+            "{wall:.2f} s; {n} pairs written to {out}",
+            status=result.status,
+            objective=result.objective,
+            bound=data["bound"],
+            gap=data["gap"],
+            wall=result.wall_s,
+            n=n,
+            out=out,
+            certified=_("certified") if result.certified else _("not certified"),
+        )  # fmt: skip
+    ]
+    if num_alternates:
+        path = alternates_out or out.with_name(out.stem + ".alternates.csv")
+        n_alt = write_rows(alternates(problem, result, num_alternates), path)
+        data.update({"alternates": n_alt, "alternates_out": str(path)})
+        lines.append(_("{n} alternates written to {out}", n=n_alt, out=path))
+    if marginals is not None and marginals_out is not None:
+        data["marginals_out"] = str(marginals_out)
+        n_m = write_rows(marginals, marginals_out)
+        lines.append(_("{n} pair probabilities written to {out}", n=n_m, out=marginals_out))
     summary = quality_summary(problem, result)
     data.update({k_: v for k_, v in summary.items() if k_ not in data})
-    return Report(
-        data,
-        lines=[
-            f"{result.status}: objective {result.objective:.6f}, bound {result.bound:.6f}, "
-            f"gap {result.gap:.2e}, {'certified' if result.certified else 'not certified'}, "
-            f"{result.wall_s:.2f} s; {n} pairs written to {out}"
-        ],
-    )
+    return Report(data, lines=lines + _mode_lines(data))

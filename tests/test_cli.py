@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from scripts.cli import cli
@@ -48,7 +49,7 @@ def test_solve_from_plain_files_json(tmp_path: Path) -> None:
 
 def test_solve_fair_and_draw_modes(tmp_path: Path) -> None:
     scores = put(tmp_path, "scores.csv", SCORES)
-    for extra in (["--fair"], ["--max-probability", "0.5", "--seed", "4"]):
+    for extra in (["--fair", "--time-limit", "20"], ["--max-probability", "0.5", "--seed", "4"]):
         out = tmp_path / "a.csv"
         result = CliRunner().invoke(
             cli,
@@ -58,6 +59,63 @@ def test_solve_fair_and_draw_modes(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
         pairs = pd.read_csv(out, dtype=str)
         assert pairs.groupby("proposal").size().eq(2).all()
+        data = json.loads(result.stdout)
+        if "--fair" in extra:
+            assert data["fair_min"] == pytest.approx(data["min_proposal_affinity"])
+            assert data["fair_min_bound"] >= data["fair_min"]
+            assert data["fair_gap"] >= 0
+            assert [s["stage"] for s in data["stages"]] == ["min", "total"]
+            assert {s["status"] for s in data["stages"]} <= {"optimal", "feasible", "time_limit"}
+        else:
+            assert data["max_pair_probability"] <= 0.5
+            assert data["bound"] == data["expected_objective"] >= data["objective"] - 2
+
+
+def test_solve_takes_the_matchers_inputs(tmp_path: Path) -> None:
+    a = put(tmp_path, "a.csv", SCORES)
+    b = put(tmp_path, "b.csv", "p,e,s\n".replace("p,e,s\n", "") + "P0,E5,0.9\nP3,E0,0.8\n")
+    cons = put(tmp_path, "c.csv", "P1,E2,1\nP2,E3,-1\n")
+    demands = put(tmp_path, "d.csv", "proposal,k\nP0,1\n")
+    experts = put(tmp_path, "e.csv", "".join(f"E{e},2\n" for e in range(6)))
+    out = tmp_path / "out.csv"
+    args = ["solve", "--scores", str(a), "--scores", str(b), "--weights", "1,0.5",
+            "--constraints", str(cons), "--demands", str(demands), "--experts", str(experts),
+            "--k", "2", "--num-alternates", "2", "--out", str(out), "--json"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    pairs = pd.read_csv(out, dtype=str)
+    assert pairs.groupby("proposal").size().to_dict() == {"P0": 1, "P1": 2, "P2": 2, "P3": 2}
+    assert ("P1", "E2") in set(zip(pairs["proposal"], pairs["expert"], strict=True))
+    assert data["must_assign"] == 1 and data["k_violated"] == 0
+    alt = pd.read_csv(tmp_path / "out.alternates.csv", dtype=str)
+    assert list(alt.columns) == ["proposal", "expert", "score", "rank"]
+    assert data["alternates"] == len(alt) == 8
+    marg = tmp_path / "m.csv"
+    result = CliRunner().invoke(
+        cli, [*args[:-3], "--max-probability", "0.6", "--marginals-out", str(marg), "--out",
+              str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    probs = pd.read_csv(marg, dtype={"proposal": str, "expert": str})
+    assert probs.groupby("proposal")["probability"].sum().round(9).to_dict() == {
+        "P0": 1,
+        "P1": 2,
+        "P2": 2,
+        "P3": 2,
+    }
+
+
+def test_solve_weights_must_match_the_scores(tmp_path: Path) -> None:
+    scores = put(tmp_path, "scores.csv", SCORES)
+    result = CliRunner().invoke(
+        cli,
+        ["solve", "--scores", str(scores), "--weights", "1", "--weights", "2", "--out", "x.csv"],
+    )
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: --weights gives 2 weights for 1 --scores files; give one per file\n"
+    )
 
 
 def test_solve_rejects_bad_files_with_exit_3(tmp_path: Path) -> None:

@@ -206,6 +206,12 @@ def test_assign_with_an_officers_affinity_file(
     with session(engine) as s:
         used = set(s.scalars(select(Assignment.expert_id)))
     assert used <= set(experts[:40])  # only experts the file scores
+    fair = js(run(engine, "assign", "--k", "2", "--affinity", str(path), "--fair",
+                  "--time-limit", "30", "--json"))  # fmt: skip
+    assert fair["fair_min"] == pytest.approx(fair["min_proposal_affinity"])
+    assert fair["fair_min"] >= result["min_proposal_affinity"] - 1e-9
+    assert fair["fair_min_bound"] >= fair["fair_min"] and fair["fair_gap"] >= 0
+    assert [s["stage"] for s in fair["stages"]] == ["min", "total"]
     bad = tmp_path / "bad.csv"
     bad.write_text("proposal,expert,score\nP-X,E-Y,0.5\n", encoding="utf-8")
     refused = run(engine, "assign", "--k", "2", "--affinity", str(bad))
