@@ -19,6 +19,7 @@ import io
 import math
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -101,9 +102,25 @@ def _decode(data: bytes, name: str) -> str:
         ) from None
 
 
-def _read_csv(path: Path) -> tuple[list[list[str]], int]:
-    data = path.read_bytes()
-    name = str(path)
+@dataclass(frozen=True)
+class FileData:
+    """A file as bytes with the name it had where it came from (an upload): the name is
+    shown in messages and tells CSV from XLSX; it is never used as a path."""
+
+    name: str
+    data: bytes
+
+
+def _file_data(path: Path | FileData) -> FileData:
+    if isinstance(path, FileData):
+        return path
+    if not path.exists():
+        raise InvalidInput([Problem(str(path), None, None, None, "an existing file")])
+    return FileData(str(path), path.read_bytes())
+
+
+def _read_csv(path: Path | FileData) -> tuple[list[list[str]], int]:
+    data, name = (src := _file_data(path)).data, src.name
     if not data.strip():
         raise InvalidInput(
             [Problem(name, None, None, None, "a header row and data rows (file is empty)")]
@@ -132,12 +149,13 @@ def _read_csv(path: Path) -> tuple[list[list[str]], int]:
     return rows, 1
 
 
-def _read_xlsx(path: Path, known: set[str]) -> tuple[list[list[str]], int]:
+def _read_xlsx(path: Path | FileData, known: set[str]) -> tuple[list[list[str]], int]:
     import openpyxl
 
-    name = str(path)
+    src = _file_data(path)
+    name = src.name
     try:
-        wb = openpyxl.load_workbook(path, data_only=True)
+        wb = openpyxl.load_workbook(io.BytesIO(src.data), data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise InvalidInput(
             [Problem(name, None, None, None, f"an XLSX workbook (could not open it: {exc})")]
@@ -343,12 +361,11 @@ def _parse(spec: ColumnSpec, raw: str) -> Any:
 # --- validation -------------------------------------------------------------------------------
 
 
-def read_raw_csv(path: Path) -> RawTable:
+def read_raw_csv(path: Path | FileData) -> RawTable:
     """A CSV file's header and rows (any of the accepted encodings)."""
-    if not path.exists():
-        raise InvalidInput([Problem(str(path), None, None, None, "an existing file")])
-    rows, first = _read_csv(path)
-    return _raw_table(str(path), rows, first)
+    src = _file_data(path)
+    rows, first = _read_csv(src)
+    return _raw_table(src.name, rows, first)
 
 
 def _raw_table(name: str, rows: list[list[str]], first: int) -> RawTable:
@@ -361,20 +378,18 @@ def _raw_table(name: str, rows: list[list[str]], first: int) -> RawTable:
     return RawTable(name, rows[0], rows[1:], first + 1)
 
 
-def read_raw(path: Path, kind: str) -> RawTable:
+def read_raw(path: Path | FileData, kind: str) -> RawTable:
     """Read ``path`` into stripped string cells with its header row located."""
     specs = column_specs(kind_class(kind))
     known = {_norm_header(s.name) for s in specs} | {_norm_header(s.zh) for s in specs if s.zh}
-    name = str(path)
-    if not path.exists():
-        raise InvalidInput([Problem(name, None, None, None, "an existing file")])
-    suffix = path.suffix.lower()
+    src = _file_data(path)
+    suffix = Path(src.name).suffix.lower()
     if suffix in (".csv", ".txt", ".tsv"):
-        return read_raw_csv(path)
+        return read_raw_csv(src)
     if suffix not in (".xlsx", ".xlsm"):
-        raise InvalidInput([Problem(name, None, None, None, "a .csv or .xlsx file")])
-    rows, first = _read_xlsx(path, known)
-    return _raw_table(name, rows, first)
+        raise InvalidInput([Problem(src.name, None, None, None, "a .csv or .xlsx file")])
+    rows, first = _read_xlsx(src, known)
+    return _raw_table(src.name, rows, first)
 
 
 def validate(table: RawTable, kind: str) -> tuple[list[dict[str, Any]], list[Problem], list[str]]:
@@ -541,7 +556,7 @@ def _upsert(
     counts.updated += len(changed)
 
 
-def import_file(session: Session, kind: str, path: Path) -> ImportCounts:
+def import_file(session: Session, kind: str, path: Path | FileData) -> ImportCounts:
     """Validate ``path`` as ``kind`` and upsert it in ``session``'s transaction.
 
     Raises :class:`InvalidInput` listing every problem (types, enums, required values,
@@ -587,8 +602,19 @@ def import_directory(session: Session, directory: Path) -> list[ImportCounts]:
                 )
             ]
         )
+    return import_files(session, files)
+
+
+def import_files(
+    session: Session, files: Sequence[tuple[str, Path | FileData]]
+) -> list[ImportCounts]:
+    """Import ``(kind, file)`` pairs, referenced kinds first, in ``session``'s transaction.
+
+    All problems of all files are collected; one problem anywhere and nothing is written.
+    """
+    order = list(IMPORT_KINDS)
     results, problems = [], []
-    for kind, path in files:
+    for kind, path in sorted(files, key=lambda f: order.index(f[0])):
         try:
             results.append(import_file(session, kind, path))
         except InvalidInput as exc:
@@ -651,11 +677,11 @@ def write_frame(frame: pd.DataFrame, path: Path | None, fmt: str) -> bytes | Non
     raise ValueError(f"unknown format {fmt!r}; expected csv or xlsx")
 
 
-def file_digest(path: Path) -> str:
+def file_digest(path: Path | FileData) -> str:
     """SHA-256 of a file's bytes (recorded in audit events)."""
     import hashlib
 
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(_file_data(path).data).hexdigest()
 
 
 def read_panel_groups(path: Path, known_directions: set[str]) -> dict[str, str]:

@@ -5,6 +5,7 @@ event. The CLI calls these; scheduled jobs can too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +35,30 @@ def init_db(engine: Engine) -> str:
 
 def import_kind(engine: Engine, kind: str, path: Path, *, actor: str) -> io.ImportCounts:
     """Import one file of ``kind`` all-or-nothing, with an audit event."""
+    return import_uploads(engine, [(kind, path)], actor=actor)[0]
+
+
+def import_uploads(
+    engine: Engine, files: Sequence[tuple[str, Path | io.FileData]], *, actor: str
+) -> list[io.ImportCounts]:
+    """Import ``(kind, file)`` pairs (files on disk, or uploads held as bytes) all-or-nothing in
+    one transaction, referenced kinds first, with an audit event per file."""
     check_schema(engine)
     with session(engine) as s, s.begin():
-        counts = io.import_file(s, kind, path)
-        audit(
-            s,
-            actor=actor,
-            command="import",
-            params={"kind": kind, "file": str(path)},
-            input_digest=io.file_digest(path),
-            result_digest=digest(counts.as_dict()),
-        )
-    return counts
+        results = io.import_files(s, files)
+        given = {
+            (kind, str(f.name) if isinstance(f, io.FileData) else str(f)): f for kind, f in files
+        }
+        for counts in results:
+            audit(
+                s,
+                actor=actor,
+                command="import",
+                params={"kind": counts.kind, "file": counts.file},
+                input_digest=io.file_digest(given[(counts.kind, counts.file)]),
+                result_digest=digest(counts.as_dict()),
+            )
+    return results
 
 
 def import_all(engine: Engine, directory: Path, *, actor: str) -> list[io.ImportCounts]:
