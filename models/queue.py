@@ -31,7 +31,7 @@ from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from models.db import check_schema, now, session
-from models.i18n import Msg, _
+from models.i18n import _
 from models.server_tables import Job, Upload
 
 HEARTBEAT_S = 5.0
@@ -146,11 +146,11 @@ def claim(engine: Engine, worker: str) -> Job | None:
         return s.get(Job, job.id)
 
 
-def progress(engine: Engine, job_id: int, fraction: float, stage: Msg | None = None) -> None:
+def progress(engine: Engine, job_id: int, fraction: float, stage: str | None = None) -> None:
     """Record how far a running job is (and beat its heartbeat)."""
     values: dict[str, Any] = {"progress": min(max(fraction, 0.0), 1.0), "heartbeat_at": now()}
     if stage is not None:
-        values["stage"] = stage.to_json()
+        values["stage"] = stage
     with session(engine) as s, s.begin():
         s.execute(update(Job).where(Job.id == job_id, Job.state == "running").values(**values))
 
