@@ -8,6 +8,7 @@ tells when a stored hash should be renewed; nothing here stores or logs a passwo
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -128,11 +129,28 @@ def list_users(engine: Engine) -> list[UserInfo]:
         return [_info(u) for u in s.scalars(select(User).order_by(User.name))]
 
 
-def get_user(engine: Engine, name: str) -> UserInfo | None:
-    """An active user by name, or None."""
+def stamp(password_hash: str) -> str:
+    """A short fingerprint of a password hash: a session carries it, so that changing the
+    password ends the sessions opened with the old one."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def session_user(engine: Engine, name: str, password_stamp: str) -> UserInfo | None:
+    """The active user ``name`` if ``password_stamp`` is their current password's, or None."""
     with session(engine) as s:
         user = s.get(User, name)
-        return _info(user) if user is not None and user.active else None
+        if user is None or not user.active or stamp(user.password_hash) != password_stamp:
+            return None
+        return _info(user)
+
+
+def password_stamp(engine: Engine, name: str) -> str:
+    """The :func:`stamp` of ``name``'s current password."""
+    with session(engine) as s:
+        user = s.get(User, name)
+        if user is None:
+            raise LookupError(_("no user {name!r}", name=name))
+        return stamp(user.password_hash)
 
 
 def authenticate(engine: Engine, name: str, password: str, *, address: str) -> UserInfo | None:

@@ -65,3 +65,11 @@ def invoke(
     finally:
         LOCK_WAIT_S.reset(token)
         obj.close()
+
+
+def check(name: str, args: Sequence[str]) -> None:
+    """Parse ``args`` as command ``name``'s would be (raises ``click.UsageError``), without
+    running it: a form's mistakes are told before its job is queued."""
+    cmd = command(name)
+    with cmd.make_context(name, list(args)):
+        pass
