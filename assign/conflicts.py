@@ -540,7 +540,13 @@ class TextIndex:
         return out
 
     def neighbours(
-        self, sources: Iterable[str], *, threshold: float, chunk: int = 512, workers: int = 2
+        self,
+        sources: Iterable[str],
+        *,
+        threshold: float,
+        chunk: int = 512,
+        workers: int = 2,
+        stats: dict[str, int] | None = None,
     ) -> pd.DataFrame:
         """Pairs (source, target, similarity) with target ≠ source and similarity ≥ threshold.
 
@@ -550,6 +556,7 @@ class TextIndex:
         Then x·y ≤ ||x_C||·||y_C|| + x_R·y_R, so only pairs sharing a rarer n-gram whose bound
         reaches the threshold are candidates (products in row chunks on ``workers`` threads;
         SciPy's sparse product runs without the GIL); each candidate is recomputed exactly.
+        ``stats``, when given, receives ``candidates``: how many pairs were recomputed.
         """
         src = np.array(sorted({self.position[s] for s in sources if s in self.position}))
         x = self.matrix
@@ -585,6 +592,8 @@ class TextIndex:
             parts = [block(k) for k in starts]
         si = np.concatenate([p[0] for p in parts])
         ti = np.concatenate([p[1] for p in parts])
+        if stats is not None:
+            stats["candidates"] = int(si.size)
         if si.size == 0:
             return empty
         ids = np.array(self.ids, dtype=object)

@@ -781,6 +781,63 @@ def check_young_share(ctx: ScreeningContext) -> list[Finding]:
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class NearDuplicates:
+    """Pairs of proposals (a < b) led by the same or related units whose title+abstract
+    similarity reaches the threshold: columns a, b, similarity, lead_a, lead_b, relation (of
+    b's lead to a's: "same" or a relation kind), via, share. ``pairs_checked``: how many pairs
+    had their similarity computed."""
+
+    pairs: pd.DataFrame
+    pairs_checked: int
+
+
+def near_duplicates(ctx: ScreeningContext) -> NearDuplicates:
+    """Rule 10's pairs, found without listing every pair of a unit's proposals.
+
+    The proposals whose lead unit has another proposal, or a related unit that leads one, are
+    searched by :meth:`TextIndex.neighbours` (exact: only pairs sharing a rare n-gram whose
+    similarity bound reaches the threshold are computed), over TF-IDF fitted on the whole
+    batch; the pairs found are kept when their lead units are the same or related. Cost grows
+    with the pairs that share rare text, not with the square of a unit's proposals.
+    """
+    props = ctx.proposals
+    lead_of: dict[str, str] = {}
+    by_lead: dict[str, list[str]] = defaultdict(list)
+    for pid, lead in _tuples(props, ["proposal_id", "lead_unit_id"]):
+        if lead:
+            lead_of[pid] = lead
+            by_lead[lead].append(pid)
+    relation: dict[tuple[str, str], tuple[str, str | None, Any]] = {}
+    for lead in by_lead:
+        for other, rel, via, share in ctx.related().get(lead, []):
+            if other in by_lead:
+                relation.setdefault((lead, other), (rel, via, share))
+    linked = {u for pair in relation for u in pair}
+    sources = [p for lead, pids in by_lead.items() if len(pids) > 1 or lead in linked for p in pids]
+    columns = ["a", "b", "similarity", "lead_a", "lead_b", "relation", "via", "share"]
+    if not sources:
+        return NearDuplicates(pd.DataFrame(columns=columns), 0)
+    stats = {"candidates": 0}
+    found = TextIndex.from_proposals(props).neighbours(
+        sources, threshold=ctx.config.similarity_threshold, stats=stats
+    )
+    rows = []
+    for a, b, sim in _tuples(found, ["source", "target", "similarity"]):
+        if not a < b or b not in lead_of:
+            continue
+        la, lb = lead_of[a], lead_of[b]
+        if la == lb:
+            rel, via, share = "same", None, None
+        elif (la, lb) in relation:
+            rel, via, share = relation[(la, lb)]
+        else:
+            continue
+        rows.append((a, b, sim, la, lb, rel, via, share))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return NearDuplicates(pd.DataFrame(rows, columns=columns, dtype=object), stats["candidates"])
+
+
 @rule(
     "near_duplicate",
     "reject",
@@ -794,35 +851,14 @@ def check_young_share(ctx: ScreeningContext) -> list[Finding]:
 )
 def check_near_duplicate(ctx: ScreeningContext) -> list[Finding]:
     """Rule 10: two proposals whose lead units are the same or related and whose title+abstract
-    TF-IDF (char 2-3-gram) cosine is at or above the threshold: both are flagged."""
-    props = ctx.proposals
-    by_lead: dict[str, list[str]] = defaultdict(list)
-    for pid, lead in _tuples(props, ["proposal_id", "lead_unit_id"]):
-        if lead:
-            by_lead[lead].append(pid)
-    cand: dict[tuple[str, str], tuple[str, str, str, str | None, Any]] = {}
-    for lead, pids in by_lead.items():
-        for i, a in enumerate(pids):
-            for b in pids[i + 1 :]:
-                cand[(a, b)] = (lead, lead, "same", None, None)
-    for lead, pids in by_lead.items():
-        for other, rel, via, share in ctx.related().get(lead, []):
-            for a in pids:
-                for b in by_lead.get(other, []):
-                    if a < b and (a, b) not in cand:
-                        cand[(a, b)] = (lead, other, rel, via, share)
-    if not cand:
-        return []
-    text = TextIndex.from_proposals(props)
-    pairs = list(cand)
-    sims = text.pairs([a for a, _ in pairs], [b for _, b in pairs])
+    TF-IDF (char 2-3-gram) cosine is at or above the threshold: both are flagged (pairs from
+    :func:`near_duplicates`)."""
     thr = ctx.config.similarity_threshold
     out: list[Finding] = []
-    for (a, b), sim in zip(pairs, sims, strict=True):
-        if sim < thr:
-            continue
-        la, lb, rel, via, share = cand[(a, b)]
-        back = _INVERSE.get(rel)
+    cols = ["a", "b", "similarity", "lead_a", "lead_b", "relation", "via", "share"]
+    for a, b, sim, la, lb, rel, via, share in _tuples(near_duplicates(ctx).pairs, cols):
+        rel = None if rel == "same" else rel
+        back = _INVERSE.get(rel) if rel else None
         for me, other, mine, theirs, r in ((a, b, la, lb, rel), (b, a, lb, la, back)):
             if mine == theirs:
                 who = Msg("also led by {unit}", unit=ctx.un(mine))

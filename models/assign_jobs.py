@@ -27,6 +27,7 @@ from assign.reserves import Reserves, draw_reserves
 from assign.reserves import replace as replace_declined
 from assign.solver import AssignmentResult, quality_summary, solve
 from models.db import audit, batch_lock, check_schema, digest, get_batch, now, session
+from models.i18n import _
 from models.io import read_panel_groups
 from models.schema import (
     Assignment,
@@ -308,9 +309,27 @@ def _audit_run(s: Session, run: AssignmentRun, problem: AssignmentProblem, actor
                 "weights": np.round(problem.cand_w, 9).tolist(),
             }
         ),
-        result_digest=digest(run.summary),
+        result_digest=run_digest(s, run.run_id),
         message=f"run {run.run_id}: {run.mode}, {run.status}, objective {run.objective}",
     )
+
+
+def run_digest(s: Session, run_id: int) -> str:
+    """Digest of what a run stored: its pairs with their roles (status, reserve rank) and its
+    panels with their leaders; never timings, so identical seeded runs digest alike."""
+    pairs = s.execute(
+        select(
+            Assignment.proposal_id, Assignment.expert_id, Assignment.status, Assignment.reserve_rank
+        )
+        .where(Assignment.run_id == run_id)
+        .order_by(Assignment.proposal_id, Assignment.expert_id)
+    ).all()
+    panels = s.execute(
+        select(PanelMember.group_id, PanelMember.expert_id, PanelMember.leader)
+        .where(PanelMember.run_id == run_id)
+        .order_by(PanelMember.group_id, PanelMember.expert_id)
+    ).all()
+    return digest({"pairs": [list(r) for r in pairs], "panels": [list(r) for r in panels]})
 
 
 def _panel_run(
@@ -398,12 +417,25 @@ def replace_job(
     with batch_lock(engine, batch.batch_id), session(engine) as s, s.begin():
         run = s.scalars(
             select(AssignmentRun)
-            .where(AssignmentRun.batch_id == batch.batch_id, AssignmentRun.mode == "review")
+            .where(
+                AssignmentRun.batch_id == batch.batch_id,
+                AssignmentRun.mode.in_(("review", "external")),
+            )
             .order_by(AssignmentRun.run_id.desc())
         ).first()
         if run is None:
             raise LookupError(
                 f"batch {batch.batch_id} has no assignment run; run `reviewopt assign`"
+            )
+        if run.mode == "external":
+            raise LookupError(
+                _(
+                    "the latest assignment of batch {batch} (run {run}) was made outside "
+                    "reviewopt; record declines and their replacements by importing its file "
+                    "again with the new statuses (`reviewopt import assignments FILE`)",
+                    batch=batch.batch_id,
+                    run=run.run_id,
+                )
             )
         spec = RunSpec.from_params(run.params)
         problem, _model, _tables = _problem(s, batch, spec, None)
@@ -495,7 +527,7 @@ def replace_job(
             command="replace",
             params={"batch": batch.batch_id, "run_id": run.run_id, "declined": declined},
             seed=spec.seed,
-            result_digest=digest(added),
+            result_digest=run_digest(s, run.run_id),
             message=f"{len(declined)} declined, {len(added)} invited",
         )
     return ReplaceOutcome(

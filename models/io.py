@@ -2,23 +2,23 @@
 
 Every importable kind is an ORM class in :mod:`models.schema` with ``KIND`` set; its columns,
 their Chinese header aliases, enums and references come from the ORM column ``info``, so the
-schema is the single description of the input formats.
+schema is the single description of the input formats. One kind is not a table of its own:
+``assignments``, an assignment run made outside reviewopt (see :mod:`models.external`).
 
-Reading: CSV in UTF-8 (with or without BOM) or GB18030/GBK (what Excel writes in China), and
-XLSX (first sheet; the header may sit below title rows; merged header cells are refused). Every
-problem is collected with file, row, column, value and expectation before anything is written;
-one problem means nothing is written. Re-importing the same rows changes nothing (upsert by the
-natural key) and reports created / updated / unchanged counts.
+Files are read by :mod:`models.rawfile` (encodings, quoting, control characters, merged and
+formula cells). Every problem is collected with file, row, column (as the file writes it, with
+the canonical name beside it), value and expectation before anything is written; one problem
+means nothing is written. Values are checked for plausibility: no negative money, nothing over
+:attr:`Limits.max_wan`, no birth date in the future, shares within 0–1, ids that differ only
+by case or spaces are refused.
+
+Re-importing updates by the natural key and never erases: a column the file does not have
+leaves the stored values as they are; an empty cell clears a stored value only in an optional
+column, and the counts report those cells as ``cleared``.
 """
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import io
-import math
-import re
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,20 +30,43 @@ from sqlalchemy import Boolean, Date, DateTime, Float, Integer, String, Text, in
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import Column, Table
 
+from models.cells import Bad, ColumnSpec, Limits, implausible, parse, range_text
 from models.checks import ROW_CHECKS
+from models.db import digest
+from models.i18n import Msg, _
 from models.places import normalise_places
-from models.problems import InvalidInput, Problem, escape_formula, unescape_formula
+from models.problems import InvalidInput, Problem, escape_formula
+from models.rawfile import (
+    FileData,
+    RawTable,
+    file_data,
+    norm_header,
+    read_csv,
+    read_xlsx,
+    refuse,
+)
 from models.schema import IMPORT_KINDS, Base
+from models.vocab import ASSIGNMENT_STATUS
+
+EXTERNAL_KIND = "assignments"
 
 
 @dataclass
 class ImportCounts:
+    """What an import did: rows created, updated (``cleared`` of their cells emptied),
+    unchanged; header names it did not know; warnings (merged cells filled down); findings
+    (conflicted pairs of an imported assignment)."""
+
     kind: str
     file: str
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    cleared: int = 0
     ignored_columns: list[str] = field(default_factory=list)
+    warnings: list[Msg] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    content_digest: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -52,164 +75,14 @@ class ImportCounts:
             "created": self.created,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "cleared": self.cleared,
             "ignored_columns": self.ignored_columns,
+            "warnings": [w.render("en") for w in self.warnings],
+            "findings": self.findings,
         }
 
 
-# --- reading files into raw string tables -----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RawTable:
-    """Cells as stripped strings ('' = empty); ``first_row`` is the sheet row of ``rows[0]``."""
-
-    file: str
-    header: list[str]
-    rows: list[list[str]]
-    first_row: int
-
-
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, dt.datetime):
-        if value.time() == dt.time(0):
-            return value.date().isoformat()
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def _decode(data: bytes, name: str) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
-        raise InvalidInput(
-            [Problem(name, None, None, None, "text in UTF-8 or GB18030/GBK encoding")]
-        ) from None
-
-
-@dataclass(frozen=True)
-class FileData:
-    """A file as bytes with the name it had where it came from (an upload): the name is
-    shown in messages and tells CSV from XLSX; it is never used as a path."""
-
-    name: str
-    data: bytes
-
-
-def _file_data(path: Path | FileData) -> FileData:
-    if isinstance(path, FileData):
-        return path
-    if not path.exists():
-        raise InvalidInput([Problem(str(path), None, None, None, "an existing file")])
-    return FileData(str(path), path.read_bytes())
-
-
-def _read_csv(path: Path | FileData) -> tuple[list[list[str]], int]:
-    data, name = (src := _file_data(path)).data, src.name
-    if not data.strip():
-        raise InvalidInput(
-            [Problem(name, None, None, None, "a header row and data rows (file is empty)")]
-        )
-    if b"\x00" in data[:4096] or data[:4] in (b"PK\x03\x04", b"%PDF"):
-        raise InvalidInput(
-            [
-                Problem(
-                    name,
-                    None,
-                    None,
-                    None,
-                    "a CSV text table (the file is binary; for Excel use .xlsx)",
-                )
-            ]
-        )
-    text = _decode(data, name)
-    first = text.split("\n", 1)[0]
-    delimiter = "\t" if "\t" in first and "," not in first else ","
-    try:
-        rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text), delimiter=delimiter)]
-    except csv.Error as exc:
-        raise InvalidInput(
-            [Problem(name, None, None, None, f"a well-formed CSV table ({exc})")]
-        ) from None
-    return rows, 1
-
-
-def _read_xlsx(path: Path | FileData, known: set[str]) -> tuple[list[list[str]], int]:
-    import openpyxl
-
-    src = _file_data(path)
-    name = src.name
-    try:
-        wb = openpyxl.load_workbook(io.BytesIO(src.data), data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise InvalidInput(
-            [Problem(name, None, None, None, f"an XLSX workbook (could not open it: {exc})")]
-        ) from None
-    ws = wb.worksheets[0]
-    rows = [[_cell_text(v) for v in r] for r in ws.iter_rows(values_only=True)]
-    header_at = _find_header(rows, known)
-    if header_at is None:
-        return rows, 1
-    sheet_row = header_at + 1
-    for rng in ws.merged_cells.ranges:
-        if rng.min_row <= sheet_row <= rng.max_row:
-            raise InvalidInput(
-                [
-                    Problem(
-                        name,
-                        sheet_row,
-                        rng.coord,
-                        rows[header_at][rng.min_col - 1]
-                        if rng.min_col - 1 < len(rows[header_at])
-                        else None,
-                        "one header cell per column (unmerge the merged header cells)",
-                    )
-                ]
-            )
-    return rows[header_at:], sheet_row
-
-
-def _norm_header(h: str) -> str:
-    return re.sub(r"[\s*＊:：]", "", h).lower()
-
-
-def _find_header(rows: list[list[str]], known: set[str]) -> int | None:
-    """Index of the first of the first 20 rows naming at least two known columns (or all)."""
-    for i, row in enumerate(rows[:20]):
-        names = {_norm_header(c) for c in row if c}
-        hits = len(names & known)
-        if hits >= min(2, len(known)) or (names and names <= known):
-            return i
-    return None
-
-
 # --- the kind's columns -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ColumnSpec:
-    name: str
-    zh: str
-    required: bool
-    kind: str  # str | int | float | date | datetime | bool
-    max_len: int | None
-    enum: dict[str, str] | None
-    ref: str | None
 
 
 def _table(cls: type[Base]) -> Table:
@@ -235,8 +108,7 @@ def _py_kind(column: Column) -> tuple[str, int | None]:
     raise TypeError(f"unsupported column type {t!r}")
 
 
-def column_specs(cls: type[Base]) -> list[ColumnSpec]:
-    """The importable columns of ``cls``, in table order."""
+def _orm_specs(cls: type[Base]) -> list[ColumnSpec]:
     specs = []
     for c in _table(cls).columns:
         if c.info.get("internal") or (c.primary_key and c.autoincrement is True):
@@ -250,6 +122,7 @@ def column_specs(cls: type[Base]) -> list[ColumnSpec]:
                 ref = next(
                     k for k, m in IMPORT_KINDS.items() if m.__tablename__ == fk.column.table.name
                 )
+        default = getattr(c.default, "arg", None)
         specs.append(
             ColumnSpec(
                 name=c.name,
@@ -259,9 +132,41 @@ def column_specs(cls: type[Base]) -> list[ColumnSpec]:
                 max_len=max_len,
                 enum=c.info.get("enum"),
                 ref=ref,
+                default=None if callable(default) else default,
+                normalise=c.info.get("normalise"),
             )
         )
     return specs
+
+
+EXTERNAL_SPECS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("batch_id", "批次", True, "str", 32, None, "batches"),
+    ColumnSpec("proposal_id", "项目编号", True, "str", 32, None, "proposals"),
+    ColumnSpec("expert_id", "专家编号", True, "str", 32, None, "experts"),
+    ColumnSpec("status", "状态", True, "str", 16, ASSIGNMENT_STATUS, None),
+    ColumnSpec("run_label", "分配名称", False, "str", 64, None, None),
+)
+"""The ``assignments`` kind: one row per (proposal, expert) of an outside assignment run."""
+
+
+def kinds() -> list[str]:
+    """Every importable kind, referenced kinds first (an outside assignment before reviews)."""
+    out = list(IMPORT_KINDS)
+    out.insert(out.index("reviews"), EXTERNAL_KIND)
+    return out
+
+
+def column_specs(kind: str | type[Base]) -> list[ColumnSpec]:
+    """The importable columns of a kind (or of its ORM class), in file order."""
+    if kind == EXTERNAL_KIND:
+        return list(EXTERNAL_SPECS)
+    return _orm_specs(kind if isinstance(kind, type) else kind_class(kind))
+
+
+def natural_key(kind: str) -> tuple[str, ...]:
+    if kind == EXTERNAL_KIND:
+        return ("batch_id", "run_label", "proposal_id", "expert_id")
+    return kind_class(kind).NATURAL_KEY
 
 
 def kind_class(kind: str) -> type[Base]:
@@ -269,218 +174,221 @@ def kind_class(kind: str) -> type[Base]:
         return IMPORT_KINDS[kind]
     except KeyError:
         raise ValueError(
-            f"unknown kind {kind!r}; expected one of: {', '.join(IMPORT_KINDS)}"
+            _(
+                "unknown kind {kind}; expected one of: {kinds}",
+                kind=repr(kind),
+                kinds=", ".join(kinds()),
+            )
         ) from None
 
 
+def _values_text(spec: ColumnSpec) -> str:
+    if spec.enum:
+        return " | ".join(
+            f"{code} ({label})" if label != code else code for code, label in spec.enum.items()
+        )
+    return f"a {spec.ref} id" if spec.ref else ""
+
+
 def format_rows(kind: str) -> list[dict[str, str]]:
-    """The documented input format of ``kind``: one row per column."""
+    """The documented input format of ``kind``: one row per column (enumerations with the
+    Chinese value each code may be written as)."""
     return [
         {
             "column": s.name,
             "zh": s.zh,
             "type": s.kind,
             "required": "required" if s.required else "optional",
-            "values": " | ".join(s.enum) if s.enum else (f"a {s.ref} id" if s.ref else ""),
+            "values": _values_text(s),
+            "ref": s.ref or "",
+            "range": range_text(s.name, Limits()),
         }
-        for s in column_specs(kind_class(kind))
+        for s in column_specs(kind)
     ]
 
 
-# --- parsing values ---------------------------------------------------------------------------
-
-_TRUE = {"true", "1", "yes", "y", "是", "t"}
-_FALSE = {"false", "0", "no", "n", "否", "f"}
-_DATE_RE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
-_DT_RE = re.compile(
-    r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$"
-)
-
-
-def _parse(spec: ColumnSpec, raw: str) -> Any:
-    """The typed value of ``raw`` or raise ValueError(expected-text)."""
-    if spec.enum is not None:
-        for code, label in spec.enum.items():
-            if (
-                raw == code
-                or raw == label
-                or raw.lower() == code.lower()
-                or raw.lower() == label.lower()
-            ):
-                return code
-        raise ValueError("one of " + ", ".join(f"{c} ({lbl})" for c, lbl in spec.enum.items()))
-    if spec.kind == "str":
-        raw = unescape_formula(raw)
-        if spec.max_len is not None and len(raw) > spec.max_len:
-            raise ValueError(f"text of at most {spec.max_len} characters (got {len(raw)})")
-        return raw
-    if spec.kind == "int":
-        try:
-            f = float(raw.replace(",", ""))
-        except ValueError:
-            raise ValueError("a whole number") from None
-        if not f.is_integer():
-            raise ValueError("a whole number")
-        return int(f)
-    if spec.kind == "float":
-        try:
-            f = float(raw.replace(",", ""))
-        except ValueError:
-            raise ValueError("a number") from None
-        if not math.isfinite(f):
-            raise ValueError("a finite number")
-        return f
-    if spec.kind == "bool":
-        low = raw.lower()
-        if low in _TRUE:
-            return True
-        if low in _FALSE:
-            return False
-        raise ValueError("true or false (是/否)")
-    if spec.kind == "date":
-        m = _DATE_RE.match(raw)
-        try:
-            if m:
-                return dt.date(int(m[1]), int(m[2]), int(m[3]))
-            return dt.date.fromisoformat(raw)
-        except ValueError:
-            raise ValueError("a date YYYY-MM-DD") from None
-    if spec.kind == "datetime":
-        m = _DT_RE.match(raw)
-        try:
-            if m:
-                return dt.datetime(
-                    int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]), int(m[6] or 0)
-                )
-            return dt.datetime.fromisoformat(raw)
-        except ValueError:
-            raise ValueError("a date and time YYYY-MM-DD HH:MM") from None
-    raise AssertionError(spec.kind)
-
-
-# --- validation -------------------------------------------------------------------------------
-
-
-def read_raw_csv(path: Path | FileData) -> RawTable:
-    """A CSV file's header and rows (any of the accepted encodings)."""
-    src = _file_data(path)
-    rows, first = _read_csv(src)
-    return _raw_table(src.name, rows, first)
-
-
-def _raw_table(name: str, rows: list[list[str]], first: int) -> RawTable:
-    while rows and not any(rows[-1]):
-        rows.pop()
-    if not rows:
-        raise InvalidInput(
-            [Problem(name, None, None, None, "a header row and data rows (file is empty)")]
-        )
-    return RawTable(name, rows[0], rows[1:], first + 1)
+# --- reading and validation -------------------------------------------------------------------
 
 
 def read_raw(path: Path | FileData, kind: str) -> RawTable:
-    """Read ``path`` into stripped string cells with its header row located."""
-    specs = column_specs(kind_class(kind))
-    known = {_norm_header(s.name) for s in specs} | {_norm_header(s.zh) for s in specs if s.zh}
-    src = _file_data(path)
-    suffix = Path(src.name).suffix.lower()
-    if suffix in (".csv", ".txt", ".tsv"):
-        return read_raw_csv(src)
-    if suffix not in (".xlsx", ".xlsm"):
-        raise InvalidInput([Problem(src.name, None, None, None, "a .csv or .xlsx file")])
-    rows, first = _read_xlsx(src, known)
-    return _raw_table(src.name, rows, first)
+    """Read ``path`` (or an upload's bytes) into stripped string cells with its header row
+    located."""
+    specs = column_specs(kind)
+    known = {norm_header(s.name) for s in specs} | {norm_header(s.zh) for s in specs if s.zh}
+    src = file_data(path)
+    if src.suffix in (".csv", ".txt", ".tsv"):
+        return read_csv(src)
+    if src.suffix not in (".xlsx", ".xlsm"):
+        raise refuse(src.name, Msg("a .csv or .xlsx file"))
+    return read_xlsx(src, known)
 
 
-def validate(table: RawTable, kind: str) -> tuple[list[dict[str, Any]], list[Problem], list[str]]:
-    """Typed rows, problems, and the ignored (unknown) header names of ``table``."""
-    specs = column_specs(kind_class(kind))
+@dataclass
+class Validated:
+    """Typed rows of a file (each with ``__row__``; a key is absent where the cell gives no
+    value to store), the kind's columns the file has, those it lacks, and unknown headers."""
+
+    rows: list[dict[str, Any]]
+    problems: list[Problem]
+    present: list[str]
+    missing: list[str]
+    ignored: list[str]
+    labels: dict[str, str]
+    header_row: int
+
+
+def validate(table: RawTable, kind: str, *, limits: Limits | None = None) -> Validated:
+    """Type and check every cell of ``table`` as ``kind``."""
+    limits = limits or Limits()
+    specs = column_specs(kind)
     problems: list[Problem] = []
     by_name: dict[str, ColumnSpec] = {}
     for s in specs:
-        by_name[_norm_header(s.name)] = s
+        by_name[norm_header(s.name)] = s
         if s.zh:
-            by_name.setdefault(_norm_header(s.zh), s)
+            by_name.setdefault(norm_header(s.zh), s)
     positions: dict[str, int] = {}
-    header_label: dict[str, str] = {}
+    labels: dict[str, str] = {}
     ignored: list[str] = []
+    header_row = table.first_row - 1
     for i, h in enumerate(table.header):
-        spec = by_name.get(_norm_header(h)) if h else None
+        spec = by_name.get(norm_header(h)) if h else None
         if spec is None:
             if h:
                 ignored.append(h)
             continue
         if spec.name in positions:
             problems.append(
-                Problem(table.file, table.first_row - 1, h, h, f"column {spec.name} only once")
+                Problem(
+                    table.file,
+                    header_row,
+                    h,
+                    h,
+                    Msg("column {column} only once", column=spec.name),
+                    field=spec.name,
+                )
             )
             continue
         positions[spec.name] = i
-        header_label[spec.name] = h
+        labels[spec.name] = h
+    keys = natural_key(kind)
     missing = [s.name for s in specs if s.required and s.name not in positions]
-    if missing:
-        if not positions:
-            names = ", ".join(s.name for s in specs)
-            expected = f"a table whose header names the {kind} columns ({names})"
-            problems.append(Problem(table.file, table.first_row - 1, None, None, expected))
-        else:
-            for m in missing:
-                spec = next(s for s in specs if s.name == m)
-                alias = f" (or {spec.zh})" if spec.zh else ""
-                problems.append(
-                    Problem(table.file, table.first_row - 1, m, None, f"a column named {m}{alias}")
-                )
-        return [], problems, ignored
+    out = Validated([], problems, list(positions), missing, ignored, labels, header_row)
+    if not positions:
+        expected = Msg(
+            "a table whose header names the {kind} columns ({names})",
+            kind=kind,
+            names=", ".join(s.name for s in specs),
+        )
+        problems.append(Problem(table.file, header_row, None, None, expected))
+        return out
+    lacking_keys = [m for m in missing if m in keys]
+    for m in lacking_keys:
+        spec = next(s for s in specs if s.name == m)
+        problems.append(Problem(table.file, header_row, m, None, _column_named(spec)))
+    if lacking_keys:
+        return out
     if not table.rows:
-        problems.append(Problem(table.file, None, None, None, "at least one data row"))
-    out: list[dict[str, Any]] = []
+        problems.append(Problem(table.file, None, None, None, Msg("at least one data row")))
+    for issue in table.cell_issues:
+        name = next((n for n, p in positions.items() if p == issue.col), None)
+        if name is not None:
+            problems.append(
+                Problem(
+                    table.file, issue.row, labels[name], issue.value, issue.expected, field=name
+                )
+            )
+    bad_rows = {i.row for i in table.cell_issues}
+    used = [s for s in specs if s.name in positions]
     for offset, cells in enumerate(table.rows):
         row_no = table.first_row + offset
         if not any(cells):
             continue
-        rec: dict[str, Any] = {}
-        for s in specs:
-            pos = positions.get(s.name)
-            if pos is None:
-                continue
+        rec: dict[str, Any] = {"__row__": row_no}
+        out.rows.append(rec)
+        if row_no in bad_rows:
+            continue
+        for s in used:
+            pos = positions[s.name]
             raw = cells[pos] if pos < len(cells) else ""
             if raw == "":
                 if s.required:
                     problems.append(
-                        Problem(table.file, row_no, header_label[s.name], "", "a value (required)")
+                        Problem(
+                            table.file,
+                            row_no,
+                            labels[s.name],
+                            "",
+                            Msg("a value (required)"),
+                            field=s.name,
+                        )
                     )
-                rec[s.name] = None
+                elif s.default is None:
+                    rec[s.name] = None  # an explicit empty cell clears an optional value
                 continue
             try:
-                rec[s.name] = _parse(s, raw)
-            except ValueError as exc:
-                problems.append(Problem(table.file, row_no, header_label[s.name], raw, str(exc)))
-        rec["__row__"] = row_no
-        out.append(rec)
-    return out, problems, ignored
+                value = parse(s, raw)
+            except Bad as exc:
+                problems.append(
+                    Problem(table.file, row_no, labels[s.name], raw, exc.expected, field=s.name)
+                )
+                continue
+            why = None if isinstance(value, str | bool) else implausible(s.name, value, limits)
+            if why is not None:
+                problems.append(Problem(table.file, row_no, labels[s.name], raw, why, field=s.name))
+                continue
+            rec[s.name] = value
+    return out
 
 
-def _natural_key(cls: type[Base], rec: dict[str, Any]) -> tuple:
-    return tuple(rec.get(k) for k in cls.NATURAL_KEY)
+def _column_named(spec: ColumnSpec) -> Msg:
+    if spec.zh:
+        return Msg("a column named {name} (or {zh})", name=spec.name, zh=spec.zh)
+    return Msg("a column named {name}", name=spec.name)
 
 
-def _check_duplicates(cls: type[Base], rows: list[dict[str, Any]], file: str) -> list[Problem]:
-    seen: dict[tuple, int] = {}
+def _fold(value: Any) -> Any:
+    return value.strip().casefold() if isinstance(value, str) else value
+
+
+def _check_duplicates(kind: str, v: Validated, file: str) -> list[Problem]:
+    """Rows with the same natural key, also when the ids differ only by case or spaces."""
+    keys = natural_key(kind)
+    seen: dict[tuple, tuple[int, tuple]] = {}
     problems = []
-    for rec in rows:
-        key = _natural_key(cls, rec)
-        if key in seen:
+    label = ", ".join(v.labels.get(k, k) for k in keys if k in v.labels)
+    canonical = ", ".join(k for k in keys if k in v.labels)
+    for rec in v.rows:
+        key = tuple(rec.get(k) for k in keys)
+        if any(
+            x is None and k in v.labels and k not in rec for x, k in zip(key, keys, strict=True)
+        ):
+            continue  # a key cell that could not be read is reported already
+        folded = tuple(_fold(x) for x in key)
+        shown = " / ".join("" if x is None else str(x) for x in key)
+        if folded in seen:
+            first_row, first_key = seen[folded]
+            if first_key == key:
+                expected = Msg("a unique {key}", key=canonical)
+            else:
+                expected = Msg(
+                    "a {key} that differs from {other} by more than case or spaces",
+                    key=canonical,
+                    other=repr(" / ".join("" if x is None else str(x) for x in first_key)),
+                )
             problems.append(
                 Problem(
                     file,
                     rec["__row__"],
-                    ", ".join(cls.NATURAL_KEY),
-                    " / ".join("" if v is None else str(v) for v in key),
-                    f"a unique {', '.join(cls.NATURAL_KEY)} (already on row {seen[key]})",
+                    label,
+                    shown,
+                    expected,
+                    field=canonical,
+                    note=Msg("already on row {row}", row=first_row),
                 )
             )
         else:
-            seen[key] = rec["__row__"]
+            seen[folded] = (rec["__row__"], key)
     return problems
 
 
@@ -490,64 +398,134 @@ def _existing_ids(session: Session, kind: str) -> set[str]:
     return set(session.scalars(select(pk)))
 
 
-def _check_references(
-    session: Session, cls: type[Base], rows: list[dict[str, Any]], file: str
-) -> list[Problem]:
+def _check_stored_ids(session: Session, kind: str, v: Validated, file: str) -> list[Problem]:
+    """New ids that differ from a stored one only by case or spaces (one-column keys)."""
+    keys = natural_key(kind)
+    if kind == EXTERNAL_KIND or len(keys) != 1 or keys[0] not in v.labels:
+        return []
+    (key,) = keys
+    stored = {_fold(x): x for x in _existing_ids(session, kind)}
+    problems = []
+    for rec in v.rows:
+        value = rec.get(key)
+        other = stored.get(_fold(value))
+        if value is not None and other is not None and other != value:
+            problems.append(
+                Problem(
+                    file,
+                    rec["__row__"],
+                    v.labels[key],
+                    str(value),
+                    Msg(
+                        "an id that differs from the stored {other} by more than case or "
+                        "spaces (write {other} to update it)",
+                        other=repr(other),
+                    ),
+                    field=key,
+                )
+            )
+    return problems
+
+
+def _check_references(session: Session, kind: str, v: Validated, file: str) -> list[Problem]:
     problems = []
     cache: dict[str, set[str]] = {}
-    for s in column_specs(cls):
-        if s.ref is None:
+    for s in column_specs(kind):
+        if s.ref is None or s.name not in v.labels:
             continue
-        values = {r.get(s.name) for r in rows} - {None}
+        values = {r.get(s.name) for r in v.rows} - {None}
         if not values:
             continue
         if s.ref not in cache:
             cache[s.ref] = _existing_ids(session, s.ref)
         known = cache[s.ref]
-        for r in rows:
-            v = r.get(s.name)
-            if v is not None and v not in known:
-                problems.append(
-                    Problem(
-                        file,
-                        r["__row__"],
-                        s.name,
-                        str(v),
-                        f"an existing {s.ref} id (import {s.ref} first)",
-                    )
+        folded = {_fold(k): k for k in known}
+        for r in v.rows:
+            value = r.get(s.name)
+            if value is None or value in known:
+                continue
+            near = folded.get(_fold(value))
+            problems.append(
+                Problem(
+                    file,
+                    r["__row__"],
+                    v.labels[s.name],
+                    str(value),
+                    Msg("an existing {kind} id (import {kind} first)", kind=s.ref),
+                    field=s.name,
+                    note=None if near is None else Msg("did you mean {id}?", id=repr(near)),
                 )
+            )
     return problems
 
 
-def _upsert(
-    session: Session, cls: type[Base], rows: list[dict[str, Any]], counts: ImportCounts
-) -> None:
-    specs = [s.name for s in column_specs(cls)]
+def _check_new_rows(session: Session, kind: str, v: Validated, file: str) -> list[Problem]:
+    """Rows that would be created while the file lacks a required column."""
+    if not v.missing or kind == EXTERNAL_KIND:
+        return []
+    cls = kind_class(kind)
+    table = _table(cls)
+    key_cols = [table.columns[k] for k in cls.NATURAL_KEY]
+    stored = {tuple(r) for r in session.execute(select(*key_cols)).all()}
+    specs = {s.name: s for s in column_specs(kind)}
+    new = [r for r in v.rows if tuple(r.get(k) for k in cls.NATURAL_KEY) not in stored]
+    if len(new) == len(v.rows):  # nothing to update: the file lacks the column
+        return [Problem(file, v.header_row, m, None, _column_named(specs[m])) for m in v.missing]
+    problems = []
+    for rec in new:
+        for m in v.missing:
+            zh = specs[m].zh
+            problems.append(
+                Problem(
+                    file,
+                    rec["__row__"],
+                    m,
+                    None,
+                    Msg(
+                        "a column named {name} (or {zh}): this row is new and needs it; "
+                        "rows already stored may leave it out",
+                        name=m,
+                        zh=zh or m,
+                    ),
+                )
+            )
+    return problems
+
+
+def _upsert(session: Session, cls: type[Base], v: Validated, counts: ImportCounts) -> None:
+    """Insert new rows, update changed ones in the columns the file has, never erase."""
+    specs = column_specs(cls)
+    defaults = {s.name: s.default for s in specs}
+    names = [s.name for s in specs]
     table = _table(cls)
     surrogate = "id" in table.columns and table.columns["id"].primary_key
     key_cols = [table.columns[k] for k in cls.NATURAL_KEY]
     existing: dict[tuple, dict[str, Any]] = {}
-    wanted = [*key_cols, *(table.columns[n] for n in specs if n not in cls.NATURAL_KEY)]
+    wanted = [*key_cols, *(table.columns[n] for n in names if n not in cls.NATURAL_KEY)]
     if surrogate:
         wanted.append(table.columns["id"])
     for row in session.execute(select(*wanted)).mappings():
         existing[tuple(row[c.name] for c in key_cols)] = dict(row)
     new, changed = [], []
-    for rec in rows:
-        # a column the file does not have is left as stored (e.g. contacts kept out of exports)
-        values = {n: rec.get(n) for n in specs if n in rec}
-        key = _natural_key(cls, rec)
+    given = set(v.present).union(*(rec.keys() for rec in v.rows))  # and what hooks fill in
+    present = [n for n in names if n in given]
+    for rec in v.rows:
+        key = tuple(rec.get(k) for k in cls.NATURAL_KEY)
         old = existing.get(key)
         if old is None:
-            values = {n: rec.get(n) for n in specs}
+            values = {n: rec.get(n, defaults[n]) for n in names}
             new.append(values)
             existing[key] = values
-        elif any(old.get(n) != values[n] for n in values):
-            if surrogate:
-                values["id"] = old["id"]
-            changed.append(values)
-        else:
+            continue
+        values = {n: rec.get(n, old[n]) for n in present}
+        if all(old[n] == values[n] for n in present):
             counts.unchanged += 1
+            continue
+        counts.cleared += sum(1 for n in present if values[n] is None and old[n] is not None)
+        if surrogate:
+            values["id"] = old["id"]
+        old.update(values)
+        changed.append(values)
     if new:
         session.execute(insert(cls), new)
     if changed:
@@ -556,67 +534,123 @@ def _upsert(
     counts.updated += len(changed)
 
 
-def import_file(session: Session, kind: str, path: Path | FileData) -> ImportCounts:
+def import_file(
+    session: Session,
+    kind: str,
+    path: Path | FileData,
+    *,
+    actor: str = "",
+    limits: Limits | None = None,
+) -> ImportCounts:
     """Validate ``path`` as ``kind`` and upsert it in ``session``'s transaction.
 
-    Raises :class:`InvalidInput` listing every problem (types, enums, required values,
-    duplicates, references); the caller rolls back.
+    Raises :class:`InvalidInput` listing every problem (types, enums, plausibility, required
+    values, duplicates, references); the caller rolls back.
     """
-    cls = kind_class(kind)
     raw = read_raw(path, kind)
-    rows, problems, ignored = validate(raw, kind)
-    problems += normalise_places(kind, rows, raw.file)
-    if rows:
-        problems += _check_duplicates(cls, rows, raw.file)
-        problems += _check_references(session, cls, rows, raw.file)
+    v = validate(raw, kind, limits=limits)
+    problems = list(v.problems)
+    problems += normalise_places(kind, v.rows, raw.file)
+    if v.rows:
+        problems += _check_duplicates(kind, v, raw.file)
+        problems += _check_stored_ids(session, kind, v, raw.file)
+        problems += _check_references(session, kind, v, raw.file)
+        problems += _check_new_rows(session, kind, v, raw.file)
         if not problems and kind in ROW_CHECKS:
-            problems += ROW_CHECKS[kind](session, rows, raw.file)
+            problems += ROW_CHECKS[kind](session, v.rows, raw.file, v.labels)
     if problems:
         raise InvalidInput(problems)
-    counts = ImportCounts(kind, raw.file, ignored_columns=ignored)
-    _upsert(session, cls, rows, counts)
+    counts = ImportCounts(
+        kind,
+        raw.file,
+        ignored_columns=v.ignored,
+        warnings=list(raw.warnings),
+        content_digest=digest(stored_content(v.rows)),
+    )
+    if kind == EXTERNAL_KIND:
+        from models.external import store_external_run
+
+        store_external_run(session, v, counts, actor=actor)
+    else:
+        _upsert(session, kind_class(kind), v, counts)
     session.flush()
     return counts
 
 
-def import_directory(session: Session, directory: Path) -> list[ImportCounts]:
+def stored_content(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    """The imported values of validated rows, in file order (what an import digest covers)."""
+    return [sorted((k, v) for k, v in r.items() if k != "__row__") for r in rows]
+
+
+def directory_files(directory: Path) -> list[tuple[str, Path]]:
+    """The ``<kind>.csv`` / ``<kind>.xlsx`` files of ``directory``, referenced kinds first."""
+    name = str(directory)
+    if not directory.exists():
+        raise refuse(name, Msg("an existing folder"))
+    if not directory.is_dir():
+        raise refuse(
+            name,
+            Msg("a folder (this is a file: import one file with `reviewopt import KIND FILE`)"),
+        )
+    files, problems = [], []
+    for kind in kinds():
+        found = [directory / f"{kind}{suffix}" for suffix in (".csv", ".xlsx")]
+        found = [p for p in found if p.is_file()]
+        if len(found) > 1:
+            problems.append(
+                Problem(
+                    name,
+                    None,
+                    None,
+                    None,
+                    Msg(
+                        "one file of kind {kind} (both {a} and {b} are here: remove one)",
+                        kind=kind,
+                        a=found[0].name,
+                        b=found[1].name,
+                    ),
+                )
+            )
+        files += [(kind, p) for p in found]
+    if problems:
+        raise InvalidInput(problems)
+    if not files:
+        raise refuse(
+            str(directory),
+            Msg(
+                "a folder with files named <kind>.csv or <kind>.xlsx, kinds: {kinds}",
+                kinds=", ".join(kinds()),
+            ),
+        )
+    return files
+
+
+def import_directory(
+    session: Session, directory: Path, *, actor: str = "", limits: Limits | None = None
+) -> list[ImportCounts]:
     """Import every ``<kind>.csv`` / ``<kind>.xlsx`` in ``directory``, referenced kinds first.
 
     All problems of all files are collected; one problem anywhere and nothing is written.
     """
-    files = []
-    for kind in IMPORT_KINDS:
-        for suffix in (".csv", ".xlsx"):
-            p = directory / f"{kind}{suffix}"
-            if p.exists():
-                files.append((kind, p))
-    if not files:
-        raise InvalidInput(
-            [
-                Problem(
-                    str(directory),
-                    None,
-                    None,
-                    None,
-                    f"files named <kind>.csv or <kind>.xlsx, kinds: {', '.join(IMPORT_KINDS)}",
-                )
-            ]
-        )
-    return import_files(session, files)
+    return import_files(session, directory_files(directory), actor=actor, limits=limits)
 
 
 def import_files(
-    session: Session, files: Sequence[tuple[str, Path | FileData]]
+    session: Session,
+    files: Sequence[tuple[str, Path | FileData]],
+    *,
+    actor: str = "",
+    limits: Limits | None = None,
 ) -> list[ImportCounts]:
-    """Import ``(kind, file)`` pairs, referenced kinds first, in ``session``'s transaction.
+    """Import ``(kind, file)`` pairs (files, or uploads as bytes), referenced kinds first.
 
     All problems of all files are collected; one problem anywhere and nothing is written.
     """
-    order = list(IMPORT_KINDS)
+    order = kinds()
     results, problems = [], []
     for kind, path in sorted(files, key=lambda f: order.index(f[0])):
         try:
-            results.append(import_file(session, kind, path))
+            results.append(import_file(session, kind, path, actor=actor, limits=limits))
         except InvalidInput as exc:
             problems.extend(exc.problems)
     if problems:
@@ -681,20 +715,22 @@ def file_digest(path: Path | FileData) -> str:
     """SHA-256 of a file's bytes (recorded in audit events)."""
     import hashlib
 
-    return hashlib.sha256(_file_data(path).data).hexdigest()
+    return hashlib.sha256(file_data(path).data).hexdigest()
 
 
 def read_panel_groups(path: Path, known_directions: set[str]) -> dict[str, str]:
     """An officer's panel grouping: a CSV ``direction_code,group`` (Chinese 指南代码,分组)."""
-    raw = read_raw_csv(path)
-    header = [_norm_header(h) for h in raw.header]
+    raw = read_csv(path)
+    header = [norm_header(h) for h in raw.header]
     want = {"direction_code": ("direction_code", "指南代码"), "group": ("group", "分组")}
     pos: dict[str, int] = {}
     problems: list[Problem] = []
     for key, names in want.items():
-        hits = [i for i, h in enumerate(header) if h in {_norm_header(n) for n in names}]
+        hits = [i for i, h in enumerate(header) if h in {norm_header(n) for n in names}]
         if not hits:
-            problems.append(Problem(raw.file, raw.first_row - 1, key, None, f"a column {key}"))
+            problems.append(
+                Problem(raw.file, raw.first_row - 1, key, None, Msg("a column {name}", name=key))
+            )
         else:
             pos[key] = hits[0]
     if problems:
@@ -706,12 +742,14 @@ def read_panel_groups(path: Path, known_directions: set[str]) -> dict[str, str]:
         group = cells[pos["group"]] if pos["group"] < len(cells) else ""
         if code not in known_directions:
             problems.append(
-                Problem(raw.file, row, "direction_code", code, "a direction code of the batch")
+                Problem(raw.file, row, "direction_code", code, Msg("a direction code of the batch"))
             )
         elif not group:
-            problems.append(Problem(raw.file, row, "group", group, "a group name"))
+            problems.append(Problem(raw.file, row, "group", group, Msg("a group name")))
         elif code in groups:
-            problems.append(Problem(raw.file, row, "direction_code", code, "each direction once"))
+            problems.append(
+                Problem(raw.file, row, "direction_code", code, Msg("each direction once"))
+            )
         else:
             groups[code] = group
     if problems:

@@ -14,9 +14,21 @@ from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.orm import Session
 
 from models import io
-from models.db import audit, batch_lock, check_schema, digest, get_batch, session, upgrade
+from models.db import (
+    audit,
+    batch_lock,
+    check_schema,
+    clear_stale_lock,
+    digest,
+    get_batch,
+    session,
+    upgrade,
+)
+from models.i18n import _
 from models.schema import (
     IMPORT_KINDS,
+    AuditEvent,
+    BatchLock,
     Leniency,
     Proposal,
     Ranking,
@@ -33,22 +45,27 @@ def init_db(engine: Engine) -> str:
     return upgrade(engine)
 
 
-def import_kind(engine: Engine, kind: str, path: Path, *, actor: str) -> io.ImportCounts:
-    """Import one file of ``kind`` all-or-nothing, with an audit event."""
-    return import_uploads(engine, [(kind, path)], actor=actor)[0]
+def import_kind(
+    engine: Engine, kind: str, path: Path, *, actor: str, limits: io.Limits | None = None
+) -> io.ImportCounts:
+    """Import one file of ``kind`` all-or-nothing, with an audit event (its result digest
+    covers the imported values)."""
+    return import_uploads(engine, [(kind, path)], actor=actor, limits=limits)[0]
 
 
 def import_uploads(
-    engine: Engine, files: Sequence[tuple[str, Path | io.FileData]], *, actor: str
+    engine: Engine,
+    files: Sequence[tuple[str, Path | io.FileData]],
+    *,
+    actor: str,
+    limits: io.Limits | None = None,
 ) -> list[io.ImportCounts]:
-    """Import ``(kind, file)`` pairs (files on disk, or uploads held as bytes) all-or-nothing in
-    one transaction, referenced kinds first, with an audit event per file."""
+    """Import ``(kind, file)`` pairs (files on disk, or uploads held as bytes) all-or-nothing
+    in one transaction, referenced kinds first, with an audit event per file."""
     check_schema(engine)
+    given = {(kind, f.name if isinstance(f, io.FileData) else str(f)): f for kind, f in files}
     with session(engine) as s, s.begin():
-        results = io.import_files(s, files)
-        given = {
-            (kind, str(f.name) if isinstance(f, io.FileData) else str(f)): f for kind, f in files
-        }
+        results = io.import_files(s, files, actor=actor, limits=limits)
         for counts in results:
             audit(
                 s,
@@ -56,25 +73,39 @@ def import_uploads(
                 command="import",
                 params={"kind": counts.kind, "file": counts.file},
                 input_digest=io.file_digest(given[(counts.kind, counts.file)]),
-                result_digest=digest(counts.as_dict()),
+                result_digest=counts.content_digest,
+                message=_import_message(counts),
             )
     return results
 
 
-def import_all(engine: Engine, directory: Path, *, actor: str) -> list[io.ImportCounts]:
-    """Import every ``<kind>.csv`` of ``directory`` in one transaction, with an audit event."""
+def import_all(
+    engine: Engine, directory: Path, *, actor: str, limits: io.Limits | None = None
+) -> list[io.ImportCounts]:
+    """Import every ``<kind>.csv`` / ``<kind>.xlsx`` of ``directory`` in one transaction,
+    with an audit event."""
     check_schema(engine)
     with session(engine) as s, s.begin():
-        results = io.import_directory(s, directory)
+        results = io.import_directory(s, directory, actor=actor, limits=limits)
         audit(
             s,
             actor=actor,
             command="import all",
             params={"directory": str(directory), "files": [r.file for r in results]},
             input_digest=digest([io.file_digest(Path(r.file)) for r in results]),
-            result_digest=digest([r.as_dict() for r in results]),
+            result_digest=digest([r.content_digest for r in results]),
+            message="; ".join(m for m in map(_import_message, results) if m) or None,
         )
     return results
+
+
+def _import_message(counts: io.ImportCounts) -> str | None:
+    """Conflicted pairs of an imported assignment, for the audit log (English, as it is)."""
+    if not counts.findings:
+        return None
+    pairs = ", ".join(f"{f['proposal_id']}/{f['expert_id']}" for f in counts.findings[:20])
+    more = " …" if len(counts.findings) > 20 else ""
+    return f"{counts.file}: {len(counts.findings)} conflicted pairs imported: {pairs}{more}"
 
 
 def reviews_short(engine: Engine) -> pd.DataFrame:
@@ -125,32 +156,64 @@ DEFAULT_METHOD = "bayes"
 
 def _proposal_frame(session: Session, batch_id: str) -> pd.DataFrame:
     rows = session.execute(
-        select(Proposal.proposal_id, Proposal.direction_code).where(Proposal.batch_id == batch_id)
+        select(Proposal.proposal_id, Proposal.direction_code)
+        .where(Proposal.batch_id == batch_id)
+        .order_by(Proposal.proposal_id)
     ).all()
     return pd.DataFrame(rows, columns=["proposal_id", "direction_code"])
 
 
 def _review_frame(session: Session, batch_id: str) -> pd.DataFrame:
     rows = session.execute(
-        select(Review.proposal_id, Review.expert_id, Review.total)
+        select(Review.proposal_id, Review.expert_id, Review.total, Review.confidence)
         .join(Proposal, Proposal.proposal_id == Review.proposal_id)
         .where(Proposal.batch_id == batch_id)
         .order_by(Review.proposal_id, Review.expert_id)
     ).all()
-    return pd.DataFrame(rows, columns=["proposal_id", "expert_id", "total"])
+    return pd.DataFrame(rows, columns=["proposal_id", "expert_id", "total", "confidence"])
+
+
+def _ranked_with_confidence(session: Session, batch_id: str, method: str) -> bool:
+    """Whether the batch's latest ranking by ``method`` weighted reviews by confidence."""
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.command == "rank").order_by(AuditEvent.id.desc())
+    )
+    for ev in events:
+        if ev.params.get("batch") == batch_id and ev.params.get("method") == method:
+            return bool(ev.params.get("weight_confidence", False))
+    return False
 
 
 def calibrate_batch(
-    session: Session, batch_id: str, *, method: str, n_draws: int, seed: int
+    session: Session,
+    batch_id: str,
+    *,
+    method: str,
+    n_draws: int,
+    seed: int,
+    weight_confidence: bool | None = None,
 ) -> CalibrationResult:
-    """Calibrate the batch's reviews (pure core over the loaded frames)."""
+    """Calibrate the batch's reviews (pure core over the loaded frames). ``weight_confidence``
+    None: as the batch's latest ranking by ``method`` did (so that selection's draws match
+    the merit it selects on)."""
     reviews = _review_frame(session, batch_id)
     if reviews.empty:
         raise LookupError(
-            f"batch {batch_id} has no reviews yet; import them with `reviewopt import reviews FILE`"
+            _(
+                "batch {batch} has no reviews yet; import them with `reviewopt import reviews "
+                "FILE`",
+                batch=batch_id,
+            )
         )
+    if weight_confidence is None:
+        weight_confidence = _ranked_with_confidence(session, batch_id, method)
     return calibrate(
-        reviews, _proposal_frame(session, batch_id), method=method, n_draws=n_draws, seed=seed
+        reviews,
+        _proposal_frame(session, batch_id),
+        method=method,
+        n_draws=n_draws,
+        seed=seed,
+        weight_confidence=weight_confidence,
     )
 
 
@@ -171,14 +234,23 @@ def rank_job(
     method: str = DEFAULT_METHOD,
     n_draws: int = 200,
     seed: int = 0,
+    weight_confidence: bool = False,
     actor: str,
 ) -> tuple[CalibrationResult, dict[str, float] | None]:
-    """Calibrate and rank; store scores, rank intervals and leniencies for ``method``."""
+    """Calibrate and rank; store scores, rank intervals and leniencies for ``method`` (the
+    leniencies of ``method`` are replaced; none are stored where it reports none)."""
     check_schema(engine)
     with session(engine) as s:
         batch = get_batch(s, batch_id)
     with batch_lock(engine, batch.batch_id), session(engine) as s, s.begin():
-        result = calibrate_batch(s, batch.batch_id, method=method, n_draws=n_draws, seed=seed)
+        result = calibrate_batch(
+            s,
+            batch.batch_id,
+            method=method,
+            n_draws=n_draws,
+            seed=seed,
+            weight_confidence=weight_confidence,
+        )
         ids = result.proposals["proposal_id"].tolist()
         s.execute(delete(Ranking).where(Ranking.method == method, Ranking.proposal_id.in_(ids)))
         s.execute(
@@ -222,10 +294,19 @@ def rank_job(
             s,
             actor=actor,
             command="rank",
-            params={"batch": batch.batch_id, "method": method, "n_draws": n_draws},
+            params={
+                "batch": batch.batch_id,
+                "method": method,
+                "n_draws": n_draws,
+                "weight_confidence": weight_confidence,
+            },
             seed=seed,
             input_digest=digest(_review_frame(s, batch.batch_id).to_dict("split")),
-            result_digest=digest(result.proposals[["proposal_id", "score"]].to_dict("split")),
+            result_digest=digest(
+                result.proposals[
+                    ["proposal_id", "score", "se", "expected_rank", "rank_lo", "rank_hi"]
+                ].to_dict("split")
+            ),
             message=f"{len(ids)} proposals ranked by {method}",
         )
     return result, accuracy
@@ -233,3 +314,11 @@ def rank_job(
 
 def _num(v: Any) -> float | None:
     return None if v is None or pd.isna(v) else float(v)
+
+
+def clear_stale_lock_job(engine: Engine, batch_id: str | None, *, actor: str) -> BatchLock:
+    """Clear the batch's run lock when its holder is gone (see :func:`models.db.gone`)."""
+    check_schema(engine)
+    with session(engine) as s:
+        batch = get_batch(s, batch_id)
+    return clear_stale_lock(engine, batch.batch_id, actor=actor)

@@ -573,7 +573,7 @@ class Assignment(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("assignment_runs.run_id"), index=True)
     proposal_id: Mapped[str] = mapped_column(ForeignKey("proposals.proposal_id"), index=True)
     expert_id: Mapped[str] = mapped_column(ForeignKey("experts.expert_id"), index=True)
-    affinity: Mapped[float] = mapped_column(Float)
+    affinity: Mapped[float | None] = mapped_column(Float)  # None: assigned outside reviewopt
     status: Mapped[str] = mapped_column(String(16), info=col(enum=ASSIGNMENT_STATUS))
     reserve_rank: Mapped[int | None] = mapped_column(Integer)
     probability: Mapped[float | None] = mapped_column(Float)
@@ -663,13 +663,23 @@ class Override(Base):
 
 
 class BatchLock(Base):
-    """A run holding a batch; a second run finds the row and waits or exits (code 5)."""
+    """A run holding a batch; a second run finds the row and waits or exits (code 5).
+
+    The holder is a process (host, PID, the process's start time, the command); it beats
+    ``heartbeat_at`` (the database's clock) while it runs, so that a lock whose holder is gone
+    can be taken over.
+    """
 
     __tablename__ = "batch_locks"
 
     batch_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     acquired_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    host: Mapped[str | None] = mapped_column(String(128))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    process_started_at: Mapped[float | None] = mapped_column(Float)  # seconds since the epoch
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    command: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditEvent(Base):

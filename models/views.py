@@ -319,7 +319,13 @@ def _rankings() -> Select:
             Ranking.n_reviews,
         )
         .join(Proposal, Proposal.proposal_id == Ranking.proposal_id)
-        .order_by(Ranking.method, Proposal.direction_code, Ranking.expected_rank)
+        .order_by(
+            Ranking.method,
+            Proposal.direction_code,
+            Ranking.expected_rank,
+            Ranking.score.desc(),
+            Ranking.proposal_id,
+        )
     )
 
 

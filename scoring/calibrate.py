@@ -13,9 +13,18 @@ Input: ``reviews`` (R rows: proposal_id, expert_id, total in points) and ``propo
 - ``draws``: (n_draws, P) merit draws (posterior draws or bootstrap replicates), columns in
   the order of ``proposals``; used for ranks and selection probabilities;
 - ``diagnostics``: review-graph components, experts with a single review, unreviewed
-  proposals, whether leniency is identifiable, estimated parameters and notes.
+  proposals, whether leniency is identifiable (``global``: one component; ``within_components``:
+  several; ``none``: no expert reviewed two proposals, so leniency and merit cannot be told
+  apart), whether the method estimated it, estimated parameters and notes.
 
-Proposals without reviews keep their row with NaN score, se, ranks and draws.
+Proposals without reviews keep their row with NaN score, se, ranks and draws. Ties in a rank
+go to the proposal with the smaller id, so that the order never depends on input order.
+
+Where leniency is not identifiable (``none``), zscore refuses (:class:`NotIdentifiable`),
+additive and bayes report no leniencies and say so; bayes then shrinks each proposal's mean
+towards its direction's (per-proposal shrinkage). ``weight_confidence`` weights each review by
+the expert's stated confidence (熟悉程度, a ``confidence`` column; weight = confidence / mean
+confidence, missing = 1) in raw_mean, zscore, additive and bayes.
 
 Methods without a posterior (raw_mean, trimmed_mean, median, zscore, additive) get their draws
 from a seeded bootstrap over reviews: each proposal's reviews are resampled with replacement.
@@ -33,6 +42,10 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from models.i18n import Msg, _
+
+IDENTIFIABILITY = ("global", "within_components", "none")
+WEIGHTED_METHODS = ("raw_mean", "zscore", "additive", "bayes")
 RANK_INTERVAL = (0.1, 0.9)  # 80 % interval of the rank
 _Z90 = 1.2815515655446004  # standard normal 0.9 quantile
 _DRAW_CHUNK = 50  # draws processed together (bounds memory at R x 50 floats per array)
@@ -42,16 +55,23 @@ class CalibrationInputError(ValueError):
     """Reviews or proposals are malformed; the message names the ids and the fix."""
 
 
+class NotIdentifiable(CalibrationInputError):
+    """The method needs leniency, and no expert reviewed two proposals."""
+
+
 @dataclass(frozen=True, eq=False)
 class Diagnostics:
     """What the data allow a method to say.
 
     n_components: connected components of the bipartite review graph (proposals with reviews
     and experts). component_sizes: (proposals, experts) per component, largest first.
-    leniency_identifiable: 'yes' (one component), 'within components' (several: leniencies and
-    scores are comparable across components only under the assumption that every component's
-    mean leniency is 0), or 'not estimated' (the method has no leniency).
+    leniency_identifiable: what the reviews allow, whatever the method: 'global' (one
+    component), 'within_components' (several: leniencies and scores are comparable across
+    components only under the assumption that every component's mean leniency is 0), or
+    'none' (no expert has two reviews: leniency cannot be told from merit).
+    leniency_estimated: whether the method reports leniencies.
     params: estimated parameters (variance components in points², penalty, CG iterations).
+    notes: messages for people (rendered in the reader's language).
     """
 
     n_components: int
@@ -59,14 +79,15 @@ class Diagnostics:
     single_review_experts: tuple[str, ...]
     unreviewed_proposals: tuple[str, ...]
     leniency_identifiable: str
+    leniency_estimated: bool = False
     params: Mapping[str, float] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
+    notes: tuple[Msg, ...] = ()
 
     def __post_init__(self) -> None:
-        allowed = ("yes", "within components", "not estimated")
-        if self.leniency_identifiable not in allowed:
+        if self.leniency_identifiable not in IDENTIFIABILITY:
             raise ValueError(
-                f"leniency_identifiable must be one of {allowed}, got {self.leniency_identifiable}"
+                f"leniency_identifiable must be one of {IDENTIFIABILITY}, "
+                f"got {self.leniency_identifiable}"
             )
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
 
@@ -111,12 +132,21 @@ class _Batch:
     p: np.ndarray  # (R,) int proposal index
     e: np.ndarray  # (R,) int expert index
     y: np.ndarray  # (R,) float total
+    w: np.ndarray  # (R,) review weight (1 unless weighted by confidence)
     n_p: np.ndarray  # (P,) reviews per proposal
     n_e: np.ndarray  # (E,) reviews per expert
     start: np.ndarray  # (P,) first row of each proposal's reviews
     comp_p: np.ndarray  # (P,) component, -1 unreviewed
     comp_e: np.ndarray  # (E,) component
     n_comp: int
+    id_order: np.ndarray  # (P,) proposal indices sorted by proposal id (tie order)
+
+    @property
+    def identifiability(self) -> str:
+        """'global', 'within_components' or 'none' (see :class:`Diagnostics`)."""
+        if not (self.n_e >= 2).any():
+            return "none"
+        return "global" if self.n_comp <= 1 else "within_components"
 
     @property
     def n_props(self) -> int:
@@ -139,7 +169,24 @@ def _require_columns(frame: pd.DataFrame, cols: tuple[str, ...], name: str) -> N
         )
 
 
-def _prepare(reviews: pd.DataFrame, proposals: pd.DataFrame) -> _Batch:
+def _confidence_weights(reviews: pd.DataFrame) -> np.ndarray:
+    """(R,) weights proportional to the stated confidence, mean 1; missing confidence = 1."""
+    _require_columns(reviews, ("confidence",), "reviews (to weight by confidence)")
+    c = pd.to_numeric(reviews["confidence"], errors="coerce").to_numpy(dtype=float)
+    given = np.isfinite(c)
+    if (c[given] <= 0).any():
+        raise CalibrationInputError(
+            "confidence must be above 0 to weight reviews by it; fix or drop those values"
+        )
+    if not given.any():
+        return np.ones(len(c))
+    w = np.where(given, c / c[given].mean(), 1.0)
+    return w
+
+
+def _prepare(
+    reviews: pd.DataFrame, proposals: pd.DataFrame, *, weight_confidence: bool = False
+) -> _Batch:
     _require_columns(reviews, ("proposal_id", "expert_id", "total"), "reviews")
     _require_columns(proposals, ("proposal_id", "direction_code"), "proposals")
     pids = proposals["proposal_id"].astype(str).to_numpy(dtype=object)
@@ -181,8 +228,9 @@ def _prepare(reviews: pd.DataFrame, proposals: pd.DataFrame) -> _Batch:
     eids = np.asarray(e_uniques, dtype=object)
     d_codes, _ = pd.factorize(pd.Series(dirs, dtype=object), sort=True)
     dir_idx = np.asarray(d_codes, dtype=np.int64)
-    order = np.lexsort((y, p))
-    p, e, y = p[order], e[order], y[order]
+    w = _confidence_weights(reviews) if weight_confidence else np.ones(len(y))
+    order = np.lexsort((e, y, p))
+    p, e, y, w = p[order], e[order], y[order], w[order]
     n_props, n_exp = len(pids), len(eids)
     n_p = np.bincount(p, minlength=n_props)
     n_e = np.bincount(e, minlength=n_exp)
@@ -209,50 +257,66 @@ def _prepare(reviews: pd.DataFrame, proposals: pd.DataFrame) -> _Batch:
         p=p,
         e=e,
         y=y,
+        w=w,
         n_p=n_p,
         n_e=n_e,
         start=start,
         comp_p=comp_p,
         comp_e=comp_e,
         n_comp=len(uniq),
+        id_order=np.argsort(pids.astype(str), kind="stable"),
     )
 
 
 def _diagnostics(
-    b: _Batch, *, estimates_leniency: bool, params: Mapping[str, float], notes: list[str]
+    b: _Batch, *, estimates_leniency: bool, params: Mapping[str, float], notes: list[Msg]
 ) -> Diagnostics:
     sizes = tuple((int((b.comp_p == c).sum()), int((b.comp_e == c).sum())) for c in range(b.n_comp))
     single = tuple(str(x) for x in b.expert_ids[b.n_e == 1])
     unreviewed = tuple(str(x) for x in b.proposal_ids[b.n_p == 0])
     notes = list(notes)
-    if not estimates_leniency:
-        ident = "not estimated"
-    elif b.n_comp <= 1:
-        ident = "yes"
-    else:
-        ident = "within components"
+    ident = b.identifiability
+    if ident == "within_components" and estimates_leniency:
         notes.append(
-            f"the review graph has {b.n_comp} components; leniency is identifiable only within "
-            "a component. Each component's mean leniency is anchored at 0, so scores in "
-            "different components are comparable only if their expert groups are equally "
-            "lenient on average"
+            Msg(
+                "the review graph has {n} components; leniency is identifiable only within a "
+                "component. Each component's mean leniency is anchored at 0, so scores in "
+                "different components are comparable only if their expert groups are equally "
+                "lenient on average",
+                n=b.n_comp,
+            )
         )
     if estimates_leniency and single:
         notes.append(
-            f"{len(single)} expert(s) gave a single review; their leniency is estimated from "
-            "that one review and is shrunk strongly towards 0"
+            Msg(
+                "{n} expert(s) gave a single review; their leniency is estimated from that one "
+                "review and is shrunk strongly towards 0",
+                n=len(single),
+            )
         )
     if unreviewed:
-        notes.append(f"{len(unreviewed)} proposal(s) have no reviews; their scores are NaN")
+        notes.append(
+            Msg("{n} proposal(s) have no reviews; their scores are NaN", n=len(unreviewed))
+        )
+    if float(b.w.min(initial=1.0)) != 1.0 or float(b.w.max(initial=1.0)) != 1.0:
+        notes.append(Msg("reviews are weighted by the expert's confidence (weight ∝ confidence)"))
     return Diagnostics(
         n_components=b.n_comp,
         component_sizes=sizes,
         single_review_experts=single,
         unreviewed_proposals=unreviewed,
         leniency_identifiable=ident,
+        leniency_estimated=estimates_leniency,
         params=params,
         notes=tuple(notes),
     )
+
+
+_CG_NOTE = Msg("conjugate gradients did not reach the tolerance; results are approximate")
+_NONE_NOTE = Msg(
+    "leniency is not identifiable: no expert reviewed two proposals, so an expert's leniency "
+    "cannot be told from the merit of the one proposal they scored; no leniencies are reported"
+)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -260,9 +324,9 @@ def _diagnostics(
 # ----------------------------------------------------------------------------------------------
 
 
-def _ranks(values: np.ndarray, dir_idx: np.ndarray) -> np.ndarray:
+def _ranks(values: np.ndarray, dir_idx: np.ndarray, id_order: np.ndarray) -> np.ndarray:
     """Ranks within direction, 1 = highest value. values: (D, P); NaN values get NaN ranks;
-    ties go to the proposal listed first."""
+    ties go to the proposal that comes first in ``id_order`` (proposal ids sorted)."""
     n_d, n_p = values.shape
     out = np.full((n_d, n_p), np.nan)
     if n_p == 0:
@@ -275,8 +339,8 @@ def _ranks(values: np.ndarray, dir_idx: np.ndarray) -> np.ndarray:
     # composite key: direction index plus the value mapped into [0, 0.5], higher value first;
     # NaN sorts last within its direction. One vectorised argsort over all draws.
     unit = np.where(nan, 0.9, 0.5 * (hi - values) / max(hi - lo, 1e-300))
-    key = dir_idx[None, :] + unit
-    order = np.argsort(key, axis=1, kind="stable")
+    key = (dir_idx[None, :] + unit)[:, id_order]
+    order = id_order[np.argsort(key, axis=1, kind="stable")]
     pos = np.empty_like(order)
     np.put_along_axis(pos, order, np.arange(n_p)[None, :], axis=1)
     out = (pos - dir_start[dir_idx][None, :] + 1).astype(float)
@@ -296,18 +360,18 @@ def _assemble(
     leniency_lo: np.ndarray | None = None,
     leniency_hi: np.ndarray | None = None,
     params: Mapping[str, float] | None = None,
-    notes: list[str] | None = None,
+    notes: list[Msg] | None = None,
 ) -> CalibrationResult:
     reviewed = b.reviewed
     score = np.where(reviewed, score, np.nan)
     se = np.where(reviewed, se, np.nan)
     draws = np.where(reviewed[None, :], draws, np.nan)
-    point_rank = _ranks(score[None, :], b.dir_idx)[0]
+    point_rank = _ranks(score[None, :], b.dir_idx, b.id_order)[0]
     exp_rank = point_rank.copy()
     lo = point_rank.copy()
     hi = point_rank.copy()
     if draws.shape[0] > 0 and reviewed.any():
-        r = _ranks(draws, b.dir_idx)[:, reviewed]
+        r = _ranks(draws, b.dir_idx, b.id_order)[:, reviewed]
         exp_rank[reviewed] = r.mean(axis=0)
         lo[reviewed] = np.quantile(r, RANK_INTERVAL[0], axis=0, method="inverted_cdf")
         hi[reviewed] = np.quantile(r, RANK_INTERVAL[1], axis=0, method="inverted_cdf")
@@ -374,9 +438,12 @@ def _boot_index_chunks(b: _Batch, n_draws: int, seed: int) -> list[np.ndarray]:
     return chunks
 
 
-def _group_stat(b: _Batch, vals: np.ndarray, stat: str) -> np.ndarray:
+def _group_stat(
+    b: _Batch, vals: np.ndarray, stat: str, weights: np.ndarray | None = None
+) -> np.ndarray:
     """Per-proposal statistic of vals (d, R), columns grouped by proposal and sorted within
-    each group. Returns (d, P), NaN for proposals without reviews."""
+    each group; ``weights`` (d, R) make the mean a weighted mean. Returns (d, P), NaN for
+    proposals without reviews."""
     out = np.full((vals.shape[0], b.n_props), np.nan)
     rv = b.reviewed
     st, n = b.start[rv], b.n_p[rv]
@@ -384,6 +451,10 @@ def _group_stat(b: _Batch, vals: np.ndarray, stat: str) -> np.ndarray:
         return out
     if stat == "median":
         out[:, rv] = 0.5 * (vals[:, st + (n - 1) // 2] + vals[:, st + n // 2])
+        return out
+    if stat == "mean" and weights is not None:
+        wsum = np.add.reduceat(weights, st, axis=1)
+        out[:, rv] = np.add.reduceat(vals * weights, st, axis=1) / wsum
         return out
     sums = np.add.reduceat(vals, st, axis=1)
     if stat == "mean":
@@ -403,42 +474,70 @@ def _bootstrap_method(
     b: _Batch, vals: np.ndarray, stat: str, n_draws: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Point score (P,), bootstrap se (P,), draws (n_draws, P) of a per-proposal statistic of
-    per-review values (R,) (which must be sorted within each proposal's rows)."""
-    point = _group_stat(b, vals[None, :], stat)[0]
-    parts = [_group_stat(b, vals[idx], stat) for idx in _boot_index_chunks(b, n_draws, seed)]
+    per-review values (R,) (which must be sorted within each proposal's rows); a mean is
+    weighted by the reviews' weights ``b.w``."""
+    w = b.w if stat == "mean" else None
+    point = _group_stat(b, vals[None, :], stat, None if w is None else w[None, :])[0]
+    parts = [
+        _group_stat(b, vals[idx], stat, None if w is None else w[idx])
+        for idx in _boot_index_chunks(b, n_draws, seed)
+    ]
     draws = np.concatenate(parts, axis=0) if parts else np.zeros((0, b.n_props))
     se = draws.std(axis=0, ddof=1) if n_draws >= 2 else np.full(b.n_props, np.nan)
     return point, se, draws
 
 
-_BOOT_NOTE = (
+_BOOT_NOTE = Msg(
     "draws are a bootstrap over each proposal's reviews; a proposal with one review has no "
     "bootstrap spread (se 0)"
 )
 
 
+def _unweighted(method: str, weight_confidence: bool) -> None:
+    if weight_confidence:
+        raise CalibrationInputError(
+            _(
+                "{method} cannot weight reviews by confidence; use one of {methods}, or leave "
+                "out --weight-confidence",
+                method=method,
+                methods=", ".join(WEIGHTED_METHODS),
+            )
+        )
+
+
 def raw_mean(
-    reviews: pd.DataFrame, proposals: pd.DataFrame, *, n_draws: int = 200, seed: int = 0
+    reviews: pd.DataFrame,
+    proposals: pd.DataFrame,
+    *,
+    n_draws: int = 200,
+    seed: int = 0,
+    weight_confidence: bool = False,
 ) -> CalibrationResult:
-    """Plain mean of each proposal's totals.
+    """Plain mean of each proposal's totals (weighted by confidence where asked).
 
     Assumes all experts are equally lenient and equally precise; se and rank intervals from
     the bootstrap over reviews.
     """
     _check_n_draws(n_draws)
-    b = _prepare(reviews, proposals)
+    b = _prepare(reviews, proposals, weight_confidence=weight_confidence)
     score, se, draws = _bootstrap_method(b, b.y, "mean", n_draws, seed)
     return _assemble(b, "raw_mean", seed, score=score, se=se, draws=draws, notes=[_BOOT_NOTE])
 
 
 def trimmed_mean(
-    reviews: pd.DataFrame, proposals: pd.DataFrame, *, n_draws: int = 200, seed: int = 0
+    reviews: pd.DataFrame,
+    proposals: pd.DataFrame,
+    *,
+    n_draws: int = 200,
+    seed: int = 0,
+    weight_confidence: bool = False,
 ) -> CalibrationResult:
     """Mean after dropping the single highest and lowest total (when a proposal has >= 3
     reviews; plain mean otherwise) — the common practice and the baseline.
 
     Assumes experts are equally lenient; trimming guards against one extreme reviewer.
     """
+    _unweighted("trimmed_mean", weight_confidence)
     _check_n_draws(n_draws)
     b = _prepare(reviews, proposals)
     score, se, draws = _bootstrap_method(b, b.y, "trimmed", n_draws, seed)
@@ -446,12 +545,18 @@ def trimmed_mean(
 
 
 def median(
-    reviews: pd.DataFrame, proposals: pd.DataFrame, *, n_draws: int = 200, seed: int = 0
+    reviews: pd.DataFrame,
+    proposals: pd.DataFrame,
+    *,
+    n_draws: int = 200,
+    seed: int = 0,
+    weight_confidence: bool = False,
 ) -> CalibrationResult:
     """Median of each proposal's totals (mean of the two middle ones for an even count).
 
     Assumes experts are equally lenient; robust to up to half the reviews being extreme.
     """
+    _unweighted("median", weight_confidence)
     _check_n_draws(n_draws)
     b = _prepare(reviews, proposals)
     score, se, draws = _bootstrap_method(b, b.y, "median", n_draws, seed)
@@ -475,7 +580,12 @@ def _zscores(b: _Batch) -> tuple[np.ndarray, float]:
 
 
 def zscore(
-    reviews: pd.DataFrame, proposals: pd.DataFrame, *, n_draws: int = 200, seed: int = 0
+    reviews: pd.DataFrame,
+    proposals: pd.DataFrame,
+    *,
+    n_draws: int = 200,
+    seed: int = 0,
+    weight_confidence: bool = False,
 ) -> CalibrationResult:
     """Per-expert z-scores, averaged per proposal and mapped back to points.
 
@@ -483,10 +593,20 @@ def zscore(
     within-expert sd where an expert has < 2 reviews or no spread; an expert with one review
     contributes z = 0). score = m + s · mean z, with m and s the mean and sd (ddof 0) of all
     totals in the batch. Assumes each expert saw a comparable mix of proposals, so that
-    differences in their means and spreads are their own. Leniency is not reported.
+    differences in their means and spreads are their own. Leniency is not reported. Refuses
+    (:class:`NotIdentifiable`) when no expert has two reviews: every z would be 0.
     """
     _check_n_draws(n_draws)
-    b = _prepare(reviews, proposals)
+    b = _prepare(reviews, proposals, weight_confidence=weight_confidence)
+    if b.identifiability == "none":
+        raise NotIdentifiable(
+            _(
+                "zscore needs experts with at least two reviews to measure each one's scale, "
+                "and no expert here has two (leniency identifiable: none); every proposal "
+                "would get the same score. Use --method trimmed_mean or raw_mean, or bayes "
+                "(which then shrinks each proposal's mean towards its direction's)"
+            )
+        )
     z, pooled = _zscores(b)
     m = float(b.y.mean()) if len(b.y) else 0.0
     s = float(b.y.std()) if len(b.y) else 1.0
@@ -518,12 +638,14 @@ def _reorder(b: _Batch, order: np.ndarray) -> _Batch:
         p=b.p[order],
         e=b.e[order],
         y=b.y[order],
+        w=b.w[order],
         n_p=b.n_p,
         n_e=b.n_e,
         start=b.start,
         comp_p=b.comp_p,
         comp_e=b.comp_e,
         n_comp=b.n_comp,
+        id_order=b.id_order,
     )
 
 
@@ -724,6 +846,7 @@ def additive(
     n_draws: int = 200,
     seed: int = 0,
     penalty: float | None = None,
+    weight_confidence: bool = False,
 ) -> CalibrationResult:
     """Additive reviewer-bias model by ridge-regularised least squares.
 
@@ -732,7 +855,10 @@ def additive(
     penalty is σ²/σ_b² from the moment estimates of :func:`variance_components` (the ridge
     that a Gaussian prior b ~ N(0, σ_b²) implies); pass ``penalty`` (> 0, in review units) to
     fix it. Within each review-graph component the ridge makes the experts' mean leniency 0.
-    Assumes leniency is a constant shift per expert and noise has equal variance.
+    Assumes leniency is a constant shift per expert and noise has equal variance (or a
+    variance inversely proportional to the stated confidence, with ``weight_confidence``).
+    Where no expert has two reviews, leniency is not identifiable: the scores are the
+    proposals' means and no leniencies are reported.
 
     se, leniency intervals (10 %–90 %) and draws come from the bootstrap over reviews (each
     replicate refits the model with bootstrap multiplicities as weights). Solved by eliminating
@@ -740,7 +866,7 @@ def additive(
     1e5 reviews).
     """
     _check_n_draws(n_draws)
-    b = _prepare(reviews, proposals)
+    b = _prepare(reviews, proposals, weight_confidence=weight_confidence)
     vc = _variance_components(b)
     if penalty is None:
         lam = float(min(vc["sigma2"] / vc["sigma_b2"], 1e6))
@@ -756,15 +882,15 @@ def additive(
     zero_p = np.zeros((b.n_props, 1))
     zero_e = np.zeros((b.n_experts, 1))
     q, lev, its, ok = _solve_linear(
-        b, lin, y=b.y[:, None], w=np.ones((n_r, 1)), alpha=alpha, m=zero_p, beta=lam,
+        b, lin, y=b.y[:, None], w=b.w[:, None], alpha=alpha, m=zero_p, beta=lam,
         c=zero_e, b0=zero_e.copy(),
     )  # fmt: skip
     q, lev = _center_components(b, q, lev)
-    notes: list[str] = []
+    notes: list[Msg] = []
     conv = ok
     q_draws, b_draws = [], []
     for idx in _boot_index_chunks(b, n_draws, seed):
-        wts = _weights_from_indices(idx, n_r)
+        wts = _weights_from_indices(idx, n_r) * b.w[:, None]
         d = wts.shape[1]  # bootstrap weights differ per column: the general (gather) matvec
         qd, bd, _, okd = _solve_linear(
             b, lin, y=np.broadcast_to(b.y[:, None], (n_r, d)), w=wts, alpha=alpha, m=zero_p,
@@ -783,11 +909,16 @@ def additive(
         se = np.full(b.n_props, np.nan)
         lo = hi = np.full(b.n_experts, np.nan)
     if not conv:
-        notes.append("conjugate gradients did not reach the tolerance; results are approximate")
+        notes.append(_CG_NOTE)
     notes.append(
-        "draws are a bootstrap over each proposal's reviews, refitting the model per replicate"
+        Msg("draws are a bootstrap over each proposal's reviews, refitting the model per replicate")
     )
     params = {**vc, "penalty": lam, "cg_iterations": float(its)}
+    if b.identifiability == "none":
+        notes.append(_NONE_NOTE)
+        return _assemble(
+            b, "additive", seed, score=q[:, 0], se=se, draws=draws, params=params, notes=notes
+        )
     return _assemble(
         b, "additive", seed, score=q[:, 0], se=se, draws=draws, leniency=lev[:, 0],
         leniency_lo=lo, leniency_hi=hi, params=params, notes=notes,
@@ -806,6 +937,7 @@ def bayes(
     sigma_b2: float | None = None,
     tau2: float | None = None,
     max_mu_iter: int = 100,
+    weight_confidence: bool = False,
 ) -> CalibrationResult:
     """Hierarchical Gaussian model with empirical-Bayes variance components.
 
@@ -828,15 +960,23 @@ def bayes(
     ignored. Where the review graph has several components, each component's mean leniency is
     anchored at 0 by shifting (q, b) of that component (the posterior mean and every draw);
     with one component the exact posterior is returned. Assumes leniency is a constant shift
-    per expert.
+    per expert. With ``weight_confidence`` a review's noise variance is divided by its weight.
+
+    Where no expert has two reviews (identifiability ``none``) leniency cannot be told from
+    merit: the model drops it (σ_b² → 0, no per-expert noise) and becomes per-proposal
+    shrinkage of each proposal's mean towards its direction's, with a note and no leniencies.
     """
     _check_n_draws(n_draws)
     if not np.isfinite(noise_prior_dof) or noise_prior_dof <= 0:
         raise CalibrationInputError(
             f"noise_prior_dof must be a finite number > 0, got {noise_prior_dof}; use e.g. 4"
         )
-    b = _prepare(reviews, proposals)
+    b = _prepare(reviews, proposals, weight_confidence=weight_confidence)
     vc = _variance_components(b)
+    shrink_only = b.identifiability == "none"
+    if shrink_only:  # leniency is part of the noise between a proposal's reviews
+        vc["sigma_b2"] = 1e-9 * max(vc["total_var"], 1e-6)
+        expert_noise = False
     for key, given in (("sigma2", sigma2), ("sigma_b2", sigma_b2), ("tau2", tau2)):
         if given is not None:
             if not np.isfinite(given) or given <= 0:
@@ -857,7 +997,7 @@ def bayes(
         np.bincount(b.dir_idx[b.p], minlength=b.n_dirs), 1
     )
     lev = zero_e.copy()
-    w = np.ones(n_r)
+    w = b.w.copy()
     total_its = 0
     conv = True
     mu_iter = 0
@@ -868,9 +1008,9 @@ def bayes(
     for fit in range(n_fits):
         if fit > 0:
             resid = b.y - q[b.p, 0] - lev[b.e, 0]
-            rss = np.bincount(b.e, weights=resid**2, minlength=b.n_experts)
+            rss = np.bincount(b.e, weights=b.w * resid**2, minlength=b.n_experts)
             noise_var = (noise_prior_dof * s2 + rss) / (noise_prior_dof + dof_frac * b.n_e)
-            w = s2 / noise_var[b.e]
+            w = b.w * s2 / noise_var[b.e]
         last = fit == n_fits - 1
         for mu_iter in range(1, max_mu_iter + 1):  # noqa: B007
             q, lev, its, ok = _solve_linear(
@@ -929,11 +1069,13 @@ def bayes(
         lo, hi = lev[:, 0] - _Z90 * b_sd, lev[:, 0] + _Z90 * b_sd
         se = np.sqrt(cond_var + (lin.mp @ (w**2 * b_sd[b.e] ** 2)) / denom**2)
     notes = [
-        "draws are exact posterior draws given the estimated variance components, expert "
-        "noise variances and direction means (perturbation trick)"
+        Msg(
+            "draws are exact posterior draws given the estimated variance components, expert "
+            "noise variances and direction means (perturbation trick)"
+        )
     ]
     if not conv:
-        notes.append("conjugate gradients did not reach the tolerance; results are approximate")
+        notes.append(_CG_NOTE)
     params = {
         **vc,
         "leniency_penalty": beta,
@@ -943,6 +1085,17 @@ def bayes(
         "expert_noise_sd_min": float(np.sqrt(noise_var.min())) if b.n_experts else np.nan,
         "expert_noise_sd_max": float(np.sqrt(noise_var.max())) if b.n_experts else np.nan,
     }
+    if shrink_only:
+        notes += [
+            _NONE_NOTE,
+            Msg(
+                "bayes fell back to per-proposal shrinkage: each proposal's mean review is "
+                "pulled towards its direction's mean, the more the fewer reviews it has"
+            ),
+        ]
+        return _assemble(
+            b, "bayes", seed, score=q[:, 0], se=se, draws=draws, params=params, notes=notes
+        )
     return _assemble(
         b, "bayes", seed, score=q[:, 0], se=se, draws=draws, leniency=lev[:, 0],
         leniency_lo=lo, leniency_hi=hi, params=params, notes=notes,
@@ -974,7 +1127,8 @@ def calibrate(
     seed: int = 0,
     **options: Any,
 ) -> CalibrationResult:
-    """Run one calibration method by name (see METHODS); options go to the method."""
+    """Run one calibration method by name (see METHODS); options go to the method
+    (``weight_confidence`` to every one; see the module docstring)."""
     if method not in METHODS:
         raise CalibrationInputError(
             f"unknown calibration method {method!r}; choose one of {', '.join(METHODS)}"

@@ -122,18 +122,22 @@ def simulate_reviews(
     truth_experts: pd.DataFrame,
     *,
     criteria: Sequence[tuple[str, str, float]] = DEFAULT_CRITERIA,
+    confidence_effect: float = 0.0,
     seed: int,
 ) -> pd.DataFrame:
     """Simulate one review per assignment row.
 
     assignments: (R rows) proposal_id, expert_id. Returns R rows, in the same order:
     proposal_id, expert_id, one column per criterion (points, 0.5 steps, within its maximum),
-    total (their exact sum, in [0, 100]), confidence (int 2–5, uniform, unrelated to the
-    scores), verdict ('recommend' / 'reject' / 'abstain').
+    total (their exact sum, in [0, 100]), confidence (int 2–5, uniform, from its own seeded
+    stream), verdict ('recommend' / 'reject' / 'abstain').
 
-    The total is ``quality + leniency + noise_sd_e · z`` clipped to [0, sum of maxima] and
-    rounded to 0.5. Verdict: total >= 75 recommend; total < 60 reject; in between the expert
-    abstains with probability 0.25, otherwise recommends at 67.5 or above and rejects below.
+    The total is ``quality + leniency + noise_sd_e · (c / 3.5) ** (−confidence_effect / 2) · z``
+    clipped to [0, sum of maxima] and rounded to 0.5, c the review's confidence: with
+    ``confidence_effect`` 0 (default) confidence says nothing about the score, with 1 a
+    review's precision is proportional to it. Verdict: total >= 75 recommend; total < 60
+    reject; in between the expert abstains with probability 0.25, otherwise recommends at 67.5
+    or above and rejects below.
     """
     missing_cols = [c for c in ("proposal_id", "expert_id") if c not in assignments.columns]
     if missing_cols:
@@ -165,11 +169,18 @@ def simulate_reviews(
             "assignments name ids absent from the truth: "
             f"proposals {unknown_p[:5]}, experts {unknown_e[:5]}; draw the truth for them first"
         )
+    if not np.isfinite(confidence_effect) or confidence_effect < 0:
+        raise SimulationInputError(
+            f"confidence_effect must be a finite number >= 0, got {confidence_effect}"
+        )
     rng = np.random.default_rng(seed)
+    confidence = np.random.default_rng([seed, 1]).integers(2, 6, len(pid))
     ei = e_idx.get_indexer(eid)
     quality = q_map.reindex(pid).to_numpy(float)
     leniency = truth_experts["leniency"].to_numpy(float)[ei]
-    sd = truth_experts["noise_sd"].to_numpy(float)[ei]
+    sd = truth_experts["noise_sd"].to_numpy(float)[ei] * (confidence / 3.5) ** (
+        -confidence_effect / 2
+    )
     raw = quality + leniency + sd * rng.standard_normal(len(pid))
     raw = np.clip(raw, 0.0, full)
     scores = _split_criteria(raw, maxima, rng)
@@ -186,7 +197,6 @@ def simulate_reviews(
             ),
         ),
     )
-    confidence = rng.integers(2, 6, len(pid))
     out = pd.DataFrame({"proposal_id": pid, "expert_id": eid})
     for j, c in enumerate(crit):
         out[c[0]] = scores[:, j]

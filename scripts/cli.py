@@ -4,7 +4,7 @@ The commands live in ``scripts/cmd_*.py`` by stage; this module holds the group,
 options and the order in which ``--help`` lists them.
 
 Exit codes: 0 success, 1 error, 2 usage, 3 invalid input (nothing written), 4 infeasible
-(with a diagnosis), 5 batch locked by another run.
+(with a diagnosis), 5 batch locked by another run, 130/143 stopped by Ctrl-C/SIGTERM.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import getpass
 
 import click
 
-from models.db import LOCK_WAIT_S
+from models.db import LOCK_WAIT_S, RUN_ACTOR, RUN_COMMAND
 from models.i18n import LANGUAGES, default_language, set_language
 from scripts import (
     cmd_affinity,
@@ -24,7 +24,7 @@ from scripts import (
     cmd_screen,
     cmd_status,
 )
-from scripts.context import Ctx
+from scripts.context import Ctx, stop_cleanly_on_sigterm
 
 
 class _InOrder(click.Group):
@@ -70,8 +70,13 @@ def cli(ctx: click.Context, db: str | None, actor: str, wait: float, lang: str |
     """reviewopt: screen proposals, assign expert reviewers, calibrate scores, select projects."""
     set_language(lang or default_language())
     LOCK_WAIT_S.set(wait)
+    actor_token = RUN_ACTOR.set(actor)
+    command_token = RUN_COMMAND.set(ctx.invoked_subcommand or "")
     ctx.obj = Ctx(db, actor)
     ctx.call_on_close(ctx.obj.close)
+    ctx.call_on_close(lambda: RUN_ACTOR.reset(actor_token))
+    ctx.call_on_close(lambda: RUN_COMMAND.reset(command_token))
+    ctx.with_resource(stop_cleanly_on_sigterm())
 
 
 for _command in (

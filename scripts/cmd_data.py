@@ -9,6 +9,7 @@ import click
 
 from models import io, jobs
 from models.i18n import LANGUAGES, _, _n
+from models.problems import InvalidInput
 from models.sheets import write_export
 from scripts.context import Ctx, domain_errors, pass_ctx
 from scripts.output import (
@@ -33,42 +34,99 @@ def init(ctx: Ctx) -> Report:
 
 def _counts_table(results: list[io.ImportCounts]) -> TableOut:
     return TableOut(
-        "Imported",
-        ["kind", "file", "created", "updated", "unchanged", "ignored columns"],
+        _("Imported"),
         [
-            [r.kind, r.file, r.created, r.updated, r.unchanged, ", ".join(r.ignored_columns)]
+            _("kind"),
+            _("file"),
+            _("created"),
+            _("updated"),
+            _("cleared cells"),
+            _("unchanged"),
+            _("ignored columns"),
+        ],
+        [
+            [
+                r.kind,
+                r.file,
+                r.created,
+                r.updated,
+                r.cleared,
+                r.unchanged,
+                ", ".join(r.ignored_columns),
+            ]
             for r in results
         ],
     )
 
 
+def _findings_table(results: list[io.ImportCounts]) -> TableOut:
+    rows = [[f["proposal_id"], f["expert_id"], f["kind"], f["reason"]] for r in results
+            for f in r.findings]  # fmt: skip
+    return TableOut(
+        _n(
+            "Finding: {n} imported pair is conflicted",
+            "Findings: {n} imported pairs are conflicted",
+            len(rows),
+        ),
+        [_("proposal"), _("expert"), _("conflict"), _("reason")],
+        rows,
+    )
+
+
 @click.command(
     "import",
-    help="Import a CSV/XLSX file of KIND, or `all` <kind>.csv files of a folder.\n\n"
+    help="Import a CSV/XLSX file of KIND, or `all` <kind>.csv / <kind>.xlsx files of a "
+    "folder.\n\n"
     "All-or-nothing: any problem lists file, row, column, value and what was expected, exits 3 "
-    "and writes nothing. Re-importing the same rows changes nothing. KIND: all, "
-    + ", ".join(io.IMPORT_KINDS)
+    "and writes nothing. Re-importing updates by id and never erases: columns the file lacks "
+    "keep their values, an empty cell clears an optional one. KIND: all, "
+    + ", ".join(io.kinds())
     + ". See `reviewopt formats KIND` for the columns.",
 )
-@click.argument("kind", type=click.Choice(["all", *io.IMPORT_KINDS]), metavar="KIND")
+@click.argument("kind", type=click.Choice(["all", *io.kinds()]), metavar="KIND")
 @click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--errors-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="On problems, also write every one of them (one row each) to this CSV file.",
+)
+@click.option(
+    "--max-wan",
+    type=float,
+    default=io.Limits().max_wan,
+    show_default=True,
+    help="Largest amount of money (万元) any money column may hold.",
+)
 @output_options
 @pass_ctx
 @domain_errors
-def import_(ctx: Ctx, kind: str, path: Path) -> Report:
-    if kind == "all":
-        results = jobs.import_all(ctx.engine, path, actor=ctx.actor)
-    else:
-        results = [jobs.import_kind(ctx.engine, kind, path, actor=ctx.actor)]
+def import_(ctx: Ctx, kind: str, path: Path, errors_out: Path | None, max_wan: float) -> Report:
+    limits = io.Limits(max_wan=max_wan)
+    try:
+        if kind == "all":
+            results = jobs.import_all(ctx.engine, path, actor=ctx.actor, limits=limits)
+        else:
+            results = [jobs.import_kind(ctx.engine, kind, path, actor=ctx.actor, limits=limits)]
+    except InvalidInput as exc:
+        if errors_out is not None:
+            errors_out.write_bytes(exc.csv_bytes())
+        raise
     report = Report({"imported": jobs.counts_summary(results)}, tables=[_counts_table(results)])
+    for r in results:
+        report.lines += [_("{file}: {warning}", file=r.file, warning=str(w)) for w in r.warnings]
+    if any(r.findings for r in results):
+        report.tables.append(_findings_table(results))
     if any(r.kind == "reviews" for r in results):
         short = jobs.reviews_short(ctx.engine)
         report.data["proposals_short_of_reviews"] = short["proposal"].tolist()
+        shown = ", ".join(short["proposal"].head(20)) + (" …" if len(short) > 20 else "")
         report.lines.append(
-            f"{len(short)} proposals still short of reviews"
-            + (": " + ", ".join(short["proposal"].head(20)) if len(short) else "")
-            + (" …" if len(short) > 20 else "")
-            + " (`reviewopt export review_status`)"
+            _n(
+                "{n} proposal still short of reviews: {ids} (`reviewopt export review_status`)",
+                "{n} proposals still short of reviews: {ids} (`reviewopt export review_status`)",
+                len(short),
+                ids=shown or "-",
+            )
         )
     return report
 
@@ -77,19 +135,37 @@ def import_(ctx: Ctx, kind: str, path: Path) -> Report:
 @click.argument("kind", required=False)
 @output_options
 def formats(kind: str | None) -> Report:
-    """Show the input format (columns, Chinese aliases, types) of KIND, or list the kinds."""
+    """Show the input format (columns, Chinese aliases, types) of KIND, or list the kinds.
+
+    Enumerations list each code with the Chinese value a file may write instead (科技, 推荐, …).
+    """
     if kind is None:
-        rows = [[k, ", ".join(r["column"] for r in io.format_rows(k))] for k in io.IMPORT_KINDS]
+        rows = [[k, ", ".join(r["column"] for r in io.format_rows(k))] for k in io.kinds()]
         return Report(
-            {"kinds": list(io.IMPORT_KINDS)}, tables=[TableOut("Kinds", ["kind", "columns"], rows)]
+            {"kinds": io.kinds()},
+            tables=[TableOut(_("Kinds"), [_("kind"), _("columns")], rows)],
         )
-    if kind not in io.IMPORT_KINDS:
-        raise CliError(f"unknown kind {kind!r}; expected one of: {', '.join(io.IMPORT_KINDS)}", 2)
+    if kind not in io.kinds():
+        raise CliError(
+            _("unknown kind {kind}; expected one of: {kinds}", kind=repr(kind),
+              kinds=", ".join(io.kinds())),
+            2,
+        )  # fmt: skip
     columns = io.format_rows(kind)
-    return Report(
-        {"kind": kind, "columns": columns},
-        tables=[TableOut(kind, list(columns[0]), [list(r.values()) for r in columns])],
-    )
+    headers = [_("column"), _("Chinese header"), _("type"), _("required"), _("values"),
+               _("plausible range")]  # fmt: skip
+    rows = [
+        [
+            r["column"],
+            r["zh"],
+            r["type"],
+            _("required") if r["required"] == "required" else _("optional"),
+            _("a {kind} id", kind=r["ref"]) if r["ref"] else r["values"],
+            r["range"],
+        ]
+        for r in columns
+    ]
+    return Report({"kind": kind, "columns": columns}, tables=[TableOut(kind, headers, rows)])
 
 
 @click.command()
@@ -148,9 +224,14 @@ def export(
             _("--with-contacts is for `export people` (invitations always carry contacts)"),
             EXIT_USAGE,
         )
-    rows, data = write_export(
-        ctx.engine, kind, out, fmt, headers=headers, by_expert=by_expert, contacts=with_contacts
-    )
+    try:
+        rows, data = write_export(
+            ctx.engine, kind, out, fmt, headers=headers, by_expert=by_expert, contacts=with_contacts
+        )
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None and out is not None:
+            exc.filename = str(out)  # name the file a failed write was for
+        raise
     if data is not None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

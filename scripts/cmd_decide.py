@@ -6,7 +6,8 @@ import click
 import pandas as pd
 
 from models import jobs, names, select_jobs
-from models.i18n import _
+from models.db import describe_lock
+from models.i18n import N_, _
 from scoring.calibrate import METHODS
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
 from scripts.output import (
@@ -41,15 +42,36 @@ from scripts.output import (
 @click.option(
     "--top", type=click.IntRange(1), default=5, show_default=True, help="Rows shown per direction."
 )
+@click.option(
+    "--weight-confidence",
+    is_flag=True,
+    help="Weight each review by the expert's stated confidence (熟悉程度).",
+)
 @output_options
 @pass_ctx
 @domain_errors
-def rank(ctx: Ctx, batch_id: str | None, method: str, draws: int, seed: int, top: int) -> Report:
+def rank(
+    ctx: Ctx,
+    batch_id: str | None,
+    method: str,
+    draws: int,
+    seed: int,
+    top: int,
+    weight_confidence: bool,
+) -> Report:
     """Calibrate the reviews and rank proposals per direction with 80 % rank intervals."""
     result, accuracy = jobs.rank_job(
-        ctx.engine, batch_id, method=method, n_draws=draws, seed=seed, actor=ctx.actor
+        ctx.engine,
+        batch_id,
+        method=method,
+        n_draws=draws,
+        seed=seed,
+        weight_confidence=weight_confidence,
+        actor=ctx.actor,
     )
-    props = result.proposals.sort_values(["direction_code", "expected_rank"])
+    props = result.proposals.assign(neg_score=-result.proposals["score"]).sort_values(
+        ["direction_code", "expected_rank", "neg_score", "proposal_id"]
+    )
     shown = props.groupby("direction_code").head(top)
     experts = result.experts.dropna(subset=["leniency"]).sort_values("leniency")
     ends = pd.concat([experts.head(5), experts.tail(5)])
@@ -81,7 +103,10 @@ def rank(ctx: Ctx, batch_id: str | None, method: str, draws: int, seed: int, top
         "method": method,
         "proposals": int((props["n_reviews"] > 0).sum()),
         "leniency_identifiable": d.leniency_identifiable,
+        "leniency_estimated": d.leniency_estimated,
+        "weight_confidence": weight_confidence,
         "components": d.n_components,
+        "notes": [n.render("en") for n in d.notes],
         **(
             {"kendall_tau": accuracy["kendall_tau"], "regret": accuracy["regret"]}
             if accuracy
@@ -89,30 +114,42 @@ def rank(ctx: Ctx, batch_id: str | None, method: str, draws: int, seed: int, top
         ),
     }
     lines = [
-        f"method {method}; leniency identifiable: {d.leniency_identifiable} "
-        f"({d.n_components} component(s)); {' '.join(d.notes)}"
+        _(
+            "method {method}; leniency identifiable: {state} ({n} component(s))",
+            method=method,
+            state=_(_IDENTIFIABLE[d.leniency_identifiable]),
+            n=d.n_components,
+        ),
+        *(f"- {n}" for n in d.notes),
     ]
     if accuracy:
         lines.append(
             f"against the ground truth: Kendall tau {accuracy['kendall_tau']:.3f}, "
             f"regret {accuracy['regret']:.2f} points"
         )
-    return Report(
-        data,
-        tables=[
-            TableOut(
-                f"Calibrated ranking ({method}), top {top} per direction",
-                ["direction", "proposal", "score", "se", "E[rank]", "80% rank", "reviews"],
-                rows,
-            ),
+    tables = [
+        TableOut(
+            f"Calibrated ranking ({method}), top {top} per direction",
+            ["direction", "proposal", "score", "se", "E[rank]", "80% rank", "reviews"],
+            rows,
+        )
+    ]
+    if d.leniency_estimated:
+        tables.append(
             TableOut(
                 "Most severe and most lenient experts",
                 ["expert", _("name"), "leniency", "80% interval", "reviews"],
                 lenient,
-            ),
-        ],
-        lines=lines,
-    )
+            )
+        )
+    return Report(data, tables=tables, lines=lines)
+
+
+_IDENTIFIABLE = {
+    "global": N_("global (one review graph)"),
+    "within_components": N_("within components only"),
+    "none": N_("none (no expert reviewed two proposals)"),
+}
 
 
 @click.command("select")
@@ -302,12 +339,37 @@ def finalize(ctx: Ctx, batch_id: str | None) -> Report:
 
 @click.command()
 @batch_option
-@click.option("--reason", required=True, help="Why the final decisions must change (recorded).")
+@click.option("--reason", help="Why the final decisions must change (recorded).")
+@click.option(
+    "--stale",
+    is_flag=True,
+    help="Instead: clear the batch's run lock whose holder is gone (audited).",
+)
 @output_options
 @pass_ctx
 @domain_errors
-def unlock(ctx: Ctx, batch_id: str | None, reason: str) -> Report:
+def unlock(ctx: Ctx, batch_id: str | None, reason: str | None, stale: bool) -> Report:
     """Reopen a finalised batch, with a reason (audited)."""
+    if stale:
+        lock = jobs.clear_stale_lock_job(ctx.engine, batch_id, actor=ctx.actor)
+        return Report(
+            {
+                "batch": lock.batch_id,
+                "cleared_lock": lock.holder,
+                "host": lock.host,
+                "pid": lock.pid,
+                "command": lock.command,
+            },  # fmt: skip
+            lines=[
+                _(
+                    "stale lock of batch {batch} cleared ({holder})",
+                    batch=lock.batch_id,
+                    holder=describe_lock(lock),
+                )
+            ],  # fmt: skip
+        )
+    if not reason:
+        raise CliError(_("give --reason TEXT (why the final decisions must change)"), EXIT_USAGE)
     batch = select_jobs.unlock_job(ctx.engine, batch_id, reason=reason, actor=ctx.actor)
     return Report(
         {"batch": batch.batch_id, "unlocked_by": ctx.actor},

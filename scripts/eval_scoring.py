@@ -8,8 +8,14 @@ directions); the share of each direction's true top 2 that the method's top 2 se
 regret = mean over directions of (true quality of the true top 2 − true quality of the
 selected 2), in points. Figures are means over seeds.
 
+With ``--weight-confidence``: each method that can weight reviews by the experts' stated
+confidence, weighted against unweighted, on batches where confidence says nothing about a
+review's noise (``confidence_effect`` 0) and where a review's precision is proportional to it
+(1; see :func:`scoring.simulate.simulate_reviews`), at the default setting.
+
     python scripts/eval_scoring.py [--seeds N] [--seed S] [--json]
         [--leniency-sd X ...] [--noise-sd X ...] [--reviewers K ...] [--timing]
+        [--weight-confidence]
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import click
 import numpy as np
 import pandas as pd
 
-from scoring.calibrate import METHODS, calibrate
+from scoring.calibrate import METHODS, WEIGHTED_METHODS, calibrate
 from scoring.metrics import score_metrics
 from scoring.simulate import draw_truth, simulate_reviews
 
@@ -72,6 +78,7 @@ def make_batch(
     load: int = 5,
     n_directions: int = 46,
     size_range: tuple[int, int] = (8, 20),
+    confidence_effect: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One simulated batch: proposals (proposal_id, direction_code), truth (proposal_id,
     quality) and reviews (simulate_reviews output)."""
@@ -92,7 +99,9 @@ def make_batch(
     truth_p, truth_e = draw_truth(
         pids, eids, leniency_sd=leniency_sd, noise_sd=noise_sd, seed=s_truth
     )
-    reviews = simulate_reviews(assignments, truth_p, truth_e, seed=s_rev)
+    reviews = simulate_reviews(
+        assignments, truth_p, truth_e, confidence_effect=confidence_effect, seed=s_rev
+    )
     return proposals, truth_p, reviews
 
 
@@ -105,17 +114,22 @@ def evaluate(
     load: int = 5,
     n_directions: int = 46,
     methods: Sequence[str] = tuple(METHODS),
+    confidence_effect: float = 0.0,
+    weight_confidence: bool = False,
 ) -> dict[str, dict[str, float]]:
     """Mean metrics over seeds, keyed by method: kendall_tau, best_selected_share, regret."""
     sums: dict[str, dict[str, float]] = {m: {} for m in methods}
     for s in seeds:
         proposals, truth_p, reviews = make_batch(
             seed=int(s), reviewers=reviewers, leniency_sd=leniency_sd, noise_sd=noise_sd,
-            load=load, n_directions=n_directions,
+            load=load, n_directions=n_directions, confidence_effect=confidence_effect,
         )  # fmt: skip
         quality = truth_p["quality"].to_numpy(float)
         for m in methods:
-            res = calibrate(reviews, proposals, method=m, n_draws=0, seed=int(s))
+            res = calibrate(
+                reviews, proposals, method=m, n_draws=0, seed=int(s),
+                weight_confidence=weight_confidence,
+            )  # fmt: skip
             met = score_metrics(proposals, quality, res.proposals["score"].to_numpy(float))
             for key, val in met.items():
                 sums[m][key] = sums[m].get(key, 0.0) + val
@@ -141,6 +155,40 @@ def evaluate_grid(
             rows.append(
                 {"leniency_sd": lsd, "noise_sd": nsd, "reviewers": k, "method": m, **met,
                  "regret_vs_trimmed": rel}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def evaluate_confidence(
+    *, seeds: Sequence[int], effects: Sequence[float] = (0.0, 1.0)
+) -> pd.DataFrame:
+    """Confidence weighting against none, per confidence effect and weighting-capable method,
+    at the default setting. Columns: confidence_effect, method, tau_unweighted, tau_weighted,
+    regret_unweighted, regret_weighted, regret_ratio (weighted / unweighted)."""
+    rows = []
+    setting = {
+        "leniency_sd": DEFAULT_SETTING["leniency_sd"],
+        "noise_sd": DEFAULT_SETTING["noise_sd"],
+        "reviewers": int(DEFAULT_SETTING["reviewers"]),
+    }
+    for effect in effects:
+        plain, weighted = (
+            evaluate(seeds=seeds, **setting, methods=WEIGHTED_METHODS,  # type: ignore[arg-type]
+                     confidence_effect=effect, weight_confidence=w)
+            for w in (False, True)
+        )  # fmt: skip
+        for m in WEIGHTED_METHODS:
+            ratio = (
+                weighted[m]["regret"] / plain[m]["regret"]
+                if plain[m]["regret"] > 0
+                else float("nan")
+            )
+            rows.append(
+                {"confidence_effect": effect, "method": m,
+                 "tau_unweighted": plain[m]["kendall_tau"],
+                 "tau_weighted": weighted[m]["kendall_tau"],
+                 "regret_unweighted": plain[m]["regret"],
+                 "regret_weighted": weighted[m]["regret"], "regret_ratio": ratio}
             )  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -227,6 +275,11 @@ def _print_table(df: pd.DataFrame) -> None:
 @click.option(
     "--timing", is_flag=True, help="Time calibrate() per method at 20,000 proposals instead."
 )
+@click.option(
+    "--weight-confidence",
+    is_flag=True,
+    help="Compare confidence-weighted calibration with unweighted instead.",
+)
 def main(
     seeds: int,
     seed: int,
@@ -235,8 +288,16 @@ def main(
     noise_sd: tuple[float, ...],
     reviewers: tuple[int, ...],
     timing: bool,
+    weight_confidence: bool,
 ) -> None:  # fmt: skip
     seed_list = list(range(seed, seed + seeds))
+    if weight_confidence:
+        df = evaluate_confidence(seeds=seed_list)
+        if as_json:
+            click.echo(json.dumps(df.to_dict("records"), sort_keys=True))
+        else:
+            click.echo(df.to_string(index=False, float_format="%.3f"))
+        return
     if timing:
         click.echo(time_methods(seed=seed).to_string(index=False, float_format="%.2f"))
         return

@@ -1,7 +1,10 @@
 """Rendering for the CLI: readable tables for people (CJK-aware), one JSON line for jobs.
 
 Every command returns a :class:`Report`; the shared ``output_options`` decorator adds ``--json``
-and prints the report one way or the other. Errors go to stderr with documented exit codes.
+and prints the report one way or the other. Errors are one line (or one list of input
+problems) on stderr with documented exit codes; under ``--json`` one JSON object on stdout,
+``{"error": ..., "exit_code": ..., "problems": [...]}``, in English whatever the language.
+``REVIEWOPT_DEBUG=1`` adds the traceback of the error's cause on stderr.
 """
 
 from __future__ import annotations
@@ -9,7 +12,9 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from models.i18n import _
+from models.i18n import _, using
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -31,15 +36,48 @@ EXIT_INFEASIBLE = 4
 EXIT_LOCKED = 5
 
 
-class CliError(click.ClickException):
-    """An error with its exit code; the message says the cause and the fix."""
+def debugging() -> bool:
+    """Whether ``REVIEWOPT_DEBUG`` asks for tracebacks."""
+    return os.environ.get("REVIEWOPT_DEBUG", "").strip() not in ("", "0", "false", "no")
 
-    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
-        super().__init__(message)
+
+class CliError(click.ClickException):
+    """An error with its exit code; the message says the cause and the fix.
+
+    ``message`` may be a function that renders it, so that ``--json`` can give it in English;
+    ``problems`` a function giving the input problems as records (``--json``)."""
+
+    def __init__(
+        self,
+        message: str | Callable[[], str],
+        code: int = EXIT_ERROR,
+        *,
+        problems: Callable[[], list[dict[str, Any]]] | None = None,
+    ) -> None:
+        self.render = message if callable(message) else (lambda: message)
+        self.problems = problems or list
+        super().__init__(self.render())
         self.exit_code = code  # type: ignore[misc]  # click reads it per instance
 
+    def format_message(self) -> str:
+        return self.render()
+
     def show(self, file: Any = None) -> None:
+        show_cause(self)
         click.echo(_("Error: {message}", message=self.format_message()), err=True)
+
+    def as_json(self) -> str:
+        with using("en"):
+            return to_json(
+                {"error": self.render(), "exit_code": self.exit_code, "problems": self.problems()}
+            )
+
+
+def show_cause(exc: BaseException) -> None:
+    """The traceback of what caused ``exc``, on stderr, when ``REVIEWOPT_DEBUG`` is set."""
+    cause = exc.__cause__
+    if cause is not None and debugging():
+        traceback.print_exception(cause, file=sys.stderr)
 
 
 @dataclass
@@ -110,7 +148,10 @@ def output_options(fn: Callable[..., Report]) -> Callable[..., None]:
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for jobs).")
     @functools.wraps(fn)
     def wrapper(*args: Any, as_json: bool, **kwargs: Any) -> None:
-        report = fn(*args, **kwargs)
+        from scripts.context import one_line_errors
+
+        with one_line_errors(as_json):
+            report = fn(*args, **kwargs)
         if as_json:
             click.echo(to_json(report.data))
         else:

@@ -113,7 +113,10 @@ def test_pipeline_end_to_end(engine: Engine, batch_dir: Path, tmp_path: Path) ->
     bad.to_csv(bad_path, index=False)
     refused = run(engine, "import", "reviews", str(bad_path))
     assert refused.exit_code == 3
-    assert f"expected an expert without a conflict of interest with {cp}" in refused.stderr
+    assert (
+        f"expected an expert without a conflict of interest with the proposal ({cp}: see"
+        in refused.stderr
+    )
     with session(engine) as s:
         assert s.scalar(select(func.count()).select_from(Review)) == 0
     half = tmp_path / "reviews_half.csv"
@@ -214,7 +217,7 @@ def test_locked_batch_exits_5(engine: Engine, batch_dir: Path) -> None:
     with batch_lock(engine, "2024", holder="another-run"):
         result = run(engine, "screen")
     assert result.exit_code == 5
-    assert "batch 2024 is locked by another run (another-run since" in result.stderr
+    assert "batch 2024 is locked by another run: another-run (process" in result.stderr
     assert run(engine, "screen").exit_code == 0  # released
 
     def hold_briefly() -> None:

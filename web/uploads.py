@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 
 from models.i18n import _
 from models.queue import NewUpload
-from models.schema import IMPORT_KINDS
+from models.io import kinds
 
 SUFFIXES = (".csv", ".xlsx")
 XLSX_UNPACKED_RATIO = 20
@@ -63,15 +63,13 @@ def accept(files: list[Given], kind: str, *, limit: int) -> list[NewUpload]:
         if suffix not in SUFFIXES:
             raise Refused(_("{name}: only .csv and .xlsx files are accepted", name=name))
         if len(f.data) > limit:
-            raise Refused(
-                _("{name}: larger than {mb} MB", name=name, mb=round(limit / 2**20))
-            )
+            raise Refused(_("{name}: larger than {mb} MB", name=name, mb=round(limit / 2**20)))
         if suffix == ".xlsx":
             _check_xlsx(name, f.data, limit)
         elif b"\x00" in f.data[:4096]:
             raise Refused(_("{name}: not a text CSV file", name=name))
         file_kind = _stem(name) if kind == "auto" else kind
-        if file_kind not in IMPORT_KINDS:
+        if file_kind not in kinds():
             raise Refused(
                 _(
                     "{name}: choose the kind of the file, or name it after its kind "

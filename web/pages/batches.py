@@ -78,7 +78,9 @@ def index(req: Req) -> Response:
 @page("read")
 def batch(req: Req) -> Response:
     batch_id = req.path("batch")
-    report = invoke("status", ["--batch", batch_id], engine=req.engine, actor=req.actor, lang=req.lang)
+    report = invoke(
+        "status", ["--batch", batch_id], engine=req.engine, actor=req.actor, lang=req.lang
+    )
     status = status_job(req.engine, batch_id)
     nxt = next((s for s in status.stages if not s.done), None)
     return html(

@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from models import queue
 from models.i18n import _
-from models.schema import IMPORT_KINDS
+from models.io import kinds
 from scripts.invoke import invoke
 from scripts.worker import report_result
 from web.render import html
@@ -30,7 +30,7 @@ def upload(req: Req) -> Response:
     kind = req.query("kind", "auto")
     if req.request.method == "GET":
         return html(
-            "upload.html.j2", req=req, kinds=list(IMPORT_KINDS), kind=kind, back=req.query("back")
+            "upload.html.j2", req=req, kinds=kinds(), kind=kind, back=req.query("back")
         )
     kind = req.field("kind") or "auto"
     if not req.may("reviews" if kind == "reviews" else "import"):
@@ -39,7 +39,7 @@ def upload(req: Req) -> Response:
         uploads = accept(_files(req), kind, limit=req.bench.max_upload_bytes)
     except Refused as exc:
         return html(
-            "upload.html.j2", status=400, req=req, kinds=list(IMPORT_KINDS), kind=kind,
+            "upload.html.j2", status=400, req=req, kinds=kinds(), kind=kind,
             back=req.field("back"), error=str(exc),
         )  # fmt: skip
     job_id = queue.enqueue(
@@ -51,7 +51,7 @@ def upload(req: Req) -> Response:
 @page("read")
 def formats(req: Req) -> Response:
     kind = req.path("kind")
-    if kind not in IMPORT_KINDS:
+    if kind not in kinds():
         return refuse(404, _("no such kind"), req)
     report = invoke("formats", [kind], engine=req.engine, actor=req.actor, lang=req.lang)
     return html("formats.html.j2", req=req, kind=kind, report=report_result(report))

@@ -46,9 +46,7 @@ def conflicts(req: Req) -> Response:
     q = req.query("q")
     hits = found
     if q:
-        hits = found[
-            (found["proposal"] == q) | (found["expert"] == q) | found["expert_name"].eq(q)
-        ]
+        hits = found[(found["proposal"] == q) | (found["expert"] == q) | found["expert_name"].eq(q)]
     by_kind = found.drop_duplicates(["proposal", "expert", "kind"])["kind"].value_counts()
     explained = None
     expert, proposal = req.query("expert"), req.query("proposal")

@@ -1,7 +1,7 @@
 """users, logins, jobs, uploads: the web workbench and its job queue
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0002
 Create Date: 2026-12-05
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0005"
+down_revision = "0002"  # chained after main's 0002 when main was merged
 branch_labels = None
 depends_on = None
 
