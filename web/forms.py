@@ -160,6 +160,8 @@ def arguments(name: str, form: Any, *, batch_id: str | None = None) -> list[str]
     positional: list[str] = []
     for f in fields(name):
         value = str(form.get(f.name, "") or "").strip()
+        if f.kind == "lines":  # rows ticked in a table count as lines too
+            value = "\n".join([value, *(str(v) for v in form.getlist(f.name + "_pick"))])
         if not f.flag:
             positional += value.splitlines() if f.kind == "lines" else [value] if value else []
         elif f.kind == "flag":

@@ -56,7 +56,6 @@ def environment() -> jinja2.Environment:
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
         finalize=_finalize,
     )
     env.globals.update(_=_, _n=_n, cell=cell_text, stored=render_stored, language=language)
@@ -64,7 +63,7 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def html(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+def html(template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
     """The page ``template`` rendered with ``context`` in the current language."""
     body = environment().get_template(template).render(lang=language(), **context)
-    return HTMLResponse(body, status_code=status)
+    return HTMLResponse(body, status_code=http_status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from models.i18n import N_
 from models.server_tables import ROLES
 
 OFFICER_RUNS = (
@@ -32,3 +33,26 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 def allowed(role: str, action: str) -> bool:
     """Whether ``role`` may do ``action`` (an unknown action is refused)."""
     return role in PERMISSIONS.get(action, frozenset())
+
+
+#: Words the pages show as they are stored (roles, job states, statuses), for the catalogue.
+SHOWN_WORDS = (
+    N_("admin"),
+    N_("officer"),
+    N_("chair"),
+    N_("viewer"),
+    N_("queued"),
+    N_("running"),
+    N_("done"),
+    N_("failed"),
+    N_("eligible"),
+    N_("warnings"),
+    N_("rejected"),
+    N_("reject"),
+    N_("warn"),
+    N_("invited"),
+    N_("accepted"),
+    N_("declined"),
+    N_("replaced"),
+    N_("reserve"),
+)

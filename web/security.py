@@ -120,7 +120,7 @@ def request_language(request: Request) -> str:
 
 def refuse(status: int, message: str, req: Req | None = None) -> Response:
     """An error page (no stack trace ever)."""
-    return html("error.html.j2", status=status, req=req, status_code=status, message=message)
+    return html("error.html.j2", http_status=status, req=req, status_code=status, message=message)
 
 
 def _run(fn: Callable[[Req], Response], req: Req) -> Response:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from models.i18n import _
-from models.queue import NewUpload
 from models.io import kinds
+from models.queue import NewUpload
 
 SUFFIXES = (".csv", ".xlsx")
 XLSX_UNPACKED_RATIO = 20
@@ -78,8 +78,8 @@ def accept(files: list[Given], kind: str, *, limit: int) -> list[NewUpload]:
                 )
             )
         out.append(NewUpload(file_kind, name, f.data))
-    kinds = [u.kind for u in out]
-    twice = sorted({k for k in kinds if kinds.count(k) > 1})
+    named = [u.kind for u in out]
+    twice = sorted({k for k in named if named.count(k) > 1})
     if twice:
         raise Refused(_("one file of each kind at a time: {kinds}", kinds=", ".join(twice)))
     return out

@@ -16,7 +16,7 @@ from web.security import Req, local_path, page, redirect
 def _form(req: Req, status: int = 200, error: str | None = None) -> Response:
     return html(
         "login.html.j2",
-        status=status,
+        http_status=status,
         req=req,
         error=error,
         next=local_path(req.query("next") or req.field("next") or "/"),

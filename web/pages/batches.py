@@ -147,7 +147,7 @@ def run(req: Req) -> Response:
     except click.ClickException as exc:
         return refuse(400 if not isinstance(exc, CliError) else 409, exc.format_message(), req)
     except queue.BatchBusy as exc:
-        return html("busy.html.j2", status=409, req=req, message=str(exc), job_id=exc.job_id)
+        return html("busy.html.j2", http_status=409, req=req, message=str(exc), job_id=exc.job_id)
     return redirect(f"/jobs/{job_id}")
 
 

@@ -29,9 +29,7 @@ def _files(req: Req) -> list[Given]:
 def upload(req: Req) -> Response:
     kind = req.query("kind", "auto")
     if req.request.method == "GET":
-        return html(
-            "upload.html.j2", req=req, kinds=kinds(), kind=kind, back=req.query("back")
-        )
+        return html("upload.html.j2", req=req, kinds=kinds(), kind=kind, back=req.query("back"))
     kind = req.field("kind") or "auto"
     if not req.may("reviews" if kind == "reviews" else "import"):
         return refuse(403, _(ROLE_REFUSED), req)
@@ -39,7 +37,7 @@ def upload(req: Req) -> Response:
         uploads = accept(_files(req), kind, limit=req.bench.max_upload_bytes)
     except Refused as exc:
         return html(
-            "upload.html.j2", status=400, req=req, kinds=kinds(), kind=kind,
+            "upload.html.j2", http_status=400, req=req, kinds=kinds(), kind=kind,
             back=req.field("back"), error=str(exc),
         )  # fmt: skip
     job_id = queue.enqueue(
