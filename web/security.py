@@ -160,30 +160,43 @@ def page(
                     )
                 except MultiPartException:
                     return _refused(lang, 400, N_("the form could not be read"))
-                if not _csrf_ok(request, form):
-                    return _refused(lang, 403, CSRF_REFUSED)
-            name = request.session.get("user")
-            user = None
-            if name:
-                user = await run_in_threadpool(
-                    session_user, bench.engine, str(name), str(request.session.get("pw", ""))
-                )
-                if user is None:
-                    request.session.pop("user", None)
-            if permission is not None:
-                if user is None:
-                    if request.method == "GET":
-                        target = quote(request.url.path)
-                        return RedirectResponse(f"/login?next={target}", status_code=303)
-                    return _refused(lang, 403, N_("log in first"))
-                if not allowed(user.role, permission):
-                    return _refused(lang, 403, ROLE_REFUSED)
-            req = Req(request, bench, user, form, lang)
-            return await run_in_threadpool(_run, fn, req)
+            try:
+                return await _checked(request, bench, fn, permission, form, lang)
+            finally:
+                if form is not None:
+                    await form.close()
 
         return endpoint
 
     return wrap
+
+
+async def _checked(
+    request: Request,
+    bench: Workbench,
+    fn: Callable[[Req], Response],
+    permission: str | None,
+    form: FormData | None,
+    lang: str,
+) -> Response:
+    if form is not None and not _csrf_ok(request, form):
+        return _refused(lang, 403, CSRF_REFUSED)
+    name = request.session.get("user")
+    user = None
+    if name:
+        user = await run_in_threadpool(
+            session_user, bench.engine, str(name), str(request.session.get("pw", ""))
+        )
+        if user is None:
+            request.session.pop("user", None)
+    if permission is not None:
+        if user is None:
+            if request.method == "GET":
+                return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+            return _refused(lang, 403, N_("log in first"))
+        if not allowed(user.role, permission):
+            return _refused(lang, 403, ROLE_REFUSED)
+    return await run_in_threadpool(_run, fn, Req(request, bench, user, form, lang))
 
 
 def redirect(url: str) -> RedirectResponse:
