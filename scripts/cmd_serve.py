@@ -15,7 +15,9 @@ from scripts.output import EXIT_USAGE, CliError, Report, TableOut, output_option
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port."
+)
 @click.option(
     "--worker/--no-worker",
     default=True,
