@@ -19,6 +19,7 @@ column, and the counts report those cells as ``cleared``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -35,7 +36,15 @@ from models.db import digest
 from models.i18n import Msg, _
 from models.places import normalise_places
 from models.problems import InvalidInput, Problem, escape_formula
-from models.rawfile import RawTable, check_path, norm_header, read_csv, read_xlsx, refuse
+from models.rawfile import (
+    FileData,
+    RawTable,
+    file_data,
+    norm_header,
+    read_csv,
+    read_xlsx,
+    refuse,
+)
 from models.schema import IMPORT_KINDS, Base
 from models.vocab import ASSIGNMENT_STATUS
 
@@ -201,18 +210,17 @@ def format_rows(kind: str) -> list[dict[str, str]]:
 # --- reading and validation -------------------------------------------------------------------
 
 
-def read_raw(path: Path, kind: str) -> RawTable:
-    """Read ``path`` into stripped string cells with its header row located."""
+def read_raw(path: Path | FileData, kind: str) -> RawTable:
+    """Read ``path`` (or an upload's bytes) into stripped string cells with its header row
+    located."""
     specs = column_specs(kind)
     known = {norm_header(s.name) for s in specs} | {norm_header(s.zh) for s in specs if s.zh}
-    name = str(path)
-    check_path(path)
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".txt", ".tsv"):
-        return read_csv(path)
-    if suffix not in (".xlsx", ".xlsm"):
-        raise refuse(name, Msg("a .csv or .xlsx file"))
-    return read_xlsx(path, known)
+    src = file_data(path)
+    if src.suffix in (".csv", ".txt", ".tsv"):
+        return read_csv(src)
+    if src.suffix not in (".xlsx", ".xlsm"):
+        raise refuse(src.name, Msg("a .csv or .xlsx file"))
+    return read_xlsx(src, known)
 
 
 @dataclass
@@ -527,7 +535,12 @@ def _upsert(session: Session, cls: type[Base], v: Validated, counts: ImportCount
 
 
 def import_file(
-    session: Session, kind: str, path: Path, *, actor: str = "", limits: Limits | None = None
+    session: Session,
+    kind: str,
+    path: Path | FileData,
+    *,
+    actor: str = "",
+    limits: Limits | None = None,
 ) -> ImportCounts:
     """Validate ``path`` as ``kind`` and upsert it in ``session``'s transaction.
 
@@ -619,8 +632,23 @@ def import_directory(
 
     All problems of all files are collected; one problem anywhere and nothing is written.
     """
+    return import_files(session, directory_files(directory), actor=actor, limits=limits)
+
+
+def import_files(
+    session: Session,
+    files: Sequence[tuple[str, Path | FileData]],
+    *,
+    actor: str = "",
+    limits: Limits | None = None,
+) -> list[ImportCounts]:
+    """Import ``(kind, file)`` pairs (files, or uploads as bytes), referenced kinds first.
+
+    All problems of all files are collected; one problem anywhere and nothing is written.
+    """
+    order = kinds()
     results, problems = [], []
-    for kind, path in directory_files(directory):
+    for kind, path in sorted(files, key=lambda f: order.index(f[0])):
         try:
             results.append(import_file(session, kind, path, actor=actor, limits=limits))
         except InvalidInput as exc:
@@ -683,11 +711,11 @@ def write_frame(frame: pd.DataFrame, path: Path | None, fmt: str) -> bytes | Non
     raise ValueError(f"unknown format {fmt!r}; expected csv or xlsx")
 
 
-def file_digest(path: Path) -> str:
+def file_digest(path: Path | FileData) -> str:
     """SHA-256 of a file's bytes (recorded in audit events)."""
     import hashlib
 
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(file_data(path).data).hexdigest()
 
 
 def read_panel_groups(path: Path, known_directions: set[str]) -> dict[str, str]:

@@ -5,6 +5,7 @@ event. The CLI calls these; scheduled jobs can too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,22 +51,35 @@ def import_kind(
 ) -> io.ImportCounts:
     """Import one file of ``kind`` all-or-nothing, with an audit event (its result digest
     covers the imported values)."""
+    return import_uploads(engine, [(kind, path)], actor=actor, limits=limits)[0]
+
+
+def import_uploads(
+    engine: Engine,
+    files: Sequence[tuple[str, Path | io.FileData]],
+    *,
+    actor: str,
+    limits: io.Limits | None = None,
+) -> list[io.ImportCounts]:
+    """Import ``(kind, file)`` pairs (files on disk, or uploads held as bytes) all-or-nothing
+    in one transaction, referenced kinds first, with an audit event per file."""
     check_schema(engine)
+    given = {(kind, f.name if isinstance(f, io.FileData) else str(f)): f for kind, f in files}
     with session(engine) as s, s.begin():
-        before = review_digests(s) if kind == "reviews" else None
-        counts = io.import_file(s, kind, path, actor=actor, limits=limits)
-        if before is not None:
-            ensure_reviews_open(s, before)
-        audit(
-            s,
-            actor=actor,
-            command="import",
-            params={"kind": kind, "file": str(path)},
-            input_digest=io.file_digest(path),
-            result_digest=counts.content_digest,
-            message=_import_message(counts),
-        )
-    return counts
+        before = review_digests(s)
+        results = io.import_files(s, files, actor=actor, limits=limits)
+        ensure_reviews_open(s, before)
+        for counts in results:
+            audit(
+                s,
+                actor=actor,
+                command="import",
+                params={"kind": counts.kind, "file": counts.file},
+                input_digest=io.file_digest(given[(counts.kind, counts.file)]),
+                result_digest=counts.content_digest,
+                message=_import_message(counts),
+            )
+    return results
 
 
 def import_all(

@@ -26,7 +26,7 @@ import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from models.i18n import Msg
@@ -74,6 +74,27 @@ def check_path(path: Path) -> None:
         raise refuse(name, Msg("a file (this is a folder; name the file inside it)"))
     if not path.exists():
         raise refuse(name, Msg("an existing file"))
+
+
+@dataclass(frozen=True)
+class FileData:
+    """A file as bytes with the name it had where it came from (an upload): the name is
+    shown in messages and tells CSV from XLSX; it is never used as a path."""
+
+    name: str
+    data: bytes
+
+    @property
+    def suffix(self) -> str:
+        return PurePosixPath(self.name.replace("\\", "/")).suffix.lower()
+
+
+def file_data(path: Path | FileData) -> FileData:
+    """The bytes of ``path`` (checked to be a file), or the upload as it is."""
+    if isinstance(path, FileData):
+        return path
+    check_path(path)
+    return FileData(str(path), path.read_bytes())
 
 
 def norm_header(h: str) -> str:
@@ -213,11 +234,10 @@ def _clean_rows(rows: list[list[str]]) -> list[list[str]]:
     return [[_ESCAPED.sub("", c).strip() for c in r] for r in rows]
 
 
-def read_csv(path: Path) -> RawTable:
+def read_csv(path: Path | FileData) -> RawTable:
     """A CSV file's header and rows, or :class:`InvalidInput` naming what cannot be read."""
-    check_path(path)
-    data = path.read_bytes()
-    name = str(path)
+    src = file_data(path)
+    data, name = src.data, src.name
     if not data.strip():
         raise refuse(name, Msg("a header row and data rows (file is empty)"))
     if data[:4] in (b"PK\x03\x04", b"%PDF"):
@@ -302,16 +322,16 @@ def find_header(rows: list[list[str]], known: set[str]) -> int | None:
     return None
 
 
-def read_xlsx(path: Path, known: set[str]) -> RawTable:
+def read_xlsx(path: Path | FileData, known: set[str]) -> RawTable:
     """The first sheet of a workbook, header located among the first rows (see the module)."""
     import openpyxl
     from openpyxl.utils import get_column_letter
 
-    check_path(path)
-    name = str(path)
+    src = file_data(path)
+    name = src.name
     try:
-        wb = openpyxl.load_workbook(path, data_only=True)
-        formulas = openpyxl.load_workbook(path, data_only=False).worksheets[0]
+        wb = openpyxl.load_workbook(io.BytesIO(src.data), data_only=True)
+        formulas = openpyxl.load_workbook(io.BytesIO(src.data), data_only=False).worksheets[0]
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise refuse(
             name, Msg("an XLSX workbook (could not open it: {error})", error=str(exc))

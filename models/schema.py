@@ -728,3 +728,7 @@ IMPORT_KINDS: dict[str, type[Base]] = {
     cls.KIND: cls for cls in Base.__subclasses__() if cls.KIND is not None
 }
 """Every importable kind, in an order where referenced kinds come first."""
+
+# The workbench's and the job queue's tables (users, logins, jobs, uploads) are in their own
+# module; importing it here puts them in ``Base.metadata`` with the rest.
+from models import server_tables  # noqa: E402,F401

@@ -26,7 +26,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 
@@ -204,8 +204,9 @@ def sheet_name(title: str, taken: set[str]) -> str:
     return name
 
 
-def write_workbook(path: Path, sheets: Sequence[Sheet]) -> None:
-    """Write ``sheets`` to ``path`` as one XLSX workbook, in order."""
+def write_workbook(path: Path | BinaryIO, sheets: Sequence[Sheet]) -> None:
+    """Write ``sheets`` to ``path`` (a file, or a binary stream) as one XLSX workbook, in
+    order."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter

@@ -21,7 +21,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("assign", "scoring", "models", "data", "scripts")
+PACKAGES = ("assign", "scoring", "models", "data", "scripts", "web")
 KEYWORDS = {"_": None, "N_": None, "Msg": None, "_n": (1, 2)}
 PO_FILE = ROOT / "models" / "locale" / "zh" / "LC_MESSAGES" / "reviewopt.po"
 _FIELD = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)")
@@ -32,7 +32,9 @@ def extract(packages: Iterable[str] = PACKAGES) -> dict[str, tuple[str, str | No
     found: dict[str, tuple[str, str | None, str]] = {}
     for pkg in packages:
         for filename, lineno, message, _comments, _context in extract_from_dir(
-            ROOT / pkg, method_map=[("**.py", "python")], keywords=KEYWORDS
+            ROOT / pkg,
+            method_map=[("**.py", "python"), ("**.j2", "jinja2.ext:babel_extract")],
+            keywords=KEYWORDS,
         ):
             singular, plural = (
                 (message[0], message[1])

@@ -22,6 +22,7 @@ from scripts import (
     cmd_decide,
     cmd_demo,
     cmd_screen,
+    cmd_serve,
     cmd_status,
 )
 from scripts.context import Ctx, stop_cleanly_on_sigterm
@@ -102,6 +103,9 @@ for _command in (
     cmd_data.audit_cmd,
     cmd_demo.generate,
     cmd_demo.demo,
+    cmd_serve.user,
+    cmd_serve.serve,
+    cmd_serve.worker,
 ):
     cli.add_command(_command)
 

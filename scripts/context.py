@@ -48,10 +48,11 @@ EXIT_INTERRUPTED = 128 + signal.SIGINT
 class Ctx:
     """Options shared by every command; the engine is made on first use."""
 
-    def __init__(self, db: str | None, actor: str) -> None:
+    def __init__(self, db: str | None, actor: str, engine: Engine | None = None) -> None:
         self.url = database_url(db)
         self.actor = actor
-        self._engine: Engine | None = None
+        self._engine: Engine | None = engine
+        self._own_engine = engine is None  # a server's engine is the server's to close
 
     @property
     def engine(self) -> Engine:
@@ -60,7 +61,7 @@ class Ctx:
         return self._engine
 
     def close(self) -> None:
-        if self._engine is not None:
+        if self._engine is not None and self._own_engine:
             self._engine.dispose()
 
 

@@ -18,6 +18,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,7 +120,8 @@ def to_json(data: dict[str, Any]) -> str:
     return json.dumps(_jsonable(data), ensure_ascii=False, default=str, allow_nan=False)
 
 
-def _cell(v: Any) -> str:
+def cell_text(v: Any) -> str:
+    """A table cell as the terminal shows it (numbers rounded, yes/no, empty for missing)."""
     if v is None:
         return ""
     if isinstance(v, float | np.floating):
@@ -138,7 +140,7 @@ def render(report: Report, console: Console) -> None:
         for c in t.columns:
             table.add_column(c)
         for r in t.rows:
-            table.add_row(*(_cell(v) for v in r))
+            table.add_row(*(cell_text(v) for v in r))
         console.print(table)
     for line in report.lines:
         console.print(line, highlight=False, markup=False)
@@ -168,10 +170,20 @@ def output_options(fn: Callable[..., Report]) -> Callable[..., None]:
     return wrapper
 
 
+PROGRESS_SINK: ContextVar[Callable[[str, float], None] | None] = ContextVar(
+    "progress_sink", default=None
+)
+"""Where progress goes instead of the terminal (a job of the web workbench records it)."""
+
+
 @contextmanager
 def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, float], None]]:
     """A progress callback ``(stage, fraction)`` drawing a bar on stderr (hidden when piped
-    and under ``--json``)."""
+    and under ``--json``), or handing it to :data:`PROGRESS_SINK` where one is set."""
+    sink = PROGRESS_SINK.get()
+    if sink is not None:
+        yield sink
+        return
     console = Console(stderr=True)
     if not enabled or not console.is_terminal or JSON_OUTPUT.get():
         yield lambda stage, fraction: None
