@@ -7,6 +7,7 @@ import click
 from models.i18n import N_, _
 from models.status import BatchStatus, Stage, status_job
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
+from scripts.figures import label, value_text
 from scripts.output import Report, TableOut, output_options
 
 STAGE_NAMES = {
@@ -22,44 +23,10 @@ STAGE_NAMES = {
     "finalised": N_("Finalised"),
 }
 
-COUNT_NAMES = {
-    "proposals": N_("proposals"),
-    "directions": N_("directions"),
-    "experts": N_("experts"),
-    "units": N_("units"),
-    "screened": N_("screened"),
-    "eligible": N_("eligible"),
-    "warnings": N_("with warnings"),
-    "rejected": N_("rejected"),
-    "set_aside": N_("set aside"),
-    "available": N_("available"),
-    "pairs": N_("conflicted pairs"),
-    "run_id": N_("run"),
-    "proposals_to_assign": N_("proposals to assign"),
-    "proposals_assigned": N_("proposals with experts"),
-    "invitations": N_("invitations"),
-    "reserves": N_("reserves"),
-    "panels": N_("panels"),
-    "panel_members": N_("panel members"),
-    "declined": N_("declined"),
-    "open": N_("places open"),
-    "reviews_in": N_("reviews in"),
-    "reviews_expected": N_("reviews expected"),
-    "proposals_complete": N_("proposals complete"),
-    "proposals_short": N_("proposals short"),
-    "proposals_ranked": N_("proposals ranked"),
-    "methods": N_("methods"),
-    "funded": N_("funded"),
-    "directions_funded": N_("directions funded"),
-    "grants_total_wan": N_("granted (万元)"),
-    "alternates": N_("alternates"),
-}
-
 
 def _counts(stage: Stage) -> str:
     return _("; ").join(
-        _("{name} {value}", name=_(COUNT_NAMES.get(k, k)), value=f"{v:,}")
-        for k, v in stage.counts.items()
+        _("{name} {value}", name=label(k), value=value_text(k, v)) for k, v in stage.counts.items()
     )
 
 
