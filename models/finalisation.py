@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models.db import digest
+from models.i18n import _
 from models.schema import Batch, Proposal, Review
 
 
@@ -34,10 +35,14 @@ def ensure_open(session: Session, batch_id: str) -> None:
         batch = session.execute(
             select(Batch.finalized_by, Batch.finalized_at).where(Batch.batch_id == batch_id)
         ).first()
-        who = f"{batch[0]} at {batch[1]:%Y-%m-%d %H:%M}" if batch and batch[1] else "?"
         raise BatchFinalized(
-            f"batch {batch_id} was finalised by {who}; its decisions and everything feeding "
-            "them are locked. `reviewopt unlock --reason TEXT` reopens it"
+            _(
+                "batch {batch} was finalised by {actor} at {at}; its decisions and everything "
+                "feeding them are locked. `reviewopt unlock --reason TEXT` reopens it",
+                batch=batch_id,
+                actor=batch[0] if batch else "?",
+                at=batch[1].strftime("%Y-%m-%d %H:%M") if batch and batch[1] else "?",
+            )
         )
 
 
