@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx
 import numpy as np
 
 PAGES = ("/batches/2024", "/batches/2024/ranking", "/batches/2024/selection")

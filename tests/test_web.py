@@ -56,10 +56,11 @@ def wait_job(client: TestClient, job_id: str, timeout: float = 240) -> str:
 
 
 @pytest.fixture(scope="module")
-def site(batch_run: BatchRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+def site(
+    sqlite_batch_run: BatchRun, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple]:
     """The app over a copy of the finalised small batch (SQLite), with one user per role."""
-    if not batch_run.url.startswith("sqlite"):
-        pytest.skip("the web tests read a copy of the SQLite run")
+    batch_run = sqlite_batch_run
     db = tmp_path_factory.mktemp("web") / "web.db"
     shutil.copy(batch_run.url.removeprefix("sqlite:///"), db)
     url = f"sqlite:///{db}"
@@ -366,3 +367,16 @@ def test_a_batch_with_a_running_job_waits_in_the_queue(engine: Engine) -> None:
     assert queue.claim(engine, "w2") is None
     queue.finish(engine, a, result={})
     assert queue.claim(engine, "w2") is not None
+
+
+def test_an_officer_logs_in_and_reads_the_pages_on_each_backend(engine: Engine) -> None:
+    """The same app over a fresh database of each backend (PostgreSQL by its URL): log in,
+    see the empty list of batches, and log out."""
+    add_user(engine, "officer", role="officer", password=PASSWORD, actor="test")
+    app = create_app(engine.url.render_as_string(hide_password=False))
+    with TestClient(app, base_url="http://testserver") as c:
+        token = login(c, "officer")
+        assert c.get("/").status_code == 200
+        assert c.get("/audit").status_code == 200
+        r = c.post("/logout", data={"csrf_token": token})
+        assert r.status_code == 200 and r.url.path == "/login"
