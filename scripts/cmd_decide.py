@@ -307,7 +307,9 @@ def select_cmd(
 def _option_text(field: str, value: object) -> str:
     if field == "programme_budgets_wan":
         items = dict(value or {})  # type: ignore[call-overload]
-        return " ".join(f"--programme-budget {k}={v:g}" for k, v in items.items()) or "(none)"
+        return " ".join(f"--programme-budget {k}={v:g}" for k, v in items.items()) or _(
+            "no {option}", option="--programme-budget"
+        )
     if isinstance(value, bool) and field == "related_exclusive":
         return "--related" if value else "--no-related"
     if isinstance(value, bool):
