@@ -194,7 +194,7 @@ def assign(
 ) -> Report:
     """Assign experts to the batch's eligible proposals (exact, fair or a capped random draw)."""
     if fair and max_probability is not None:
-        raise CliError("--fair and --max-probability cannot be combined", EXIT_USAGE)
+        raise CliError(_("--fair and --max-probability cannot be combined"), EXIT_USAGE)
     spec = assign_jobs.RunSpec(
         mode=mode,
         options=AssignOptions(
@@ -223,9 +223,12 @@ def _k_overrides(option: str, name: str, items: tuple[str, ...]) -> dict[str, in
     for item in items:
         key, _eq, val = item.partition("=")
         if not key or not val.isdigit():
-            raise CliError(f"{option} takes {name}=K, got {item!r}", EXIT_USAGE)
+            raise CliError(
+                _("{option} takes {name}=K, got {item}", option=option, name=name, item=repr(item)),
+                EXIT_USAGE,
+            )
         if key in out:
-            raise CliError(f"{option} gives {key} twice", EXIT_USAGE)
+            raise CliError(_("{option} gives {key} twice", option=option, key=key), EXIT_USAGE)
         out[key] = int(val)
     return out
 
@@ -314,7 +317,7 @@ def replace(ctx: Ctx, batch_id: str | None, declined: tuple[str, ...]) -> Report
     for item in declined:
         p, sep, e = item.partition(":")
         if not sep or not p or not e:
-            raise CliError(f"expected PROPOSAL:EXPERT, got {item!r}", EXIT_USAGE)
+            raise CliError(_("expected PROPOSAL:EXPERT, got {item}", item=repr(item)), EXIT_USAGE)
         pairs.append((p, e))
     out = assign_jobs.replace_job(ctx.engine, batch_id, pairs, actor=ctx.actor)
     who = names.lookup(ctx.engine, people=[e for _p, e, _s in out.added])
@@ -526,7 +529,7 @@ def solve(
     if result.status in ("infeasible", "unknown"):
         return Report(
             data,
-            lines=[_("no assignment ({status}):", status=result.status), *result.diagnosis],
+            lines=[_("no assignment ({status}):", status=word(result.status)), *result.diagnosis],
             exit_code=EXIT_INFEASIBLE,
         )
     n = write_assignment_csv(result, out)
@@ -534,7 +537,7 @@ def solve(
         _(
             "{status}: objective {objective:.6f}, bound {bound:.6f}, gap {gap:.2e}, {certified}, "
             "{wall:.2f} s; {n} pairs written to {out}",
-            status=result.status,
+            status=word(result.status),
             objective=result.objective,
             bound=data["bound"],
             gap=data["gap"],

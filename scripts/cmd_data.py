@@ -30,7 +30,10 @@ def init(ctx: Ctx) -> Report:
     """Create the database, or upgrade it to the newest schema."""
     rev = jobs.init_db(ctx.engine)
     url = ctx.engine.url.render_as_string(hide_password=True)
-    return Report({"database": url, "revision": rev}, lines=[f"{url}: schema at revision {rev}"])
+    return Report(
+        {"database": url, "revision": rev},
+        lines=[_("{url}: schema at revision {rev}", url=url, rev=rev)],
+    )
 
 
 def _counts_table(results: list[io.ImportCounts]) -> TableOut:

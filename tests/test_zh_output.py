@@ -96,13 +96,11 @@ def test_demo_prints_chinese(demo_output: str) -> None:
     assert re.search(r"预算（万元） +│ \d{2},\d{3} ", demo_output)  # 万元 whole, separated
 
 
-def test_commands_print_chinese(batch_run: BatchRun, tmp_path: Path) -> None:
-    """Every stage's command on a copy of the small batch (reopened first), and the rest."""
-    if not batch_run.url.startswith("sqlite:///"):
-        pytest.skip("the copy is of the SQLite file")
+def test_commands_print_chinese(sqlite_batch_run: BatchRun, tmp_path: Path) -> None:
+    """Every stage's command on a copy of the small finalised batch (reopened first)."""
     db = tmp_path / "copy.db"
-    shutil.copy(batch_run.url.removeprefix("sqlite:///"), db)
-    invited = pd.read_csv(io.StringIO(batch_run.outputs["invited"]), dtype=str).iloc[0]
+    shutil.copy(sqlite_batch_run.url.removeprefix("sqlite:///"), db)
+    invited = pd.read_csv(io.StringIO(sqlite_batch_run.outputs["invited"]), dtype=str).iloc[0]
     url = f"sqlite:///{db}"
     found = {}
     for args in [
