@@ -475,7 +475,7 @@ def _select_report(out: select_jobs.SelectOutcome, known: names.Names) -> Report
         ],
         lines=[
             *head,
-            summary + ".",
+            _("{summary}.", summary=summary),
             *_changed_lines(out.changed),
             _("Explanations and reason codes: `reviewopt export decisions`."),
         ],
