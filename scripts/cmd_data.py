@@ -125,11 +125,13 @@ def import_(ctx: Ctx, kind: str, path: Path, errors_out: Path | None, max_wan: f
         report.data["proposals_short_of_reviews"] = short["proposal"].tolist()
         shown = ", ".join(short["proposal"].head(20)) + (" …" if len(short) > 20 else "")
         report.lines.append(
-            _n(
+            _("Every proposal has all its reviews.")
+            if short.empty
+            else _n(
                 "{n} proposal still short of reviews: {ids} (`reviewopt export review_status`)",
                 "{n} proposals still short of reviews: {ids} (`reviewopt export review_status`)",
                 len(short),
-                ids=shown or "-",
+                ids=shown,
             )
         )
     return report

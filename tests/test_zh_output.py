@@ -22,36 +22,32 @@ ALLOWED = {"reviewopt", "Kendall", "CP-SAT", "OR-Tools", "SQLite", "PostgreSQL",
 ALLOWED |= {"TEXT", "FILE", "ID", "KIND", "URL", "SECONDS"}  # placeholders of options
 
 _PATH = re.compile(r"\S*[/\\]\S*")  # file paths, URLs, database URLs
+_COMMAND = re.compile(r"`[^`]*`|reviewopt(?: [-\w.:=]+)*")  # commands to run, as they are typed
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
 
 
-def _cli_words(command: click.Command) -> set[str]:
-    """Command names, option names and choice values of ``command`` and its subcommands."""
-    out = {command.name or ""}
+def _options(command: click.Command) -> set[str]:
+    """Option names and choice values of ``command`` and its subcommands."""
+    out = set()
     for param in command.params:
         out.update(w for opt in param.opts + param.secondary_opts for w in _WORD.findall(opt))
         if isinstance(param.type, click.Choice):
             out.update(str(c) for c in param.type.choices)
     if isinstance(command, click.Group):
         for sub in command.commands.values():
-            out |= _cli_words(sub)
+            out |= _options(sub)
     return out
 
 
 @cache
 def allowed_words() -> frozenset[str]:
-    """Every word the scan lets through: codes of the registries, the CLI's own names, the
-    words of the call's catalogue and :data:`ALLOWED`."""
+    """Every word the scan lets through: options, the codes of screening rules and conflict
+    kinds (shown beside their words), the words of the call's catalogue and :data:`ALLOWED`."""
     from assign.conflicts import KINDS
     from assign.screening import RULES
     from data.build_guide import load_guide
-    from models import io, jobs
 
-    words = set(ALLOWED) | _cli_words(cli) | set(RULES) | set(KINDS) | set(jobs.export_kinds())
-    for kind in io.kinds():
-        for spec in io.column_specs(kind):
-            words.add(spec.name)
-            words.update(spec.enum or ())  # the codes a file may write (beside their Chinese)
+    words = set(ALLOWED) | _options(cli) | set(RULES) | set(KINDS)
     guide = load_guide()
     for column in ("title", "programme"):
         for text in guide[column].astype(str):
@@ -59,19 +55,39 @@ def allowed_words() -> frozenset[str]:
     return frozenset(words)
 
 
-def english_words(text: str) -> set[str]:
-    """The English words of ``text`` that are neither ids (they have digits) nor allowed."""
-    found = set(_WORD.findall(_PATH.sub(" ", text)))
+@cache
+def format_codes() -> frozenset[str]:
+    """Column names and enumeration codes of the input formats (what ``formats`` lists)."""
+    from models import io
+
+    words = set(io.kinds())
+    for kind in io.kinds():
+        for spec in io.column_specs(kind):
+            words.add(spec.name)
+            words.update(spec.enum or ())  # the codes a file may write (beside their Chinese)
+    return frozenset(words)
+
+
+def english_words(text: str, also: frozenset[str] = frozenset()) -> set[str]:
+    """The English words of ``text`` that are neither ids (they have digits), nor in commands
+    to run, nor allowed (or in ``also``)."""
+    found = set(_WORD.findall(_PATH.sub(" ", _COMMAND.sub(" ", text))))
     return {
         w
         for w in found
-        if not any(c.isdigit() for c in w) and w.isascii() and w not in allowed_words()
+        if not any(c.isdigit() for c in w)
+        and w.isascii()
+        and w not in allowed_words()
+        and w not in also
     }
 
 
 def test_the_scan_finds_english_and_lets_ids_and_options_through() -> None:
     text = "项目 P-1001-08 已资助（--policy rank）；见 /tmp/x.csv 与 `reviewopt export decisions`"
     assert english_words(text) == set()
+    assert english_words("下一步：reviewopt finalize") == set()
+    assert english_words("资助项数 79；status 1") == {"status"}
+    assert english_words("expert_id 专家编号", also=format_codes()) == set()
     assert english_words("求解状态 optimal; funded_list 7.92e+04") == {"optimal", "funded_list"}
 
 
@@ -116,9 +132,11 @@ def test_commands_print_chinese(sqlite_batch_run: BatchRun, tmp_path: Path) -> N
         ("override", invited["proposal"], "force_in", "--reason", "复核"),
         ("finalize",),
         ("status",),
+        ("formats",),
         ("formats", "experts"),
     ]:
-        words = english_words(_zh("--db", url, *args, ok=(0, 1, 4)))
+        also = format_codes() if args[0] == "formats" else frozenset()
+        words = english_words(_zh("--db", url, *args, ok=(0, 1, 4)), also)
         if words:
             found[" ".join(args)] = words
     assert found == {}
