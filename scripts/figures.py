@@ -164,6 +164,14 @@ WORDS: dict[str, str] = {
     "force_out": N_("force out"),
     "withdraw": N_("withdrawal"),
     "clear": N_("clearing"),
+    # stages of a solve, on the progress bar
+    "affinity": N_("specialty match"),
+    "candidates": N_("candidate experts"),
+    "flow": N_("network flow"),
+    "mip": N_("integer programme"),
+    "pass": N_("certifying"),
+    "pricing": N_("pricing out pairs"),
+    "P(selected)": N_("P(selected)"),
     # column types of the input formats
     "str": N_("text"),
     "int": N_("whole number"),
