@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from assign.conflicts import load_policy
+from assign.conflict_policy import load_policy
 from data.batch_people import (
     birth_dates_and_titles,
     make_contacts,
