@@ -9,9 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from assign.conflicts import TextIndex
 from assign.rule_registry import rule
 from assign.screening_context import INVERSE, Finding, ScreeningContext, row_tuples
+from assign.text_index import TextIndex
 from models.i18n import N_, Msg
 
 

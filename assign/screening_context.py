@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from assign.conflicts import load_policy
+from assign.conflict_policy import load_policy
 from assign.graph import (
     Relatedness,
     related_unit_pairs,
@@ -68,9 +68,10 @@ class ScreeningConfig:
     None = ``batches.batch_date``, else the deadline's date. similarity_threshold: TF-IDF
     char 2-3-gram cosine of title + abstract at or above which two proposals of the same or
     related lead units are near-duplicates (default 0.7). relatedness: which units are related
-    (default: the conflict policy file's, :func:`assign.conflicts.load_policy`). home_province:
-    the province applicants must be registered in (any form :func:`models.places.province`
-    reads). max_recusals: recusal requests (experts or units) a proposal may make (practice: 3).
+    (default: the conflict policy file's, :func:`assign.conflict_policy.load_policy`).
+    home_province: the province applicants must be registered in (any form
+    :func:`models.places.province` reads). max_recusals: recusal requests (experts or units) a
+    proposal may make (practice: 3).
     """
 
     deadline: datetime | None = None
