@@ -254,10 +254,11 @@ def conflicts(
 def explain(ctx: Ctx, expert: str, proposal: str, policy: Path | None) -> Report:
     """Say why EXPERT may not review PROPOSAL (or that nothing does), and why they match."""
     chains, aff = screen_jobs.explain_job(ctx.engine, expert, proposal, policy_file=policy)
+    who = names.lookup(ctx.engine, people=[expert])
     lines = [render_stored(c) for c in chains] or [
         _(
             "no conflict of interest between {expert} and {proposal}",
-            expert=expert,
+            expert=" ".join(filter(None, [expert, who.person(expert)])),
             proposal=proposal,
         )
     ]
