@@ -534,7 +534,7 @@ def finalize(ctx: Ctx, batch_id: str | None) -> Report:
                 "Batch {batch} finalised by {actor} at {at}.",
                 batch=batch.batch_id,
                 actor=batch.finalized_by,
-                at=batch.finalized_at.strftime("%Y-%m-%d %H:%M:%S"),
+                at=str(batch.finalized_at)[:19],
             )
         ],
     )
