@@ -11,9 +11,10 @@ from sqlalchemy import Engine
 
 from assign.pipeline import AssignOptions
 from models import assign_jobs, names
-from models.i18n import _
+from models.i18n import N_, _
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
 from scripts.figures import word
+from scripts.help_text import command
 from scripts.output import (
     EXIT_INFEASIBLE,
     EXIT_USAGE,
@@ -34,57 +35,61 @@ def _assign_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             type=click.IntRange(1),
             default=5,
             show_default=True,
-            help="Experts per proposal.",
+            help=N_("Experts per proposal."),
         ),
         click.option(
             "--max-load",
             type=click.IntRange(1),
             default=6,
             show_default=True,
-            help="Most proposals per expert.",
+            help=N_("Most proposals per expert."),
         ),
         click.option(
             "--min-load",
             type=click.IntRange(0),
             default=0,
             show_default=True,
-            help="Fewest proposals per expert (hard).",
+            help=N_("Fewest proposals per expert (hard)."),
         ),
         click.option(
             "--min-industry",
             type=click.IntRange(0),
             default=0,
-            help="At least N 产业 experts per proposal.",
+            help=N_("At least N 产业 experts per proposal."),
         ),
         click.option(
             "--min-outside",
             type=click.IntRange(0),
             default=0,
-            help="At least N experts from outside the province.",
+            help=N_("At least N experts from outside the province."),
         ),
         click.option(
             "--min-senior",
             type=click.IntRange(0),
             default=0,
-            help="At least N 正高 experts per proposal.",
+            help=N_("At least N 正高 experts per proposal."),
         ),
         click.option(
-            "--fair", is_flag=True, help="Maximise the worst-off proposal's affinity first."
+            "--fair", is_flag=True, help=N_("Maximise the worst-off proposal's affinity first.")
         ),
         click.option(
             "--time-limit",
             type=click.FloatRange(0, min_open=True),
             default=60.0,
             show_default=True,
-            help="Seconds the fair search may take (its status says when it stopped on it).",
+            help=N_("Seconds the fair search may take (its status says when it stopped on it)."),
         ),
         click.option(
             "--max-probability",
             type=click.FloatRange(0, 1, min_open=True),
-            help="Randomised draw: no (expert, proposal) pair more likely than this.",
+            help=N_("Randomised draw: no (expert, proposal) pair more likely than this."),
         ),
         click.option(
-            "--seed", type=int, default=0, show_default=True, help="Seed of the draw (recorded)."
+            "--seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help=N_("Seed of the draw (recorded)."),
         ),
     ]
     for o in reversed(opts):
@@ -92,75 +97,93 @@ def _assign_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-@click.command()
+@command(
+    help=N_(
+        "Assign experts to the batch's eligible proposals (exact, fair or a capped random draw)."
+    )
+)
 @batch_option
 @click.option(
     "--mode",
     type=click.Choice(["review", "panel"]),
     default="review",
     show_default=True,
-    help="通讯评审 or 会评.",
+    help=N_("通讯评审 or 会评."),
 )
 @_assign_options
 @click.option(
-    "--k-direction", multiple=True, metavar="CODE=K", help="k for one direction (repeat)."
+    "--k-direction", multiple=True, metavar="CODE=K", help=N_("k for one direction (repeat).")
 )
 @click.option(
     "--k-proposal",
     multiple=True,
     metavar="ID=K",
-    help="k for one proposal, over its direction's (repeat).",
+    help=N_("k for one proposal, over its direction's (repeat)."),
 )
 @click.option(
     "--affinity",
     "affinity_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Use this proposal,expert,score CSV instead of the built-in specialty affinity.",
+    help=N_("Use this proposal,expert,score CSV instead of the built-in specialty affinity."),
 )
 @click.option(
     "--panel-groups",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Panel mode: a direction_code,group CSV naming which directions share a panel.",
+    help=N_("Panel mode: a direction_code,group CSV naming which directions share a panel."),
 )
 @click.option(
-    "--affinity-floor", type=float, default=0.0, show_default=True, help="Lowest usable affinity."
+    "--affinity-floor",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help=N_("Lowest usable affinity."),
 )
 @click.option(
     "--candidates",
     type=click.IntRange(1),
     default=60,
     show_default=True,
-    help="Candidates per proposal.",
+    help=N_("Candidates per proposal."),
 )
 @click.option(
     "--reserve-ratio",
     type=click.FloatRange(0),
     default=0.0,
     show_default=True,
-    help="Reserves per seat (1:N).",
+    help=N_("Reserves per seat (1:N)."),
 )
 @click.option(
-    "--panel-size", type=click.IntRange(1), default=7, show_default=True, help="Panel size (odd)."
+    "--panel-size",
+    type=click.IntRange(1),
+    default=7,
+    show_default=True,
+    help=N_("Panel size (odd)."),
 )
 @click.option(
     "--panel-min",
     type=click.IntRange(1),
     default=5,
     show_default=True,
-    help="Non-conflicted members per proposal.",
+    help=N_("Non-conflicted members per proposal."),
 )
 @click.option(
     "--panel-by",
     type=click.Choice(["direction", "programme"]),
     default="direction",
     show_default=True,
-    help="One panel per direction or per programme.",
+    help=N_("One panel per direction or per programme."),
 )
 @click.option(
-    "--panel-industry", type=click.IntRange(0), default=0, help="At least N 产业 experts per panel."
+    "--panel-industry",
+    type=click.IntRange(0),
+    default=0,
+    help=N_("At least N 产业 experts per panel."),
 )
 @click.option(
-    "--panel-finance", type=click.IntRange(0), default=0, help="At least N 财务 experts per panel."
+    "--panel-finance",
+    type=click.IntRange(0),
+    default=0,
+    help=N_("At least N 财务 experts per panel."),
 )
 @output_options
 @pass_ctx
@@ -192,7 +215,6 @@ def assign(
     affinity_file: Path | None,
     panel_groups: Path | None,
 ) -> Report:
-    """Assign experts to the batch's eligible proposals (exact, fair or a capped random draw)."""
     if fair and max_probability is not None:
         raise CliError(_("--fair and --max-probability cannot be combined"), EXIT_USAGE)
     spec = assign_jobs.RunSpec(
@@ -305,14 +327,13 @@ def _assign_report(out: assign_jobs.AssignOutcome, engine: Engine) -> Report:
     )
 
 
-@click.command()
+@command(help=N_("Replace experts who declined, from reserves first, moving nobody else."))
 @batch_option
 @click.argument("declined", nargs=-1, required=True, metavar="PROPOSAL:EXPERT...")
 @output_options
 @pass_ctx
 @domain_errors
 def replace(ctx: Ctx, batch_id: str | None, declined: tuple[str, ...]) -> Report:
-    """Replace experts who declined, from reserves first, moving nobody else."""
     pairs = []
     for item in declined:
         p, sep, e = item.partition(":")
@@ -412,59 +433,63 @@ def _weights(items: tuple[str, ...], n_files: int) -> list[float] | None:
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
-@click.command()
+@command(
+    help=N_("Solve an assignment from plain files, no database (scripts, other matchers' inputs).")
+)
 @click.option(
     "--scores",
     type=_FILE,
     required=True,
     multiple=True,
-    help="proposal,expert,score CSV, Parquet or .npz (repeat to sum several, see --weights).",
+    help=N_("proposal,expert,score CSV, Parquet or .npz (repeat to sum several, see --weights)."),
 )
 @click.option(
     "--weights",
     multiple=True,
     metavar="W[,W...]",
-    help="One weight per --scores file, in order (repeat or comma-separate); default 1 each.",
+    help=N_("One weight per --scores file, in order (repeat or comma-separate); default 1 each."),
 )
-@click.option("--conflicts", "conflicts_file", type=_FILE, help="proposal,expert CSV.")
+@click.option("--conflicts", "conflicts_file", type=_FILE, help=N_("proposal,expert CSV."))
 @click.option(
     "--constraints",
     "constraints_file",
     type=_FILE,
-    help="proposal,expert,constraint CSV: -1 conflict, 1 must assign, 0 no effect.",
+    help=N_("proposal,expert,constraint CSV: -1 conflict, 1 must assign, 0 no effect."),
 )
-@click.option("--demands", "demands_file", type=_FILE, help="proposal,k CSV: k per proposal.")
+@click.option("--demands", "demands_file", type=_FILE, help=N_("proposal,k CSV: k per proposal."))
 @click.option(
     "--experts",
     "experts_file",
     type=_FILE,
-    help="expert[,min_load,max_load,unit,kind,province,title] CSV.",
+    help=N_("expert[,min_load,max_load,unit,kind,province,title] CSV."),
 )
 @_assign_options
 @click.option(
-    "--affinity-floor", type=float, default=0.0, show_default=True, help="Lowest usable score."
+    "--affinity-floor", type=float, default=0.0, show_default=True, help=N_("Lowest usable score.")
 )
 @click.option(
-    "--allow-missing", is_flag=True, help="Pairs absent from the scores are candidates at score 0."
+    "--allow-missing",
+    is_flag=True,
+    help=N_("Pairs absent from the scores are candidates at score 0."),
 )
 @click.option(
     "--num-alternates",
     type=click.IntRange(0),
     default=0,
     show_default=True,
-    help="List each proposal's next N best experts (see --alternates-out).",
+    help=N_("List each proposal's next N best experts (see --alternates-out)."),
 )
 @click.option(
     "--alternates-out",
     type=_FILE,
-    help="Alternates CSV to write (default: beside --out, named <out>.alternates.csv).",
+    help=N_("Alternates CSV to write (default: beside --out, named <out>.alternates.csv)."),
 )
 @click.option(
     "--marginals-out",
     type=_FILE,
-    help="With --max-probability: write every pair's probability to this CSV.",
+    help=N_("With --max-probability: write every pair's probability to this CSV."),
 )
-@click.option("--out", type=_FILE, required=True, help="Assignment CSV to write.")
+@click.option("--out", type=_FILE, required=True, help=N_("Assignment CSV to write."))
 @output_options
 @domain_errors
 def solve(
@@ -491,7 +516,6 @@ def solve(
     marginals_out: Path | None,
     out: Path,
 ) -> Report:
-    """Solve an assignment from plain files, no database (scripts, other matchers' inputs)."""
     from assign.draw import draw_summary
     from assign.fair import fair_summary
     from assign.file_solve import draw_inputs, solve_exact, solve_fair_inputs

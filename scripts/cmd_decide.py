@@ -8,11 +8,12 @@ from click.core import ParameterSource
 
 from models import jobs, names, select_jobs
 from models.db import describe_lock
-from models.i18n import _
+from models.i18n import N_, _
 from scoring.calibrate import METHODS
 from scoring.select import POLICIES
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
 from scripts.figures import value_text, word
+from scripts.help_text import command
 from scripts.output import (
     EXIT_INFEASIBLE,
     EXIT_USAGE,
@@ -26,30 +27,36 @@ from scripts.output import (
 # --- scoring ----------------------------------------------------------------------------------
 
 
-@click.command()
+@command(
+    help=N_("Calibrate the reviews and rank proposals per direction with 80 % rank intervals.")
+)
 @batch_option
 @click.option(
     "--method",
     type=click.Choice(list(METHODS)),
     default=jobs.DEFAULT_METHOD,
     show_default=True,
-    help="Calibration method (the README's accuracy table compares them).",
+    help=N_("Calibration method (the README's accuracy table compares them)."),
 )
 @click.option(
     "--draws",
     type=click.IntRange(0),
     default=200,
     show_default=True,
-    help="Posterior or bootstrap draws.",
+    help=N_("Posterior or bootstrap draws."),
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (recorded).")
+@click.option("--seed", type=int, default=0, show_default=True, help=N_("Random seed (recorded)."))
 @click.option(
-    "--top", type=click.IntRange(1), default=5, show_default=True, help="Rows shown per direction."
+    "--top",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help=N_("Rows shown per direction."),
 )
 @click.option(
     "--weight-confidence",
     is_flag=True,
-    help="Weight each review by the expert's stated confidence (熟悉程度).",
+    help=N_("Weight each review by the expert's stated confidence (熟悉程度)."),
 )
 @output_options
 @pass_ctx
@@ -63,7 +70,6 @@ def rank(
     top: int,
     weight_confidence: bool,
 ) -> Report:
-    """Calibrate the reviews and rank proposals per direction with 80 % rank intervals."""
     with progress_bar() as progress:
         progress(_("calibrating"), 0.0)
         result, accuracy = jobs.rank_job(
@@ -192,66 +198,83 @@ def _dash(v: float | None, fmt: str = "{:.2f}") -> str:
     return "—" if v is None or pd.isna(v) else fmt.format(v)
 
 
-@click.command("select")
+@command(
+    "select",
+    help=N_("Select 1–2 projects per direction and their grants within budget (proven optimal)."),
+)
 @batch_option
 @click.option(
     "--policy",
     type=click.Choice(list(POLICIES)),
     default="rank",
     show_default=True,
-    help="rank: never pass a proposal over for a cheaper, lower-ranked one (only named rules "
-    "may); merit-sum: the largest merit sum under the budgets, whatever the order.",
+    help=N_(
+        "rank: never pass a proposal over for a cheaper, lower-ranked one (only named rules "
+        "may); merit-sum: the largest merit sum under the budgets, whatever the order."
+    ),
 )
-@click.option("--budget", type=click.FloatRange(0), help="Total provincial budget (万元).")
+@click.option("--budget", type=click.FloatRange(0), help=N_("Total provincial budget (万元)."))
 @click.option(
     "--programme-budget",
     multiple=True,
     metavar="PROGRAMME=WAN",
-    help="Budget of one programme (万元; repeat), e.g. 人工智能=12000.",
+    help=N_("Budget of one programme (万元; repeat), e.g. 人工智能=12000."),
 )
 @click.option(
-    "--quality-floor", type=float, default=60.0, show_default=True, help="Lowest fundable merit."
+    "--quality-floor",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help=N_("Lowest fundable merit."),
 )
 @click.option(
     "--min-grant-share",
     type=click.FloatRange(0, 1, min_open=True),
     default=1.0,
     show_default=True,
-    help="Grants may be cut (核减) to this share of the allowed request (1 = no cuts).",
+    help=N_("Grants may be cut (核减) to this share of the allowed request (1 = no cuts)."),
 )
 @click.option(
-    "--youth-share", type=click.FloatRange(0, 1), help="Least share of young-led projects funded."
+    "--youth-share",
+    type=click.FloatRange(0, 1),
+    help=N_("Least share of young-led projects funded."),
 )
 @click.option(
     "--related/--no-related",
     default=True,
     show_default=True,
-    help="At most one funded project per group of related lead units.",
+    help=N_("At most one funded project per group of related lead units."),
 )
 @click.option(
     "--method",
     type=click.Choice(list(METHODS)),
     default=jobs.DEFAULT_METHOD,
     show_default=True,
-    help="Calibration whose scores are the merit.",
+    help=N_("Calibration whose scores are the merit."),
 )
 @click.option(
     "--draws",
     type=click.IntRange(0),
     default=200,
     show_default=True,
-    help="Merit draws for P(selected).",
+    help=N_("Merit draws for P(selected)."),
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed of draws and lottery (recorded)."
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help=N_("Seed of draws and lottery (recorded)."),
 )
 @click.option(
-    "--lottery", is_flag=True, help="Seeded, audited lottery for the grey zone's contested places."
+    "--lottery",
+    is_flag=True,
+    help=N_("Seeded, audited lottery for the grey zone's contested places."),
 )
 @click.option(
     "--fresh",
     is_flag=True,
-    help="Start from the defaults instead of the last run's options (which a rerun reuses).",
+    help=N_("Start from the defaults instead of the last run's options (which a rerun reuses)."),
 )
 @output_options
 @pass_ctx
@@ -272,7 +295,6 @@ def select_cmd(
     lottery: bool,
     fresh: bool,
 ) -> Report:
-    """Select 1–2 projects per direction and their grants within budget (proven optimal)."""
     budgets: dict[str, float] = {}
     for item in programme_budget:
         name, _sep, val = item.partition("=")
@@ -482,15 +504,18 @@ def _select_report(out: select_jobs.SelectOutcome, known: names.Names) -> Report
     )
 
 
-@click.command()
+@command(
+    help=N_(
+        "Force PROPOSAL in or out, record its withdrawal, or clear that; applied at once (audited)."
+    )
+)
 @click.argument("proposal")
 @click.argument("action", type=click.Choice(["force_in", "force_out", "withdraw", "clear"]))
-@click.option("--reason", required=True, help="Why (recorded with your name).")
+@click.option("--reason", required=True, help=N_("Why (recorded with your name)."))
 @output_options
 @pass_ctx
 @domain_errors
 def override(ctx: Ctx, proposal: str, action: str, reason: str) -> Report:
-    """Force PROPOSAL in or out, record its withdrawal, or clear that; applied at once (audited)."""
     with progress_bar() as progress:
         out = select_jobs.override_job(
             ctx.engine, proposal, action, reason=reason, actor=ctx.actor, progress=progress
@@ -515,13 +540,12 @@ def override(ctx: Ctx, proposal: str, action: str, reason: str) -> Report:
     return Report(data, lines=lines)
 
 
-@click.command()
+@command(help=N_("Lock the batch's decisions; later changes need `reviewopt unlock --reason`."))
 @batch_option
 @output_options
 @pass_ctx
 @domain_errors
 def finalize(ctx: Ctx, batch_id: str | None) -> Report:
-    """Lock the batch's decisions; later changes need `reviewopt unlock --reason`."""
     batch = select_jobs.finalize_job(ctx.engine, batch_id, actor=ctx.actor)
     return Report(
         {
@@ -540,19 +564,18 @@ def finalize(ctx: Ctx, batch_id: str | None) -> Report:
     )
 
 
-@click.command()
+@command(help=N_("Reopen a finalised batch, with a reason (audited)."))
 @batch_option
-@click.option("--reason", help="Why the final decisions must change (recorded).")
+@click.option("--reason", help=N_("Why the final decisions must change (recorded)."))
 @click.option(
     "--stale",
     is_flag=True,
-    help="Instead: clear the batch's run lock whose holder is gone (audited).",
+    help=N_("Instead: clear the batch's run lock whose holder is gone (audited)."),
 )
 @output_options
 @pass_ctx
 @domain_errors
 def unlock(ctx: Ctx, batch_id: str | None, reason: str | None, stale: bool) -> Report:
-    """Reopen a finalised batch, with a reason (audited)."""
     if stale:
         lock = jobs.clear_stale_lock_job(ctx.engine, batch_id, actor=ctx.actor)
         return Report(

@@ -7,9 +7,10 @@ from typing import Any
 
 import click
 
-from models.i18n import _, _n
+from models.i18n import N_, _, _n
 from scripts.context import domain_errors
 from scripts.figures import SECONDS, figure_rows, label
+from scripts.help_text import command
 from scripts.output import (
     Report,
     TableOut,
@@ -20,32 +21,37 @@ from scripts.output import (
 # --- demo and synthetic data -----------------------------------------------------------------
 
 
-@click.command()
+@command(
+    help=N_(
+        "Write a synthetic batch (clearly invented units, people, proposals, ground truth) as CSVs."
+    )
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help="Folder to write.",
+    help=N_("Folder to write."),
 )
 @click.option(
     "--experts",
     type=click.IntRange(1),
     default=3000,
     show_default=True,
-    help="Experts in the pool.",
+    help=N_("Experts in the pool."),
 )
 @click.option(
-    "--proposals", type=click.IntRange(1), help="Total proposals (default 8–20 per direction)."
+    "--proposals", type=click.IntRange(1), help=N_("Total proposals (default 8–20 per direction).")
 )
 @click.option(
-    "--relations", type=click.IntRange(0), help="Person–person relations (default ~3 per person)."
+    "--relations",
+    type=click.IntRange(0),
+    help=N_("Person–person relations (default ~3 per person)."),
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (recorded).")
+@click.option("--seed", type=int, default=0, show_default=True, help=N_("Random seed (recorded)."))
 @output_options
 def generate(
     out: Path, experts: int, proposals: int | None, relations: int | None, seed: int
 ) -> Report:
-    """Write a synthetic batch (clearly invented units, people, proposals, ground truth) as CSVs."""
     from data.build_guide import load_guide
     from data.generate import generate_batch, write_batch
 
@@ -68,45 +74,48 @@ def generate(
     )
 
 
-@click.command()
+@command(
+    help=N_(
+        "Run every stage on the 2024 catalogue and a generated batch, in a fresh SQLite database."
+    )
+)
 @click.option(
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("demo-out"),
     show_default=True,
-    help="Folder for the database and every output (replaced if present).",
+    help=N_("Folder for the database and every output (replaced if present)."),
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (recorded).")
+@click.option("--seed", type=int, default=0, show_default=True, help=N_("Random seed (recorded)."))
 @click.option(
     "--experts",
     type=click.IntRange(1),
     default=3000,
     show_default=True,
-    help="Experts in the pool.",
+    help=N_("Experts in the pool."),
 )
 @click.option(
     "--mode",
     type=click.Choice(["review", "panel"]),
     default="review",
     show_default=True,
-    help="通讯评审 (review) or 会评 (panel).",
+    help=N_("通讯评审 (review) or 会评 (panel)."),
 )
 @click.option(
-    "--k", type=click.IntRange(1), default=5, show_default=True, help="Experts per proposal."
+    "--k", type=click.IntRange(1), default=5, show_default=True, help=N_("Experts per proposal.")
 )
 @click.option(
     "--max-probability",
     type=click.FloatRange(0, 1, min_open=True),
     default=0.5,
     show_default=True,
-    help="Cap on any (expert, proposal) pair's probability in the draw.",
+    help=N_("Cap on any (expert, proposal) pair's probability in the draw."),
 )
 @output_options
 @domain_errors
 def demo(
     workdir: Path, seed: int, experts: int, mode: str, k: int, max_probability: float
 ) -> Report:
-    """Run every stage on the 2024 catalogue and a generated batch, in a fresh SQLite database."""
     from models.demo import run_demo
 
     with progress_bar() as progress:

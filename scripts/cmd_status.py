@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import click
-
 from models.i18n import N_, _
 from models.status import BatchStatus, Stage, status_job
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
 from scripts.figures import label, value_text
+from scripts.help_text import command
 from scripts.output import Report, TableOut, output_options
 
 STAGE_NAMES = {
@@ -62,11 +61,14 @@ def status_report(status: BatchStatus) -> Report:
     return Report(status.as_dict(), tables=[table], lines=lines)
 
 
-@click.command()
+@command(
+    help=N_(
+        "Show where the batch stands: each stage, its counts, what is missing, what to run next."
+    )
+)
 @batch_option
 @output_options
 @pass_ctx
 @domain_errors
 def status(ctx: Ctx, batch_id: str | None) -> Report:
-    """Show where the batch stands: each stage, its counts, what is missing, what to run next."""
     return status_report(status_job(ctx.engine, batch_id))

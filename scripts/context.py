@@ -30,7 +30,7 @@ from models.db import (
     make_engine,
 )
 from models.finalisation import BatchFinalized
-from models.i18n import _
+from models.i18n import N_, _
 from models.problems import InvalidInput
 from scripts.output import (
     EXIT_ERROR,
@@ -201,7 +201,7 @@ pass_ctx = click.make_pass_decorator(Ctx)
 
 def batch_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--batch", "batch_id", metavar="ID", help="Batch id (default: the only batch)."
+        "--batch", "batch_id", metavar="ID", help=N_("Batch id (default: the only batch).")
     )(fn)
 
 

@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from models.i18n import _, using
+from models.i18n import N_, _, using
 from scripts.figures import word
 
 EXIT_ERROR = 1
@@ -150,7 +150,7 @@ def render(report: Report, console: Console) -> None:
 def output_options(fn: Callable[..., Report]) -> Callable[..., None]:
     """Add ``--json`` and print the command's :class:`Report` as a table or as one JSON line."""
 
-    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for jobs).")
+    @click.option("--json", "as_json", is_flag=True, help=N_("Print one JSON object (for jobs)."))
     @functools.wraps(fn)
     def wrapper(*args: Any, as_json: bool, **kwargs: Any) -> None:
         from scripts.context import one_line_errors
