@@ -10,6 +10,7 @@ page is what click writes. Placeholders (``KIND``, ``FILE``, ``[zh|en]``) stay a
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -31,14 +32,76 @@ CLICK_WORDS = (
 )
 
 
+_CLOSING = "，。；：、）”！？"
+_TOKEN = re.compile(f"[{_CLOSING}]+|[^\\s{_CLOSING}]")
+
+
+def _wide(char: str) -> bool:
+    return display_width(char) == 2
+
+
+def fill(text: str, width: int) -> list[str]:
+    """The lines of one paragraph ``text`` within ``width`` display columns (a CJK character
+    takes two): lines break at spaces or between CJK characters, never before closing
+    punctuation or after opening punctuation, and a word longer than the line stays whole."""
+    words: list[tuple[bool, str]] = []  # (space before, word)
+    for i, chunk in enumerate(text.split()):
+        for j, piece in enumerate(_TOKEN.findall(chunk)):
+            if not j:
+                words.append((bool(i), piece))
+            elif (
+                piece[0] in _CLOSING
+                or words[-1][1][-1] in "（“"
+                or not (_wide(piece) or _wide(words[-1][1][-1]))
+            ):
+                words[-1] = (words[-1][0], words[-1][1] + piece)  # no break before it
+            else:
+                words.append((False, piece))  # a break may fall beside a CJK character
+    lines: list[str] = []
+    line = ""
+    for space, word in words:
+        piece = (" " if space and line else "") + word
+        if line and display_width(line + piece) > width:
+            lines.append(line)
+            line = word
+        else:
+            line += piece
+    return [*lines, line] if line else lines
+
+
+def _kept(text: str, width: int) -> str:
+    """``text`` filled to ``width`` columns, each paragraph marked (``\\b``) for click to keep."""
+    if not text:
+        return text
+    return "\n\n".join("\b\n" + "\n".join(fill(p, width)) for p in text.split("\n\n"))
+
+
 class Formatter(click.HelpFormatter):
-    """click's help formatter with its usage prefix and section titles translated."""
+    """click's help formatter with its usage prefix and section titles translated, and the
+    text of other languages than English wrapped by display width (click counts characters, so
+    a line of Chinese would run twice as wide as the page)."""
 
     def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
-        super().write_usage(prog, args, _("Usage:") + " " if prefix is None else prefix)
+        super().write_usage(prog, args, _("Usage: ") if prefix is None else prefix)
 
     def section(self, name: str) -> Any:
         return super().section(_(name))
+
+    def write_text(self, text: str) -> None:
+        if language() != "en":
+            text = _kept(text, self.width - self.current_indent)
+        super().write_text(text)
+
+    def write_dl(self, rows: Any, col_max: int = 30, col_spacing: int = 2) -> None:
+        rows = list(rows)
+        if language() != "en" and rows:
+            first_col = min(max(display_width(first) for first, _s in rows), col_max) + col_spacing
+            width = max(self.width - first_col - 2, 10)  # as click lays out the second column
+            rows = [(first, _kept(second, width)) for first, second in rows]
+        super().write_dl(rows, col_max, col_spacing)
+
+    def write_heading(self, heading: str) -> None:
+        self.write(" " * self.current_indent + _("{heading}:", heading=heading) + "\n")
 
 
 class Context(click.Context):
@@ -46,15 +109,16 @@ class Context(click.Context):
 
 
 def _short(text: str, limit: int) -> str:
-    """The first sentence of translated ``text`` that fits ``limit`` columns (a CJK character
-    takes two), cut with "…" when it does not."""
-    first = text.split("\n\n")[0].replace("\n", " ")
-    sentence = first.split("。")[0]
+    """The first sentence of translated ``text`` within ``limit`` columns (a CJK character takes
+    two); one too long is cut after its last clause that fits (else anywhere) and ends in "…"."""
+    sentence = text.split("\n\n")[0].replace("\n", " ").split("。")[0]
     if display_width(sentence) <= limit:
         return sentence
-    while display_width(sentence) > limit - 1:
-        sentence = sentence[:-1]
-    return sentence + "…"
+    cut = sentence
+    while display_width(cut) > limit - 1:
+        cut = cut[:-1]
+    clause = re.match(r"(.*)[，；：]", cut)
+    return (clause.group(1) if clause else cut) + "…"
 
 
 def _option_row(ctx: click.Context, param: click.Option) -> tuple[str, str]:
