@@ -47,6 +47,7 @@ from models.rawfile import (
     refuse,
 )
 from models.schema import IMPORT_KINDS, Base
+from models.titles import TITLES
 from models.vocab import ASSIGNMENT_STATUS
 
 EXTERNAL_KIND = "assignments"
@@ -452,7 +453,11 @@ def _check_references(session: Session, kind: str, v: Validated, file: str) -> l
                     r["__row__"],
                     v.labels[s.name],
                     str(value),
-                    Msg("an existing {kind} id (import {kind} first)", kind=s.ref),
+                    Msg(
+                        "an id already in {name} (import {kind} first)",
+                        name=Msg(TITLES[s.ref]),
+                        kind=s.ref,
+                    ),
                     field=s.name,
                     note=None if near is None else Msg("did you mean {id}?", id=repr(near)),
                 )

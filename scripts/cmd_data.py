@@ -11,6 +11,7 @@ from models import io, jobs
 from models.i18n import LANGUAGES, N_, _, _n
 from models.problems import InvalidInput
 from models.sheets import write_export
+from models.titles import TITLES
 from scripts.context import Ctx, domain_errors, pass_ctx
 from scripts.figures import word
 from scripts.help_text import command
@@ -171,8 +172,10 @@ def formats(kind: str | None) -> Report:
             r["zh"],
             word(r["type"]),
             _("required") if r["required"] == "required" else _("optional"),
-            _("a {kind} id", kind=r["ref"]) if r["ref"] else r["values"],
-            r["range"],
+            _("an id in {name} ({kind})", name=_(TITLES[r["ref"]]), kind=r["ref"])
+            if r["ref"]
+            else r["values"],
+            _(r["range"]) if r["range"] else "",
         ]
         for r in columns
     ]
