@@ -19,7 +19,9 @@ from scripts.cli import cli
 
 #: Names that stay as they are in Chinese text.
 ALLOWED = {"reviewopt", "Kendall", "CP-SAT", "OR-Tools", "SQLite", "PostgreSQL", "XLSX", "CSV"}
-ALLOWED |= {"TEXT", "FILE", "ID", "KIND", "URL", "SECONDS"}  # placeholders of options
+ALLOWED |= {"TEXT", "FILE", "ID", "KIND", "URL", "SECONDS", "N"}  # placeholders of options
+ALLOWED |= {"JSON", "TOML", "Parquet", "TF-IDF", "HTTPS", "TLS", "Cookie", "README"}
+ALLOWED |= {"sentence-transformers", "REVIEWOPT_DB", "REVIEWOPT_LANG"}
 
 _PATH = re.compile(r"\S*[/\\]\S*")  # file paths, URLs, database URLs
 _COMMAND = re.compile(r"`[^`]*`|reviewopt(?: [-\w.:=]+)*")  # commands to run, as they are typed
@@ -93,7 +95,9 @@ def test_the_scan_finds_english_and_lets_ids_and_options_through() -> None:
 
 def _zh(*args: str, ok: tuple[int, ...] = (0,)) -> str:
     """stdout and stderr of a command under ``--lang zh`` (its exit code one of ``ok``)."""
-    result = CliRunner().invoke(cli, ["--lang", "zh", "--actor", "张科长", *args])
+    result = CliRunner().invoke(
+        cli, ["--lang", "zh", "--actor", "张科长", *args], prog_name="reviewopt"
+    )
     assert result.exit_code in ok, (args, result.output)
     return result.output
 
@@ -140,3 +144,76 @@ def test_commands_print_chinese(sqlite_batch_run: BatchRun, tmp_path: Path) -> N
         if words:
             found[" ".join(args)] = words
     assert found == {}
+
+
+def _help_words(command: click.Command, name: str = "") -> set[str]:
+    """What a help page shows as it is typed, for ``command`` and its subcommands: command
+    names, option names (``--help`` too), placeholders (``KIND``, ``INTEGER RANGE``), the ``x``
+    of ranges and the values shown as defaults."""
+    ctx = click.Context(command)
+    out = {"x", *_WORD.findall(name)}
+    for param in command.get_params(ctx):
+        out.update(w for opt in param.opts + param.secondary_opts for w in _WORD.findall(opt))
+        out.update(_WORD.findall(param.make_metavar(ctx)))
+        if param.default is not None and not callable(param.default):
+            out.update(_WORD.findall(str(param.default)))
+    if isinstance(command, click.Group):
+        for sub_name, sub in command.commands.items():
+            out |= _help_words(sub, sub_name)
+    return out
+
+
+def _command_paths(command: click.Command, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """``path`` and the path of every command and subcommand under ``command``."""
+    paths = [path]
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            paths += _command_paths(sub, (*path, name))
+    return paths
+
+
+def test_help_is_chinese() -> None:
+    """``--help`` of the group and of every command, subcommands included, within the page."""
+    from models.titles import TITLES
+    from models.workbook import display_width
+
+    help_words = frozenset(_help_words(cli)) | format_codes() | set(TITLES)  # kinds and views
+    found, wide = {}, {}
+    for path in _command_paths(cli):
+        text = _zh(*path, "--help")
+        assert text.startswith("用法：reviewopt"), (path, text)
+        words = english_words(text, also=help_words)
+        if words:
+            found[" ".join(path)] = words
+        too_wide = [  # Chinese text runs past the page (a long code alone may, as in English)
+            line for line in text.splitlines() if display_width(line) > 80 and not line.isascii()
+        ]
+        if too_wide:
+            wide[" ".join(path)] = too_wide
+    assert found == {}
+    assert wide == {}
+
+
+def test_help_language_from_the_environment() -> None:
+    result = CliRunner(env={"REVIEWOPT_LANG": "zh"}).invoke(cli, ["user", "add", "--help"])
+    assert result.exit_code == 0
+    assert "添加用户 NAME" in result.output and "显示本帮助并退出。" in result.output
+
+
+def test_english_help_is_clicks() -> None:
+    """Under ``--lang en`` the help is the English click writes, word for word."""
+    top = CliRunner().invoke(cli, ["--lang", "en", "--help"], prog_name="reviewopt").output
+    assert top.startswith("Usage: reviewopt [OPTIONS] COMMAND [ARGS]...\n")
+    assert (
+        "\nCommands:\n  init       Create the database, or upgrade it to the newest schema.\n"
+        in top
+    )
+    assert "  assign     Assign experts to the batch's eligible proposals (exact, fair..." in top
+    assert "--actor TEXT    Who runs the command (recorded in the audit log).  [default:" in top
+    page = CliRunner().invoke(cli, ["--lang", "en", "assign", "--help"], prog_name="reviewopt")
+    page = page.output
+    assert page.startswith("Usage: reviewopt assign [OPTIONS]\n\n  Assign experts to the batch's")
+    assert "\nOptions:\n  --batch ID " in page
+    assert "  --k INTEGER RANGE               Experts per proposal.  [default: 5; x>=1]\n" in page
+    assert "--help                          Show this message and exit.\n" in page
+    assert {"Assign", "Experts"} <= english_words(page)  # what the Chinese test would see
