@@ -1,6 +1,7 @@
 """The demo: a fresh SQLite database in a work folder, the 2024 catalogue, a generated batch, and
 every stage in turn (screen → pool → conflicts → assign → simulated review → rank → select),
-through the same jobs and the same validated imports a real batch goes through.
+through the same jobs and the same validated imports a real batch goes through, then the batch
+report (``report.html``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from data.build_guide import load_guide
 from data.generate import generate_batch, write_batch
 from models import assign_jobs, jobs, screen_jobs, select_jobs
 from models.db import make_engine, session
+from models.report.write import write_report
 from models.schema import Assignment, Finding, Planted, TruthExpert, TruthProposal
 from scoring.simulate import simulate_reviews
 
 DB_NAME = "reviewopt.db"
+REPORT_NAME = "report.html"
 
 
 def _planted_check(engine: Engine) -> dict[str, Any]:
@@ -194,6 +197,7 @@ def run_demo(
         }
         lap("assign")
         if mode != "review":
+            out["report"] = write_report(engine, None, workdir / REPORT_NAME).as_dict()
             out["timings_s"] = timings
             return out
 
@@ -258,6 +262,8 @@ def run_demo(
             ],
         }
         lap("select")
+        out["report"] = write_report(engine, None, workdir / REPORT_NAME).as_dict()
+        lap("report")
     finally:
         engine.dispose()
     out["timings_s"] = timings

@@ -784,6 +784,12 @@ def _center_components(b: _Batch, q: np.ndarray, lev: np.ndarray) -> tuple[np.nd
     return q, lev
 
 
+def review_graph(reviews: pd.DataFrame, proposals: pd.DataFrame) -> Diagnostics:
+    """What the review graph alone allows (components, single-review experts, whether leniency
+    is identifiable), without calibrating: for readers of stored rankings."""
+    return _diagnostics(_prepare(reviews, proposals), estimates_leniency=False, params={}, notes=[])
+
+
 def variance_components(reviews: pd.DataFrame, proposals: pd.DataFrame) -> dict[str, float]:
     """Moment estimates of the variance components (points²) of y = q + b + noise.
 

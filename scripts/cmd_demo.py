@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from models.i18n import _
 from scripts.context import domain_errors
 from scripts.output import (
     Report,
@@ -100,12 +101,17 @@ def demo(
 ) -> Report:
     """Run every stage on the 2024 catalogue and a generated batch, in a fresh SQLite database."""
     from models.demo import run_demo
+    from models.report.browser import screenshot
 
     with progress_bar() as progress:
         out = run_demo(
             workdir, seed=seed, n_experts=experts, mode=mode, k=k,
             max_probability=max_probability, progress=progress,
         )  # fmt: skip
+    png = workdir / "report.png"
+    png.unlink(missing_ok=True)
+    why_not = screenshot(Path(out["report"]["path"]), png)
+    out["screenshot"] = None if why_not else str(png)
     tables = []
     for stage, figures in out.items():
         if isinstance(figures, dict):
@@ -115,7 +121,10 @@ def demo(
         out,
         tables=tables,
         lines=[
-            f"Database: {out['database']} (try `reviewopt --db {out['database']} export decisions`)"
+            f"Database: {out['database']} "
+            f"(try `reviewopt --db {out['database']} export decisions`)",
+            _("Report: {path}", path=out["report"]["path"]),
+            why_not or _("Screenshot of the report: {path}", path=str(png)),
         ],
     )
 

@@ -4,56 +4,10 @@ from __future__ import annotations
 
 import click
 
-from models.i18n import N_, _
-from models.status import BatchStatus, Stage, status_job
+from models.i18n import _
+from models.status import COUNT_NAMES, STAGE_NAMES, BatchStatus, Stage, status_job
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
 from scripts.output import Report, TableOut, output_options
-
-STAGE_NAMES = {
-    "imported": N_("Data imported"),
-    "screened": N_("Screening (形式审查)"),
-    "pool": N_("Expert pool"),
-    "conflicts": N_("Conflicts of interest (回避)"),
-    "assigned": N_("Experts assigned"),
-    "declines": N_("Declines replaced"),
-    "reviews": N_("Reviews returned"),
-    "ranked": N_("Calibrated ranking"),
-    "selected": N_("Selection"),
-    "finalised": N_("Finalised"),
-}
-
-COUNT_NAMES = {
-    "proposals": N_("proposals"),
-    "directions": N_("directions"),
-    "experts": N_("experts"),
-    "units": N_("units"),
-    "screened": N_("screened"),
-    "eligible": N_("eligible"),
-    "warnings": N_("with warnings"),
-    "rejected": N_("rejected"),
-    "set_aside": N_("set aside"),
-    "available": N_("available"),
-    "pairs": N_("conflicted pairs"),
-    "run_id": N_("run"),
-    "proposals_to_assign": N_("proposals to assign"),
-    "proposals_assigned": N_("proposals with experts"),
-    "invitations": N_("invitations"),
-    "reserves": N_("reserves"),
-    "panels": N_("panels"),
-    "panel_members": N_("panel members"),
-    "declined": N_("declined"),
-    "open": N_("places open"),
-    "reviews_in": N_("reviews in"),
-    "reviews_expected": N_("reviews expected"),
-    "proposals_complete": N_("proposals complete"),
-    "proposals_short": N_("proposals short"),
-    "proposals_ranked": N_("proposals ranked"),
-    "methods": N_("methods"),
-    "funded": N_("funded"),
-    "directions_funded": N_("directions funded"),
-    "grants_total_wan": N_("granted (万元)"),
-    "alternates": N_("alternates"),
-}
 
 
 def _counts(stage: Stage) -> str:
