@@ -50,6 +50,7 @@ RC: dict[Any, Any] = {
     "axes.axisbelow": True,
 }
 _PROLOGUE = re.compile(r"^.*?(?=<svg)", re.S)
+_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
 _SIZE = re.compile(r'<svg([^>]*?) width="[^"]*" height="[^"]*"')
 
 
@@ -84,7 +85,7 @@ def _svg(fig: Figure, salt: str) -> str:
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
         warnings.filterwarnings("ignore", message="findfont")
         FigureCanvasSVG(fig).print_svg(out, metadata={"Date": None, "Creator": None})
-    text = _PROLOGUE.sub("", out.getvalue(), count=1)
+    text = _METADATA.sub("", _PROLOGUE.sub("", out.getvalue(), count=1), count=1)
     return _SIZE.sub(r'<svg\1 class="chart" role="img"', text, count=1)
 
 
