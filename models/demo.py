@@ -86,6 +86,7 @@ def run_demo(
     *,
     seed: int = 0,
     n_experts: int = 3000,
+    n_proposals: int | None = None,
     mode: str = "review",
     k: int = 5,
     max_probability: float | None = 0.5,
@@ -95,7 +96,8 @@ def run_demo(
     actor: str = "demo",
     progress: Callable[[str, float], None] | None = None,
 ) -> dict[str, Any]:
-    """Run every stage on a generated batch in ``workdir``; returns figures keyed by stage.
+    """Run every stage on a generated batch in ``workdir`` (``n_proposals`` None: 8–20 per
+    direction); returns figures keyed by stage.
 
     The selection gives each programme a budget of ``budget_per_direction_wan`` per direction
     that has proposals (万元), so that budgets bind and the explanations have work to do.
@@ -120,7 +122,7 @@ def run_demo(
     try:
         jobs.init_db(engine)
         guide = load_guide()
-        tables = generate_batch(guide, n_experts=n_experts, seed=seed)
+        tables = generate_batch(guide, n_experts=n_experts, n_proposals=n_proposals, seed=seed)
         batch_dir = workdir / "batch"
         write_batch(tables, batch_dir)
         counts = jobs.import_all(engine, batch_dir, actor=actor)

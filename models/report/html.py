@@ -115,6 +115,7 @@ class Page:
 
     html: str
     sections: tuple[str, ...]
+    method: str | None  # the calibration the scores are by
     charts: dict[str, str]  # direction code → its chart
 
 
@@ -199,4 +200,4 @@ def render(data: ReportData) -> Page:
             shown=lambda direction: _shown(direction, limited),
         )
     )
-    return Page(body, tuple(sections), by_direction)
+    return Page(body, tuple(sections), data.method, by_direction)
