@@ -30,8 +30,10 @@ from scripts.output import Report, output_options
 @pass_ctx
 @domain_errors
 def report(ctx: Ctx, batch_id: str | None, out: Path, lang: str | None) -> Report:
-    """Write the batch report (overview, screening, assignment, per direction, reviewers, audit)
-    as one self-contained HTML page."""
+    """Write the batch report for chairs and directors as one self-contained HTML page.
+
+    Sections, each where its stage has run: overview, screening, assignment, per direction,
+    reviewers, audit. It reads the database only."""
     with using(lang or language()):
         written = write_report(ctx.engine, batch_id, out)
         line = _(
