@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from models.db import get_batch
@@ -252,8 +252,10 @@ def gather(s: Session, batch_id: str | None) -> ReportData:
         ).all(),
         columns=["proposal_id", "title", "direction", "requested_wan", "lead_unit"],
     )
-    ids = props["proposal_id"].tolist()
-    title = dict(zip(ids, props["title"], strict=True))
+    listed = props["proposal_id"].tolist()
+    title = dict(zip(listed, props["title"], strict=True))
+    # the batch's proposals as a subquery: no list of ids is sent, whatever the batch's size
+    ids = select(Proposal.proposal_id).where(Proposal.batch_id == batch.batch_id)
     status = dict(
         s.execute(
             select(ScreeningStatus.proposal_id, ScreeningStatus.status).where(
@@ -295,9 +297,9 @@ def gather(s: Session, batch_id: str | None) -> ReportData:
         screening=_screening(s, ids, title, status),
         assignment=assignment,
         method=method,
-        directions=_directions(s, props, status, decisions, guide, method) if method else (),
-        reviewers=_reviewers(s, method, reviews, props) if method else None,
-        runs=_runs(s, batch, set(ids)),
+        directions=_directions(s, ids, props, status, decisions, guide, method) if method else (),
+        reviewers=_reviewers(s, ids, method, reviews, props) if method else None,
+        runs=_runs(s, batch, set(listed)),
         decided=bool(decisions),
     )
 
@@ -364,7 +366,7 @@ def _overview(
 
 
 def _screening(
-    s: Session, ids: list[str], title: dict[str, str], status: dict[str, str]
+    s: Session, ids: Select, title: dict[str, str], status: dict[str, str]
 ) -> Screening | None:
     if not status:
         return None
@@ -391,7 +393,7 @@ def _screening(
     return Screening(dict(Counter(status.values())), rules)
 
 
-def _assignment(s: Session, batch: Batch, ids: list[str]) -> Assignments | None:
+def _assignment(s: Session, batch: Batch, ids: Select) -> Assignments | None:
     run = s.scalars(
         select(AssignmentRun)
         .where(AssignmentRun.batch_id == batch.batch_id, AssignmentRun.mode == "review")
@@ -415,7 +417,13 @@ def _assignment(s: Session, batch: Batch, ids: list[str]) -> Assignments | None:
             top_assigned[r.proposal_id] = max(top_assigned.get(r.proposal_id, 0.0), r.affinity)
     got_best = sum(1 for p, a in top_assigned.items() if a >= best.get(p, 0.0) - 1e-9)
     kinds = Counter(
-        k for (k,) in s.execute(select(Conflict.kind).where(Conflict.proposal_id.in_(ids))).all()
+        dict(
+            s.execute(
+                select(Conflict.kind, func.count())
+                .where(Conflict.proposal_id.in_(ids))
+                .group_by(Conflict.kind)
+            ).all()
+        )
     )
     summary = run.summary or {}
     options = (run.params or {}).get("options", {})
@@ -445,6 +453,7 @@ def _assignment(s: Session, batch: Batch, ids: list[str]) -> Assignments | None:
 
 def _directions(
     s: Session,
+    ids: Select,
     props: pd.DataFrame,
     status: dict[str, str],
     decisions: dict[str, Decision],
@@ -454,9 +463,7 @@ def _directions(
     ranks = {
         r.proposal_id: r
         for r in s.scalars(
-            select(Ranking).where(
-                Ranking.method == method, Ranking.proposal_id.in_(props["proposal_id"].tolist())
-            )
+            select(Ranking).where(Ranking.method == method, Ranking.proposal_id.in_(ids))
         )
     }
     by_dir: dict[str, list[Row]] = defaultdict(list)
@@ -496,7 +503,7 @@ def _directions(
 
 
 def _reviewers(
-    s: Session, method: str, reviews: pd.DataFrame, props: pd.DataFrame
+    s: Session, ids: Select, method: str, reviews: pd.DataFrame, props: pd.DataFrame
 ) -> Reviewers | None:
     if reviews.empty:
         return None
@@ -504,7 +511,10 @@ def _reviewers(
     rows = s.execute(
         select(Leniency, Person.name)
         .join(Person, Person.person_id == Leniency.expert_id)
-        .where(Leniency.method == method, Leniency.expert_id.in_(list(n)))
+        .where(
+            Leniency.method == method,
+            Leniency.expert_id.in_(select(Review.expert_id).where(Review.proposal_id.in_(ids))),
+        )
     ).all()
     graph = review_graph(
         reviews, props[["proposal_id", "direction"]].rename(columns={"direction": "direction_code"})
