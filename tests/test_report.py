@@ -167,3 +167,18 @@ def test_the_demo_writes_the_report_and_its_screenshot(tmp_path: Path) -> None:
     assert page.stat().st_size == out["report"]["bytes"]
     if out["screenshot"] is not None:
         assert Path(out["screenshot"]).stat().st_size > 10_000
+
+
+def test_without_chromium_the_screenshot_is_one_line_and_nothing_else(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from models.i18n import using
+    from models.report import browser
+
+    monkeypatch.setattr(browser.shutil, "which", lambda name: None)
+    page = tmp_path / "r.html"
+    page.write_text("<p>x</p>", encoding="utf-8")
+    with using("en"):
+        why = browser.screenshot(page, tmp_path / "r.png")
+    assert why == "no screenshot of the report: Chromium is not installed"
+    assert not (tmp_path / "r.png").exists()

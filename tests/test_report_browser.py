@@ -133,3 +133,19 @@ def test_printed_to_a4_one_direction_per_page_in_chinese(
     for heading in ("概览", "形式审查", "专家分配", "分方向结果", "评审专家", "审计记录"):
         assert heading in text
     assert "拟资助" in text and "资助线" in text  # chart text set as text, in Chinese
+
+
+def test_without_playwright_chromium_takes_the_screenshot_itself(
+    page_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from PIL import Image
+
+    from models.report.browser import screenshot
+
+    monkeypatch.setitem(sys.modules, "playwright.sync_api", None)  # import fails
+    png = tmp_path / "report.png"
+    assert screenshot(page_file, png) is None
+    grey = Image.open(png).convert("L").histogram()
+    assert sum(grey[:200]) > 0.01 * sum(grey)
