@@ -68,6 +68,12 @@ IDENTIFIABLE = {
     ),
 }
 
+QUOTAS = {
+    "industry": N_("at least the asked number of industry experts"),
+    "outside-province": N_("at least the asked number of experts from outside the province"),
+    "senior": N_("at least the asked number of senior (正高) experts"),
+}
+
 ASSIGNMENT_STATUSES = {
     "invited": N_("invited"),
     "accepted": N_("accepted"),
@@ -189,6 +195,7 @@ def render(data: ReportData) -> Page:
             count_names=COUNT_NAMES,
             conflict_kinds=CONFLICT_KINDS,
             assignment_statuses=ASSIGNMENT_STATUSES,
+            quota_names=QUOTAS,
             identifiable=IDENTIFIABLE,
             figures=figures,
             direction_charts=by_direction,
