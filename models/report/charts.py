@@ -49,6 +49,8 @@ RC: dict[Any, Any] = {
     "grid.color": "#eaeef2",
     "axes.axisbelow": True,
 }
+CURVE_POINTS = 1500
+"""Experts drawn along the leniency curve at most."""
 _PROLOGUE = re.compile(r"^.*?(?=<svg)", re.S)
 _METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
 _SIZE = re.compile(r'<svg([^>]*?) width="[^"]*" height="[^"]*"')
@@ -170,8 +172,8 @@ LEGEND = {
 
 def direction_chart(direction: Direction) -> str:
     """Every eligible proposal of a direction: calibrated score with its 80 % interval (best
-    expected rank on top), the funding line under the last funded one, the outcome by colour,
-    expected rank and P(selected) on the right."""
+    score on top, the order selection follows), the funding line under the last funded one,
+    the outcome by colour, expected rank and P(selected) on the right."""
     rows = direction.rows
     n = len(rows)
     with _figure(9, 1.0 + 0.3 * n, margins=(0.95, 1.95, 0.4, 0.5)) as fig:
@@ -242,20 +244,23 @@ def direction_chart(direction: Direction) -> str:
 
 def leniency_chart(reviewers: Sequence[Reviewer]) -> str:
     """Every expert's estimated leniency (points) with its 80 % interval as a band, sorted;
-    the experts whose interval lies off 0 are marked."""
+    the experts whose interval lies off 0 are marked. Above :data:`CURVE_POINTS` experts the
+    band, the curve and the marks are drawn through evenly spaced experts of the sorted order,
+    so that the file stays small (the page's table counts every flagged expert)."""
     with _figure(9, 2.8) as fig:
         ax = fig.add_subplot()
-        x = list(range(len(reviewers)))
+        step = max(1, -(-len(reviewers) // CURVE_POINTS))
+        x = sorted({*range(0, len(reviewers), step), len(reviewers) - 1})
         ax.fill_between(
             x,
-            [r.lo for r in reviewers],
-            [r.hi for r in reviewers],
+            [reviewers[i].lo for i in x],
+            [reviewers[i].hi for i in x],
             color=COLOURS["budget"],
             linewidth=0,
             step="mid",
         )
-        ax.plot(x, [r.leniency for r in reviewers], color=COLOURS["undecided"], linewidth=1.2)
-        off = [(i, r.leniency) for i, r in enumerate(reviewers) if r.lo > 0 or r.hi < 0]
+        ax.plot(x, [reviewers[i].leniency for i in x], color=COLOURS["undecided"], linewidth=1.2)
+        off = [(i, reviewers[i].leniency) for i in x if reviewers[i].lo > 0 or reviewers[i].hi < 0]
         if off:
             ax.plot(
                 [i for i, _v in off],

@@ -168,7 +168,7 @@ class Direction:
     title: str
     programme: str
     cap_wan: float | None
-    rows: tuple[Row, ...]  # best expected rank first, unranked last
+    rows: tuple[Row, ...]  # highest calibrated score first, unranked last
 
     @property
     def funded(self) -> tuple[Row, ...]:
@@ -496,7 +496,7 @@ def _directions(
         g = guide[code]
         rows = sorted(
             by_dir[code],
-            key=lambda r: (r.expected_rank is None, r.expected_rank or 0.0, r.proposal_id),
+            key=lambda r: (r.score is None, -(r.score or 0.0), r.proposal_id),
         )
         out.append(Direction(code, g.title or "", g.programme, _f(g.cap_wan), tuple(rows)))
     return tuple(out)
