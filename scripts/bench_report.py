@@ -3,9 +3,10 @@ load it, on the demo batch (~600 proposals) and on a 20,000-proposal batch run t
 same pipeline (generate → import → screen → pool → conflicts → assign → simulated reviews →
 rank → select, as ``reviewopt demo`` does).
 
-Run: ``python -m scripts.bench_report [--workdir DIR] [--proposals N] [--experts N]``. Prints
-one line per batch. The load time needs Chromium and Playwright (the test extra); without
-them it is left out, with the reason.
+Run: ``python -m scripts.bench_report [--workdir DIR [--reuse]] [--proposals N] [--experts N]``
+(``--reuse`` reads the batches an earlier run left under DIR instead of running the pipeline
+again). Prints one line per batch. The load time needs Chromium and Playwright (the test
+extra); without them it is left out, with the reason.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from models.db import make_engine
+from sqlalchemy import func, select
+
+from models.db import make_engine, session
 from models.demo import DB_NAME, run_demo
 from models.i18n import set_language
 from models.report.browser import FLAGS, chromium
 from models.report.write import write_report
+from models.schema import Decision, Expert, Proposal
 
 
 def load_time(page: Path) -> str:
@@ -53,19 +57,28 @@ def load_time(page: Path) -> str:
     return f"load event {best:.2f} s (wall {wall:.2f} s), {screens:,.0f} screens tall"
 
 
-def bench(name: str, workdir: Path, *, proposals: int | None, experts: int) -> None:
-    t0 = time.perf_counter()
-    out = run_demo(workdir, n_experts=experts, n_proposals=proposals)
-    pipeline_s = time.perf_counter() - t0
+def bench(name: str, workdir: Path, *, proposals: int | None, experts: int, reuse: bool) -> None:
     engine = make_engine(f"sqlite:///{workdir / DB_NAME}")
+    if reuse:
+        with session(engine) as s:
+            n_proposals = int(s.scalar(select(func.count()).select_from(Proposal)) or 0)
+            n_experts = int(s.scalar(select(func.count()).select_from(Expert)) or 0)
+            funded = int(s.scalar(select(func.count()).where(Decision.selected)) or 0)
+        pipeline = "pipeline not run (--reuse)"
+    else:
+        t0 = time.perf_counter()
+        out = run_demo(workdir, n_experts=experts, n_proposals=proposals)
+        pipeline = f"pipeline {time.perf_counter() - t0:.0f} s"
+        n_proposals, n_experts = out["batch"]["proposals"], out["batch"]["experts"]
+        funded = out["select"]["funded"]
     page = workdir / "report.html"
     t1 = time.perf_counter()
     written = write_report(engine, None, page)
     report_s = time.perf_counter() - t1
     engine.dispose()
     print(
-        f"{name}: {out['batch']['proposals']:,} proposals, {out['batch']['experts']:,} experts, "
-        f"{out['select']['funded']} funded; pipeline {pipeline_s:.0f} s; report written in "
+        f"{name}: {n_proposals:,} proposals, {n_experts:,} experts, {funded} funded; "
+        f"{pipeline}; report written in "
         f"{report_s:.1f} s, {written.bytes / 1e6:.2f} MB ({', '.join(written.sections)}); "
         f"{load_time(page)}; {page}",
         flush=True,
@@ -77,12 +90,16 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="keep the batches under DIR")
     parser.add_argument("--proposals", type=int, default=20000, help="proposals of the large batch")
     parser.add_argument("--experts", type=int, default=30000, help="experts of the large batch")
+    parser.add_argument(
+        "--reuse", action="store_true", help="read the batches left under --workdir"
+    )
     args = parser.parse_args()
     set_language("zh")
     with tempfile.TemporaryDirectory() as tmp:
         root = args.workdir or Path(tmp)
-        bench("demo", root / "demo", proposals=None, experts=3000)
-        bench("large", root / "large", proposals=args.proposals, experts=args.experts)
+        bench("demo", root / "demo", proposals=None, experts=3000, reuse=args.reuse)
+        bench("large", root / "large", proposals=args.proposals, experts=args.experts,
+              reuse=args.reuse)  # fmt: skip
 
 
 if __name__ == "__main__":
