@@ -39,7 +39,7 @@ from models.schema import (
     Unit,
 )
 from models.status import BatchStatus, batch_status
-from scoring.calibrate import review_graph
+from scoring.review_batch import review_graph
 
 Z80 = 1.2815515655446004
 """The normal quantile of 90 %: score ± Z80·se is the 80 % interval."""
