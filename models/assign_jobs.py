@@ -425,7 +425,10 @@ def replace_job(
         ).first()
         if run is None:
             raise LookupError(
-                f"batch {batch.batch_id} has no assignment run; run `reviewopt assign`"
+                _(
+                    "batch {batch} has no assignment run; run `reviewopt assign`",
+                    batch=batch.batch_id,
+                )
             )
         if run.mode == "external":
             raise LookupError(
@@ -447,8 +450,12 @@ def replace_job(
         unknown = [f"{p}/{e}" for p, e in declined if (p, e) not in cur_set]
         if unknown:
             raise ValueError(
-                "not a current invitation of run "
-                f"{run.run_id}: {', '.join(unknown)}; see `reviewopt export assignments`"
+                _(
+                    "not a current invitation of run {run}: {pairs}; see `reviewopt export "
+                    "assignments`",
+                    run=run.run_id,
+                    pairs=", ".join(unknown),
+                )
             )
 
         def idx(pairs: list[tuple[str, str]]) -> np.ndarray:

@@ -53,7 +53,7 @@ STAGES = (
     "finalised",
 )
 
-#: Each stage and count as people read them (the terminal table, the report).
+#: Each stage as people read it (the terminal table, the report).
 STAGE_NAMES = {
     "imported": N_("Data imported"),
     "screened": N_("Screening (形式审查)"),
@@ -67,38 +67,6 @@ STAGE_NAMES = {
     "finalised": N_("Finalised"),
 }
 
-COUNT_NAMES = {
-    "proposals": N_("proposals"),
-    "directions": N_("directions"),
-    "experts": N_("experts"),
-    "units": N_("units"),
-    "screened": N_("screened"),
-    "eligible": N_("eligible"),
-    "warnings": N_("with warnings"),
-    "rejected": N_("rejected"),
-    "set_aside": N_("set aside"),
-    "available": N_("available"),
-    "pairs": N_("conflicted pairs"),
-    "run_id": N_("run"),
-    "proposals_to_assign": N_("proposals to assign"),
-    "proposals_assigned": N_("proposals with experts"),
-    "invitations": N_("invitations"),
-    "reserves": N_("reserves"),
-    "panels": N_("panels"),
-    "panel_members": N_("panel members"),
-    "declined": N_("declined"),
-    "open": N_("places open"),
-    "reviews_in": N_("reviews in"),
-    "reviews_expected": N_("reviews expected"),
-    "proposals_complete": N_("proposals complete"),
-    "proposals_short": N_("proposals short"),
-    "proposals_ranked": N_("proposals ranked"),
-    "methods": N_("methods"),
-    "funded": N_("funded"),
-    "directions_funded": N_("directions funded"),
-    "grants_total_wan": N_("granted (万元)"),
-    "alternates": N_("alternates"),
-}
 
 #: Import kinds each stage reads (a later import of one of them leaves the stage out of date).
 POOL_INPUTS = frozenset({"experts", "people", "credit_penalties", "ratings"})

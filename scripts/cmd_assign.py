@@ -13,6 +13,7 @@ from assign.pipeline import AssignOptions
 from models import assign_jobs, names
 from models.i18n import _
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
+from scripts.figures import word
 from scripts.output import (
     EXIT_INFEASIBLE,
     EXIT_USAGE,
@@ -193,7 +194,7 @@ def assign(
 ) -> Report:
     """Assign experts to the batch's eligible proposals (exact, fair or a capped random draw)."""
     if fair and max_probability is not None:
-        raise CliError("--fair and --max-probability cannot be combined", EXIT_USAGE)
+        raise CliError(_("--fair and --max-probability cannot be combined"), EXIT_USAGE)
     spec = assign_jobs.RunSpec(
         mode=mode,
         options=AssignOptions(
@@ -222,9 +223,12 @@ def _k_overrides(option: str, name: str, items: tuple[str, ...]) -> dict[str, in
     for item in items:
         key, _eq, val = item.partition("=")
         if not key or not val.isdigit():
-            raise CliError(f"{option} takes {name}=K, got {item!r}", EXIT_USAGE)
+            raise CliError(
+                _("{option} takes {name}=K, got {item}", option=option, name=name, item=repr(item)),
+                EXIT_USAGE,
+            )
         if key in out:
-            raise CliError(f"{option} gives {key} twice", EXIT_USAGE)
+            raise CliError(_("{option} gives {key} twice", option=option, key=key), EXIT_USAGE)
         out[key] = int(val)
     return out
 
@@ -252,24 +256,51 @@ def _assign_report(out: assign_jobs.AssignOutcome, engine: Engine) -> Report:
             data,
             tables=[
                 TableOut(
-                    f"Panels of run {out.run_id}", ["group", "members", "leader", _("name")], rows
+                    _("Panels of run {run}", run=out.run_id),
+                    [_("panel"), _("members"), _("leader (组长)"), _("name")],
+                    rows,
                 )
             ],
-            lines=[f"status {s['status']}, objective {s['objective']:.3f}, gap {s['gap']:.2%}"],
+            lines=[
+                _(
+                    "{status}, objective {objective:.2f}, gap {gap:.2%}",
+                    status=word(s["status"]),
+                    objective=s["objective"],
+                    gap=s["gap"],
+                )
+            ],
         )
     hist = s.get("load_histogram", {})
     lines = [
-        f"run {out.run_id}: {s['status']}, {out.problem.n_proposals} proposals x "
-        f"k={out.spec.options.k}, total affinity {s['total_affinity']:.3f}, "
-        f"worst proposal {s['min_proposal_affinity']:.3f}",
-        f"conflicts violated: {s['conflicts_violated']}; "
-        f"one-per-unit violated: {s['one_per_unit_violated']}; "
-        + ("certified optimal" if s.get("certified") else f"gap {s.get('gap')}"),
+        _(
+            "run {run}: {status}, {n} proposals × {k} experts, total affinity {total:,.2f}, "
+            "worst proposal {worst:.2f}",
+            run=out.run_id,
+            status=word(s["status"]),
+            n=out.problem.n_proposals,
+            k=out.spec.options.k,
+            total=s["total_affinity"],
+            worst=s["min_proposal_affinity"],
+        ),  # fmt: skip
+        _(
+            "conflicts violated: {conflicts}; one-per-unit violated: {units}; {proof}",
+            conflicts=s["conflicts_violated"],
+            units=s["one_per_unit_violated"],
+            proof=_("certified optimal")
+            if s.get("certified")
+            else _("gap {gap}", gap=s.get("gap")),
+        ),
     ]
     lines += _mode_lines(s)
     return Report(
         data,
-        tables=[TableOut("Load histogram", ["load", "experts"], sorted(hist.items()))],
+        tables=[
+            TableOut(
+                _("Experts by number of proposals"),
+                [_("proposals each"), _("experts")],
+                sorted(hist.items()),
+            )
+        ],
         lines=lines,
     )
 
@@ -286,7 +317,7 @@ def replace(ctx: Ctx, batch_id: str | None, declined: tuple[str, ...]) -> Report
     for item in declined:
         p, sep, e = item.partition(":")
         if not sep or not p or not e:
-            raise CliError(f"expected PROPOSAL:EXPERT, got {item!r}", EXIT_USAGE)
+            raise CliError(_("expected PROPOSAL:EXPERT, got {item}", item=repr(item)), EXIT_USAGE)
         pairs.append((p, e))
     out = assign_jobs.replace_job(ctx.engine, batch_id, pairs, actor=ctx.actor)
     who = names.lookup(ctx.engine, people=[e for _p, e, _s in out.added])
@@ -300,9 +331,9 @@ def replace(ctx: Ctx, batch_id: str | None, declined: tuple[str, ...]) -> Report
         },
         tables=[
             TableOut(
-                "Invited instead",
-                ["proposal", "expert", _("name"), "from"],
-                [[p, e, who.person(e), source] for p, e, source in out.added],
+                _("Invited instead"),
+                [_("proposal"), _("expert"), _("name"), _("from")],
+                [[p, e, who.person(e), word(source)] for p, e, source in out.added],
             )
         ],
         lines=out.diagnosis,
@@ -333,7 +364,7 @@ def _mode_lines(s: dict[str, Any]) -> list[str]:
                 _(
                     "stage {stage}: {status}, {value:.4f} (bound {bound:.4f}), {wall:.2f} s",
                     stage=st["stage"],
-                    status=st["status"],
+                    status=word(st["status"]),
                     value=st["objective"],
                     bound=st["bound"],
                     wall=st["wall_s"],
@@ -498,7 +529,7 @@ def solve(
     if result.status in ("infeasible", "unknown"):
         return Report(
             data,
-            lines=[_("no assignment ({status}):", status=result.status), *result.diagnosis],
+            lines=[_("no assignment ({status}):", status=word(result.status)), *result.diagnosis],
             exit_code=EXIT_INFEASIBLE,
         )
     n = write_assignment_csv(result, out)
@@ -506,7 +537,7 @@ def solve(
         _(
             "{status}: objective {objective:.6f}, bound {bound:.6f}, gap {gap:.2e}, {certified}, "
             "{wall:.2f} s; {n} pairs written to {out}",
-            status=result.status,
+            status=word(result.status),
             objective=result.objective,
             bound=data["bound"],
             gap=data["gap"],

@@ -12,6 +12,7 @@ from models.i18n import LANGUAGES, _, _n
 from models.problems import InvalidInput
 from models.sheets import write_export
 from scripts.context import Ctx, domain_errors, pass_ctx
+from scripts.figures import word
 from scripts.output import (
     EXIT_USAGE,
     CliError,
@@ -29,7 +30,10 @@ def init(ctx: Ctx) -> Report:
     """Create the database, or upgrade it to the newest schema."""
     rev = jobs.init_db(ctx.engine)
     url = ctx.engine.url.render_as_string(hide_password=True)
-    return Report({"database": url, "revision": rev}, lines=[f"{url}: schema at revision {rev}"])
+    return Report(
+        {"database": url, "revision": rev},
+        lines=[_("{url}: schema at revision {rev}", url=url, rev=rev)],
+    )
 
 
 def _counts_table(results: list[io.ImportCounts]) -> TableOut:
@@ -121,11 +125,13 @@ def import_(ctx: Ctx, kind: str, path: Path, errors_out: Path | None, max_wan: f
         report.data["proposals_short_of_reviews"] = short["proposal"].tolist()
         shown = ", ".join(short["proposal"].head(20)) + (" …" if len(short) > 20 else "")
         report.lines.append(
-            _n(
+            _("Every proposal has all its reviews.")
+            if short.empty
+            else _n(
                 "{n} proposal still short of reviews: {ids} (`reviewopt export review_status`)",
                 "{n} proposals still short of reviews: {ids} (`reviewopt export review_status`)",
                 len(short),
-                ids=shown or "-",
+                ids=shown,
             )
         )
     return report
@@ -158,7 +164,7 @@ def formats(kind: str | None) -> Report:
         [
             r["column"],
             r["zh"],
-            r["type"],
+            word(r["type"]),
             _("required") if r["required"] == "required" else _("optional"),
             _("a {kind} id", kind=r["ref"]) if r["ref"] else r["values"],
             r["range"],
@@ -213,8 +219,10 @@ def export(
     """
     if kind not in jobs.export_kinds():
         raise CliError(
-            f"unknown kind {kind!r}; expected one of: {', '.join(jobs.export_kinds())}", 2
-        )
+            _("unknown kind {kind}; expected one of: {kinds}", kind=repr(kind),
+              kinds=", ".join(jobs.export_kinds())),
+            2,
+        )  # fmt: skip
     if fmt == "xlsx" and out is None:
         raise CliError(_("--format xlsx needs --out FILE.xlsx"), EXIT_USAGE)
     if by_expert and (kind != "invitations" or fmt != "xlsx"):
@@ -254,5 +262,11 @@ def audit_cmd(ctx: Ctx, last: int) -> Report:
     ]
     return Report(
         {"events": frame.astype(object).where(frame.notna(), None).to_dict("records")},
-        tables=[TableOut("Audit log", ["id", "at", "actor", "command", "seed", "message"], rows)],
+        tables=[
+            TableOut(
+                _("Audit log (records as written, in English)"),
+                [_("event"), _("time"), _("by"), _("command"), _("seed"), _("message")],
+                rows,
+            )
+        ],
     )

@@ -8,10 +8,11 @@ from click.core import ParameterSource
 
 from models import jobs, names, select_jobs
 from models.db import describe_lock
-from models.i18n import N_, _
+from models.i18n import _
 from scoring.calibrate import METHODS
 from scoring.select import POLICIES
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
+from scripts.figures import value_text, word
 from scripts.output import (
     EXIT_INFEASIBLE,
     EXIT_USAGE,
@@ -90,7 +91,7 @@ def rank(
             r.proposal_id,
             _dash(r.score),
             _dash(r.se),
-            _dash(r.expected_rank),
+            _dash(r.expected_rank, "{:.1f}"),
             "—" if pd.isna(r.rank_lo) else f"{r.rank_lo:g}–{r.rank_hi:g}",
             r.n_reviews,
         ]
@@ -100,7 +101,7 @@ def rank(
         [
             r.expert_id,
             known.person(r.expert_id),
-            r.leniency,
+            _dash(r.leniency),
             f"{r.leniency_lo:.1f}–{r.leniency_hi:.1f}",
             r.n_reviews,
         ]
@@ -124,8 +125,8 @@ def rank(
     lines = [
         _(
             "method {method}; leniency identifiable: {state} ({n} component(s))",
-            method=method,
-            state=_(_IDENTIFIABLE[d.leniency_identifiable]),
+            method=word(method),
+            state=word(d.leniency_identifiable),
             n=d.n_components,
         ),
         *(f"- {n}" for n in d.notes),
@@ -145,7 +146,7 @@ def rank(
         TableOut(
             _(
                 "Calibrated ranking ({method}), top {top} per direction by score",
-                method=method,
+                method=word(method),
                 top=top,
             ),
             [
@@ -171,13 +172,6 @@ def rank(
     return Report(data, tables=tables, lines=lines)
 
 
-_IDENTIFIABLE = {
-    "global": N_("global (one review graph)"),
-    "within_components": N_("within components only"),
-    "none": N_("none (no expert reviewed two proposals)"),
-}
-
-
 OPTION_NAMES = {
     "policy": "--policy",
     "budget_wan": "--budget",
@@ -194,8 +188,8 @@ OPTION_NAMES = {
 """SelectOptions field -> the ``select`` option that sets it."""
 
 
-def _dash(v: float) -> object:
-    return "—" if v is None or pd.isna(v) else v
+def _dash(v: float | None, fmt: str = "{:.2f}") -> str:
+    return "—" if v is None or pd.isna(v) else fmt.format(v)
 
 
 @click.command("select")
@@ -313,7 +307,9 @@ def select_cmd(
 def _option_text(field: str, value: object) -> str:
     if field == "programme_budgets_wan":
         items = dict(value or {})  # type: ignore[call-overload]
-        return " ".join(f"--programme-budget {k}={v:g}" for k, v in items.items()) or "(none)"
+        return " ".join(f"--programme-budget {k}={v:g}" for k, v in items.items()) or _(
+            "no {option}", option="--programme-budget"
+        )
     if isinstance(value, bool) and field == "related_exclusive":
         return "--related" if value else "--no-related"
     if isinstance(value, bool):
@@ -342,7 +338,7 @@ def _changed_lines(changed: dict) -> list[str]:
     for g in changed["grant_changed"]:
         lines.append(
             _(
-                "  grant of {id}: {old:g}万 → {new:g}万",
+                "  grant of {id}: {old:,.0f}万 → {new:,.0f}万",
                 id=g["proposal"],
                 old=g["from"],
                 new=g["to"],
@@ -393,7 +389,7 @@ def _select_report(out: select_jobs.SelectOutcome, known: names.Names) -> Report
             },  # fmt: skip
             lines=[
                 *head,
-                _("No selection ({status}):", status=r.status),
+                _("No selection ({status}):", status=word(r.status)),
                 *(f"  - {m}" for m in r.diagnosis),
             ],  # fmt: skip
             exit_code=EXIT_INFEASIBLE,
@@ -422,13 +418,16 @@ def _select_report(out: select_jobs.SelectOutcome, known: names.Names) -> Report
             known.direction_label(x.direction_code),
             x.rank,
             x.proposal_id,
-            x.merit,
-            x.grant_wan,
-            out.p_selected.get(x.proposal_id),
+            _dash(x.merit),
+            f"{x.grant_wan:,.0f}",
+            value_text("p_selected", out.p_selected.get(x.proposal_id)),
         ]
         for x in funded.itertuples()
     ]
-    use = [list(u) for u in r.programme_use.itertuples(index=False)]
+    use = [
+        [programme, funded_n, f"{grants:,.0f}", value_text("budget_wan", budget)]
+        for programme, funded_n, grants, budget in r.programme_use.itertuples(index=False)
+    ]
     near = t[(~t["selected"]) & t["alternate_rank"].notna()].sort_values(
         ["direction_code", "alternate_rank"]
     )
@@ -442,12 +441,12 @@ def _select_report(out: select_jobs.SelectOutcome, known: names.Names) -> Report
         for x in near.itertuples()
     ]
     summary = _(
-        "{status} ({policy} policy): {funded} projects in {dirs} directions, {grants}万 granted",
-        status=r.status, policy=r.policy, funded=data["funded"],
-        dirs=data["directions_funded"], grants=data["grants_total_wan"],
+        "{status} (policy: {policy}): {funded} projects in {dirs} directions, {grants}万 granted",
+        status=word(r.status), policy=word(r.policy), funded=data["funded"],
+        dirs=data["directions_funded"], grants=format(data["grants_total_wan"], ","),
     )  # fmt: skip
     if out.budget_wan:
-        summary += _(" of {budget:g}万", budget=out.budget_wan)
+        summary += _(" of {budget:,.0f}万", budget=out.budget_wan)
     return Report(
         data,
         tables=[
@@ -476,7 +475,7 @@ def _select_report(out: select_jobs.SelectOutcome, known: names.Names) -> Report
         ],
         lines=[
             *head,
-            summary + ".",
+            _("{summary}.", summary=summary),
             *_changed_lines(out.changed),
             _("Explanations and reason codes: `reviewopt export decisions`."),
         ],
@@ -497,7 +496,7 @@ def override(ctx: Ctx, proposal: str, action: str, reason: str) -> Report:
             ctx.engine, proposal, action, reason=reason, actor=ctx.actor, progress=progress
         )
     data: dict = {"proposal": proposal, "action": action, "actor": ctx.actor, "applied": False}
-    lines = [_("{action} {proposal} recorded for {actor}.", action=action, proposal=proposal,
+    lines = [_("{action} {proposal} recorded for {actor}.", action=word(action), proposal=proposal,
                actor=ctx.actor)]  # fmt: skip
     if out.applied is None:
         lines.append(_("No selection yet: `reviewopt select` will apply it."))
@@ -508,7 +507,7 @@ def override(ctx: Ctx, proposal: str, action: str, reason: str) -> Report:
         funded=len(sel.result.selected_ids), grants_total_wan=sel.result.grants_total_wan,
     )  # fmt: skip
     if sel.result.status in ("infeasible", "unknown"):
-        lines += [_("No selection with this override ({status}):", status=sel.result.status),
+        lines += [_("No selection with this override ({status}):", status=word(sel.result.status)),
                   *(f"  - {m}" for m in sel.result.diagnosis)]  # fmt: skip
         return Report(data, lines=lines, exit_code=EXIT_INFEASIBLE)
     lines.append(_("Selection re-run with the last run's options; decisions it moved:"))
@@ -530,7 +529,14 @@ def finalize(ctx: Ctx, batch_id: str | None) -> Report:
             "finalized_by": batch.finalized_by,
             "finalized_at": str(batch.finalized_at),
         },
-        lines=[f"batch {batch.batch_id} finalised by {batch.finalized_by} at {batch.finalized_at}"],
+        lines=[
+            _(
+                "Batch {batch} finalised by {actor} at {at}.",
+                batch=batch.batch_id,
+                actor=batch.finalized_by,
+                at=str(batch.finalized_at)[:19],
+            )
+        ],
     )
 
 
@@ -570,5 +576,5 @@ def unlock(ctx: Ctx, batch_id: str | None, reason: str | None, stale: bool) -> R
     batch = select_jobs.unlock_job(ctx.engine, batch_id, reason=reason, actor=ctx.actor)
     return Report(
         {"batch": batch.batch_id, "unlocked_by": ctx.actor},
-        lines=[f"batch {batch.batch_id} reopened"],
+        lines=[_("Batch {batch} reopened.", batch=batch.batch_id)],
     )

@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
-from models.i18n import _
+from models.i18n import _, _n
 from scripts.context import domain_errors
+from scripts.figures import SECONDS, figure_rows, label
 from scripts.output import (
     Report,
     TableOut,
@@ -56,8 +57,14 @@ def generate(
     rows = [[kind, n] for kind, n in counts.items()]
     return Report(
         {"folder": str(out), "rows": counts},
-        tables=[TableOut(f"Wrote {len(paths)} files to {out}", ["kind", "rows"], rows)],
-        lines=[f"Load them with: reviewopt import all {out}"],
+        tables=[
+            TableOut(
+                _n("Wrote {n} file to {out}", "Wrote {n} files to {out}", len(paths), out=out),
+                [_("kind"), _("rows")],
+                rows,
+            )
+        ],
+        lines=[_("Load them with: reviewopt import all {out}", out=out)],
     )
 
 
@@ -114,26 +121,39 @@ def demo(
     out["screenshot"] = None if why_not else str(png)
     tables = []
     for stage, figures in out.items():
-        if isinstance(figures, dict):
-            rows = [[key, _show(v)] for key, v in figures.items()]
-            tables.append(TableOut(stage, ["figure", "value"], rows))
+        if not isinstance(figures, dict) or stage == "report":  # the report: a line below
+            continue
+        shown = {k: v for k, v in figures.items() if k != "funded_list"}
+        rows = figure_rows(shown, SECONDS if stage == "timings_s" else None)
+        tables.append(TableOut(label(stage), [_("figure"), _("value")], rows))
+        if "funded_list" in figures:
+            tables.append(_funded_by_programme(figures["funded_list"]))
     return Report(
         out,
         tables=tables,
         lines=[
-            f"Database: {out['database']} "
-            f"(try `reviewopt --db {out['database']} export decisions`)",
+            _(
+                "Database: {url} (try `reviewopt --db {url} export decisions`)",
+                url=out["database"],
+            ),
             _("Report: {path}", path=out["report"]["path"]),
             why_not or _("Screenshot of the report: {path}", path=str(png)),
         ],
     )
 
 
-def _show(v: Any) -> str:
-    if isinstance(v, dict):
-        return ", ".join(f"{k}: {_show(x)}" for k, x in v.items())
-    if isinstance(v, list):
-        return ", ".join(map(str, v))
-    if isinstance(v, float):
-        return f"{v:,.4g}"
-    return str(v)
+def _funded_by_programme(funded: list[list[Any]]) -> TableOut:
+    """The funded projects ([proposal, direction, grant 万元]) counted per programme."""
+    from data.build_guide import load_guide
+
+    guide = load_guide()
+    programme = dict(zip(guide["code"], guide["programme"], strict=True))
+    per: dict[str, list[int]] = {}
+    for _proposal, direction, grant in funded:
+        n_grants = per.setdefault(programme.get(direction, direction), [0, 0])
+        n_grants[0] += 1
+        n_grants[1] += grant
+    rows = [[p, n, f"{g:,.0f}"] for p, (n, g) in sorted(per.items())]
+    return TableOut(
+        _("Funded projects by programme"), [_("programme"), _("funded"), _("granted (万元)")], rows
+    )

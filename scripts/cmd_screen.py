@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pandas as pd
 
 from models import names, screen_jobs
-from models.i18n import _, render_stored
+from models.i18n import _, _n, render_stored
 from models.sheets import write_export
 from scripts.context import Ctx, batch_option, domain_errors, frame_rows, pass_ctx
+from scripts.figures import label, word
 from scripts.output import (
     Report,
     TableOut,
@@ -42,7 +44,7 @@ def screen(ctx: Ctx, batch_id: str | None, similarity: float | None, policy: Pat
     funding limit worded 原则上 / 通过评审后 warns that the grant will be capped (selection caps
     it).
     """
-    from assign.screening import summary_by_direction, summary_by_rule
+    from assign.screening import RULES, summary_by_direction, summary_by_rule
 
     result = screen_jobs.screen_job(
         ctx.engine, batch_id, actor=ctx.actor, similarity_threshold=similarity, policy_file=policy
@@ -59,16 +61,33 @@ def screen(ctx: Ctx, batch_id: str | None, similarity: float | None, policy: Pat
         "rejected": int(counts.get("rejected", 0)),
         "by_rule": {r.rule: r.proposals for r in by_rule.itertuples() if r.findings},
     }
+    rule_rows = [
+        [
+            f"{r.rule} {_(RULES[r.rule].summary)}",
+            word(r.severity),
+            r.findings,
+            r.proposals,
+            r.waived,
+        ]
+        for r in by_rule.itertuples()
+    ]
     return Report(
         data,
         tables=[
-            TableOut("Findings by rule", list(by_rule.columns), frame_rows(by_rule)),
-            TableOut("Proposals by direction", list(by_dir.columns), frame_rows(by_dir)),
+            TableOut(_("Findings by rule"), [label(c) for c in by_rule.columns], rule_rows),
+            TableOut(
+                _("Proposals by direction"), [label(c) for c in by_dir.columns], frame_rows(by_dir)
+            ),
         ],
         lines=[
-            f"{data['proposals']} proposals: {data['eligible']} eligible, "
-            f"{data['warnings']} with warnings, {data['rejected']} rejected. "
-            "Details: `reviewopt export findings`."
+            _(
+                "{n} proposals: {eligible} eligible, {warnings} with warnings, {rejected} "
+                "rejected. Details: `reviewopt export findings`.",
+                n=data["proposals"],
+                eligible=data["eligible"],
+                warnings=data["warnings"],
+                rejected=data["rejected"],
+            )
         ],
     )
 
@@ -86,7 +105,15 @@ def waive(ctx: Ctx, proposal: str, rule: str, reason: str) -> Report:
     status = result.status.set_index("proposal_id")["status"].get(proposal)
     return Report(
         {"proposal": proposal, "rule": rule, "status": status},
-        lines=[f"{proposal}: {rule} waived by {ctx.actor}; status now {status}"],
+        lines=[
+            _(
+                "{proposal}: {rule} waived by {actor}; screening result now: {status}",
+                proposal=proposal,
+                rule=rule,
+                actor=ctx.actor,
+                status=word(status),
+            )
+        ],
     )
 
 
@@ -129,15 +156,25 @@ def pool(
         province_scope=province,
     )
     aside = screen_jobs.pool_job(ctx.engine, batch_id, filters=filters, actor=ctx.actor)
-    reasons = aside["reason"].str.split("; ").explode().str.split(" \\(| [0-9]", regex=True).str[0]
+    english = pd.Series([render_stored(r, "en") for r in aside["reason"]], dtype=object)
+    reasons = english.str.split("; ").explode().str.split(" \\(| [0-9]", regex=True).str[0]
     by_reason = reasons.value_counts().to_dict()
     shown = aside.head(20)
     who = names.lookup(ctx.engine, people=shown["expert_id"])
-    rows = [[e, who.person(e), r] for e, r in zip(shown["expert_id"], shown["reason"], strict=True)]
+    rows = [
+        [e, who.person(e), render_stored(r)]
+        for e, r in zip(shown["expert_id"], shown["reason"], strict=True)
+    ]
     return Report(
         {"set_aside": len(aside), "by_reason": by_reason},
-        tables=[TableOut("Set aside", ["expert", _("name"), "reason"], rows)],
-        lines=[f"{len(aside)} experts set aside (first 20 shown; `reviewopt export pool`)."],
+        tables=[TableOut(_("Set aside"), [_("expert"), _("name"), _("reason")], rows)],
+        lines=[
+            _n(
+                "{n} expert set aside (first 20 shown; `reviewopt export pool`).",
+                "{n} experts set aside (first 20 shown; `reviewopt export pool`).",
+                len(aside),
+            )
+        ],
     )
 
 
@@ -192,8 +229,14 @@ def conflicts(
         write_export(ctx.engine, "conflicts", out, "xlsx" if out.suffix == ".xlsx" else "csv")
     return Report(
         {"pairs": len(pairs), "by_reason": by_kind},
-        tables=[TableOut("Conflicts by reason", ["reason", "pairs"], list(by_kind.items()))],
-        lines=[f"{len(pairs)} conflicted (expert, proposal) pairs."],
+        tables=[
+            TableOut(
+                _("Conflicts by reason"),
+                [_("reason"), _("pairs")],
+                [[f"{k} {word(k)}", n] for k, n in by_kind.items()],
+            )
+        ],
+        lines=[_("{n} conflicted (expert, proposal) pairs.", n=format(len(pairs), ","))],
     )
 
 
@@ -211,10 +254,11 @@ def conflicts(
 def explain(ctx: Ctx, expert: str, proposal: str, policy: Path | None) -> Report:
     """Say why EXPERT may not review PROPOSAL (or that nothing does), and why they match."""
     chains, aff = screen_jobs.explain_job(ctx.engine, expert, proposal, policy_file=policy)
+    who = names.lookup(ctx.engine, people=[expert])
     lines = [render_stored(c) for c in chains] or [
         _(
             "no conflict of interest between {expert} and {proposal}",
-            expert=expert,
+            expert=" ".join(filter(None, [expert, who.person(expert)])),
             proposal=proposal,
         )
     ]

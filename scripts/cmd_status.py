@@ -5,15 +5,15 @@ from __future__ import annotations
 import click
 
 from models.i18n import _
-from models.status import COUNT_NAMES, STAGE_NAMES, BatchStatus, Stage, status_job
+from models.status import STAGE_NAMES, BatchStatus, Stage, status_job
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
+from scripts.figures import label, value_text
 from scripts.output import Report, TableOut, output_options
 
 
 def _counts(stage: Stage) -> str:
     return _("; ").join(
-        _("{name} {value}", name=_(COUNT_NAMES.get(k, k)), value=f"{v:,}")
-        for k, v in stage.counts.items()
+        _("{name} {value}", name=label(k), value=value_text(k, v)) for k, v in stage.counts.items()
     )
 
 

@@ -29,6 +29,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from models.i18n import _, using
+from scripts.figures import word
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -178,8 +179,9 @@ PROGRESS_SINK: ContextVar[Callable[[str, float], None] | None] = ContextVar(
 
 @contextmanager
 def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, float], None]]:
-    """A progress callback ``(stage, fraction)`` drawing a bar on stderr (hidden when piped
-    and under ``--json``), or handing it to :data:`PROGRESS_SINK` where one is set."""
+    """A progress callback ``(stage, fraction)`` drawing a bar on stderr with the stage in
+    words (hidden when piped and under ``--json``), or handing it to :data:`PROGRESS_SINK`
+    where one is set."""
     sink = PROGRESS_SINK.get()
     if sink is not None:
         yield sink
@@ -200,7 +202,7 @@ def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, float], None]]
 
         def update(stage: str, fraction: float) -> None:
             if stage not in tasks:
-                tasks[stage] = prog.add_task(stage, total=1.0)
+                tasks[stage] = prog.add_task(word(stage), total=1.0)
             prog.update(tasks[stage], completed=min(max(fraction, 0.0), 1.0))
 
         yield update

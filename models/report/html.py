@@ -1,7 +1,8 @@
 """The batch report as one self-contained HTML page: styles inline, charts inline SVG, no
 script, no font or image to fetch. Every value is escaped (Jinja2's autoescape), numbers are
 formatted as people read them (万元 whole, scores with two decimals, percentages), and text is
-in the current language.
+in the current language: the figures' labels and words are the CLI's (``scripts.figures``),
+so that the page and the terminal name a figure alike.
 
 Large batches degrade to summaries: above :data:`CHART_LIMIT` eligible proposals the page
 draws no per-proposal chart and each direction's table keeps its funded proposals, its
@@ -20,7 +21,8 @@ import jinja2
 from models.i18n import N_, _, _n, language
 from models.report import charts
 from models.report.gather import Direction, ReportData, Row
-from models.status import COUNT_NAMES, STAGE_NAMES
+from models.status import STAGE_NAMES
+from scripts.figures import label, value_text, word
 
 CHART_LIMIT = 3000
 """Eligible proposals in a batch above which no per-proposal chart is drawn."""
@@ -38,21 +40,6 @@ SECTIONS = {
     "audit": N_("Audit"),
 }
 
-CONFLICT_KINDS = {
-    "employment": N_("works at an applicant unit"),
-    "former_employment": N_("worked there recently"),
-    "unit_head": N_("heads an applicant unit"),
-    "team_member": N_("on the proposal's team"),
-    "coauthor": N_("recent co-author"),
-    "coapplicant": N_("recent co-applicant"),
-    "advisor": N_("advisor or student"),
-    "relative": N_("relative"),
-    "own_application": N_("own application in the batch"),
-    "similar_application": N_("similar own application"),
-    "recusal": N_("recusal requested"),
-    "recusal_unit": N_("unit recusal requested"),
-    "direction_expert": N_("drafted or advises the direction"),
-}
 
 IDENTIFIABLE = {
     "global": N_(
@@ -144,7 +131,10 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.globals.update(_=_, _n=_n, wan=wan, score=score, pct=pct, num=num, outcome=outcome)
+    env.globals.update(
+        _=_, _n=_n, wan=wan, score=score, pct=pct, num=num, outcome=outcome, label=label,
+        value_text=value_text, word=word,
+    )  # fmt: skip
     return env
 
 
@@ -192,8 +182,6 @@ def render(data: ReportData) -> Page:
             lang=language(),
             sections=[(key, _(SECTIONS[key])) for key in sections],
             stage_names=STAGE_NAMES,
-            count_names=COUNT_NAMES,
-            conflict_kinds=CONFLICT_KINDS,
             assignment_statuses=ASSIGNMENT_STATUSES,
             quota_names=QUOTAS,
             identifiable=IDENTIFIABLE,
