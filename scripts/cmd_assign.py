@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 
 from assign.pipeline import AssignOptions
 from models import assign_jobs, names
+from models.figures import word
 from models.i18n import _
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
-from scripts.figures import word
 from scripts.output import (
     EXIT_INFEASIBLE,
     EXIT_USAGE,

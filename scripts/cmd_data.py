@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from models import io, jobs
+from models.figures import word
 from models.i18n import LANGUAGES, _, _n
 from models.problems import InvalidInput
 from models.sheets import write_export
 from scripts.context import Ctx, domain_errors, pass_ctx
-from scripts.figures import word
 from scripts.output import (
     EXIT_USAGE,
     CliError,

@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
+from models.figures import SECONDS, figure_rows, label
 from models.i18n import _, _n
 from scripts.context import domain_errors
-from scripts.figures import SECONDS, figure_rows, label
 from scripts.output import (
     Report,
     TableOut,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
+from models.figures import label, value_text
 from models.i18n import _
 from models.status import STAGE_NAMES, BatchStatus, Stage, status_job
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
-from scripts.figures import label, value_text
 from scripts.output import Report, TableOut, output_options
 
 

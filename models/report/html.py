@@ -1,7 +1,7 @@
 """The batch report as one self-contained HTML page: styles inline, charts inline SVG, no
 script, no font or image to fetch. Every value is escaped (Jinja2's autoescape), numbers are
 formatted as people read them (万元 whole, scores with two decimals, percentages), and text is
-in the current language: the figures' labels and words are the CLI's (``scripts.figures``),
+in the current language: the figures' labels and words are the CLI's (``models.figures``),
 so that the page and the terminal name a figure alike.
 
 Large batches degrade to summaries: above :data:`CHART_LIMIT` eligible proposals the page
@@ -18,11 +18,11 @@ from typing import Any
 
 import jinja2
 
+from models.figures import label, value_text, word
 from models.i18n import N_, _, _n, language
 from models.report import charts
 from models.report.gather import Direction, ReportData, Row
 from models.status import STAGE_NAMES
-from scripts.figures import label, value_text, word
 
 CHART_LIMIT = 3000
 """Eligible proposals in a batch above which no per-proposal chart is drawn."""
