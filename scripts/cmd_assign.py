@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlalchemy import Engine
 
-from assign.pipeline import AssignOptions
-from models import assign_jobs, names
+from models import names
 from models.figures import word
 from models.i18n import _
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
@@ -23,6 +22,9 @@ from scripts.output import (
     output_options,
     progress_bar,
 )
+
+if TYPE_CHECKING:  # the engine (affinity, solvers) loads when a command runs, not with the CLI
+    from models.assign_jobs import AssignOutcome
 
 # --- assignment -------------------------------------------------------------------------------
 
@@ -195,6 +197,9 @@ def assign(
     """Assign experts to the batch's eligible proposals (exact, fair or a capped random draw)."""
     if fair and max_probability is not None:
         raise CliError(_("--fair and --max-probability cannot be combined"), EXIT_USAGE)
+    from assign.pipeline import AssignOptions
+    from models import assign_jobs
+
     spec = assign_jobs.RunSpec(
         mode=mode,
         options=AssignOptions(
@@ -233,7 +238,7 @@ def _k_overrides(option: str, name: str, items: tuple[str, ...]) -> dict[str, in
     return out
 
 
-def _assign_report(out: assign_jobs.AssignOutcome, engine: Engine) -> Report:
+def _assign_report(out: AssignOutcome, engine: Engine) -> Report:
     s = out.summary
     data = {
         "run_id": out.run_id,
@@ -319,6 +324,8 @@ def replace(ctx: Ctx, batch_id: str | None, declined: tuple[str, ...]) -> Report
         if not sep or not p or not e:
             raise CliError(_("expected PROPOSAL:EXPERT, got {item}", item=repr(item)), EXIT_USAGE)
         pairs.append((p, e))
+    from models import assign_jobs
+
     out = assign_jobs.replace_job(ctx.engine, batch_id, pairs, actor=ctx.actor)
     who = names.lookup(ctx.engine, people=[e for _p, e, _s in out.added])
     return Report(

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from models.i18n import LANGUAGES, _, language, using
-from models.report.write import write_report
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
 from scripts.output import Report, output_options
 
@@ -34,6 +33,8 @@ def report(ctx: Ctx, batch_id: str | None, out: Path, lang: str | None) -> Repor
 
     Sections, each where its stage has run: overview, screening, assignment, per direction,
     reviewers, audit. It reads the database only."""
+    from models.report.write import write_report  # matplotlib: loaded when a report is drawn
+
     with using(lang or language()):
         written = write_report(ctx.engine, batch_id, out)
         line = _(
