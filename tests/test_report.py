@@ -156,7 +156,6 @@ def test_the_page_follows_the_language(screened_only: Engine, tmp_path: Path) ->
     assert "<h2>Overview</h2>" in en.read_text(encoding="utf-8")
 
 
-@pytest.mark.slow
 def test_the_demo_writes_the_report_and_its_screenshot(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["demo", "--workdir", str(tmp_path / "d"), "--json"])
     assert result.exit_code == 0, result.output
