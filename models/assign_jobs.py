@@ -32,6 +32,7 @@ from models.db import audit, batch_lock, check_schema, digest, get_batch, now, s
 from models.finalisation import ensure_open
 from models.i18n import _
 from models.io import read_panel_groups
+from models.problems import Infeasible
 from models.schema import (
     Assignment,
     AssignmentRun,
@@ -41,10 +42,6 @@ from models.schema import (
     PanelProposal,
 )
 from models.screen_jobs import batch_tables, pool_experts, screening_statuses, stored_conflicts
-
-
-class Infeasible(RuntimeError):
-    """The solver proved there is no assignment; the message is the diagnosis."""
 
 
 @dataclass(frozen=True)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlalchemy import Engine
 
-from assign.pipeline import AssignOptions
-from models import assign_jobs, names
+from models import names
+from models.figures import word
 from models.i18n import N_, _
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
-from scripts.figures import word
 from scripts.help_text import command
 from scripts.output import (
     EXIT_INFEASIBLE,
@@ -24,6 +23,9 @@ from scripts.output import (
     output_options,
     progress_bar,
 )
+
+if TYPE_CHECKING:  # the engine (affinity, solvers) loads when a command runs, not with the CLI
+    from models.assign_jobs import AssignOutcome
 
 # --- assignment -------------------------------------------------------------------------------
 
@@ -217,6 +219,9 @@ def assign(
 ) -> Report:
     if fair and max_probability is not None:
         raise CliError(_("--fair and --max-probability cannot be combined"), EXIT_USAGE)
+    from assign.pipeline import AssignOptions
+    from models import assign_jobs
+
     spec = assign_jobs.RunSpec(
         mode=mode,
         options=AssignOptions(
@@ -255,7 +260,7 @@ def _k_overrides(option: str, name: str, items: tuple[str, ...]) -> dict[str, in
     return out
 
 
-def _assign_report(out: assign_jobs.AssignOutcome, engine: Engine) -> Report:
+def _assign_report(out: AssignOutcome, engine: Engine) -> Report:
     s = out.summary
     data = {
         "run_id": out.run_id,
@@ -340,6 +345,8 @@ def replace(ctx: Ctx, batch_id: str | None, declined: tuple[str, ...]) -> Report
         if not sep or not p or not e:
             raise CliError(_("expected PROPOSAL:EXPERT, got {item}", item=repr(item)), EXIT_USAGE)
         pairs.append((p, e))
+    from models import assign_jobs
+
     out = assign_jobs.replace_job(ctx.engine, batch_id, pairs, actor=ctx.actor)
     who = names.lookup(ctx.engine, people=[e for _p, e, _s in out.added])
     return Report(

@@ -8,12 +8,12 @@ from pathlib import Path
 import click
 
 from models import io, jobs
+from models.figures import word
 from models.i18n import LANGUAGES, N_, _, _n
 from models.problems import InvalidInput
 from models.sheets import write_export
 from models.titles import TITLES
 from scripts.context import Ctx, domain_errors, pass_ctx
-from scripts.figures import word
 from scripts.help_text import command
 from scripts.output import (
     EXIT_USAGE,

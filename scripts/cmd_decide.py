@@ -8,11 +8,11 @@ from click.core import ParameterSource
 
 from models import jobs, names, select_jobs
 from models.db import describe_lock
+from models.figures import value_text, word
 from models.i18n import N_, _
 from scoring.calibrate import METHODS
 from scoring.select import POLICIES
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
-from scripts.figures import value_text, word
 from scripts.help_text import command
 from scripts.output import (
     EXIT_INFEASIBLE,

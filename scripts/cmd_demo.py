@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
+from models.figures import SECONDS, figure_rows, label
 from models.i18n import N_, _, _n
 from scripts.context import domain_errors
-from scripts.figures import SECONDS, figure_rows, label
 from scripts.help_text import command
 from scripts.output import (
     Report,
@@ -117,15 +117,20 @@ def demo(
     workdir: Path, seed: int, experts: int, mode: str, k: int, max_probability: float
 ) -> Report:
     from models.demo import run_demo
+    from models.report.browser import screenshot
 
     with progress_bar() as progress:
         out = run_demo(
             workdir, seed=seed, n_experts=experts, mode=mode, k=k,
             max_probability=max_probability, progress=progress,
         )  # fmt: skip
+    png = workdir / "report.png"
+    png.unlink(missing_ok=True)
+    why_not = screenshot(Path(out["report"]["path"]), png)
+    out["screenshot"] = None if why_not else str(png)
     tables = []
     for stage, figures in out.items():
-        if not isinstance(figures, dict):
+        if not isinstance(figures, dict) or stage == "report":  # the report: a line below
             continue
         shown = {k: v for k, v in figures.items() if k != "funded_list"}
         rows = figure_rows(shown, SECONDS if stage == "timings_s" else None)
@@ -139,7 +144,9 @@ def demo(
             _(
                 "Database: {url} (try `reviewopt --db {url} export decisions`)",
                 url=out["database"],
-            )
+            ),
+            _("Report: {path}", path=out["report"]["path"]),
+            why_not or _("Screenshot of the report: {path}", path=str(png)),
         ],
     )
 

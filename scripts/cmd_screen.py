@@ -8,10 +8,10 @@ import click
 import pandas as pd
 
 from models import names, screen_jobs
+from models.figures import label, word
 from models.i18n import N_, _, _n, render_stored
 from models.sheets import write_export
 from scripts.context import Ctx, batch_option, domain_errors, frame_rows, pass_ctx
-from scripts.figures import label, word
 from scripts.help_text import command
 from scripts.output import (
     Report,

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
+from models.figures import label, value_text
 from models.i18n import N_, _
-from models.status import BatchStatus, Stage, status_job
+from models.status import STAGE_NAMES, BatchStatus, Stage, status_job
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
-from scripts.figures import label, value_text
 from scripts.help_text import command
 from scripts.output import Report, TableOut, output_options
-
-STAGE_NAMES = {
-    "imported": N_("Data imported"),
-    "screened": N_("Screening (形式审查)"),
-    "pool": N_("Expert pool"),
-    "conflicts": N_("Conflicts of interest (回避)"),
-    "assigned": N_("Experts assigned"),
-    "declines": N_("Declines replaced"),
-    "reviews": N_("Reviews returned"),
-    "ranked": N_("Calibrated ranking"),
-    "selected": N_("Selection"),
-    "finalised": N_("Finalised"),
-}
 
 
 def _counts(stage: Stage) -> str:

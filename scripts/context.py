@@ -21,7 +21,6 @@ from typing import Any
 import click
 from sqlalchemy import Engine
 
-from models import assign_jobs
 from models.db import (
     BatchLocked,
     SchemaOutOfDate,
@@ -31,7 +30,7 @@ from models.db import (
 )
 from models.finalisation import BatchFinalized
 from models.i18n import N_, _
-from models.problems import InvalidInput
+from models.problems import Infeasible, InvalidInput
 from scripts.output import (
     EXIT_ERROR,
     EXIT_INFEASIBLE,
@@ -128,7 +127,7 @@ def cli_error(exc: BaseException) -> CliError:
         )
     if isinstance(exc, KeyboardInterrupt):
         return CliError(lambda: _("interrupted; nothing of this run was written"), EXIT_INTERRUPTED)
-    if isinstance(exc, assign_jobs.Infeasible):
+    if isinstance(exc, Infeasible):
         return CliError(lambda: str(exc), EXIT_INFEASIBLE)
     if isinstance(exc, BatchLocked | BatchFinalized):
         return CliError(lambda: str(exc), EXIT_LOCKED)

@@ -28,8 +28,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from models.figures import word
 from models.i18n import N_, _, using
-from scripts.figures import word
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2

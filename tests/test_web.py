@@ -397,3 +397,40 @@ def test_pages_show_a_change_once_it_is_committed_with_its_audit_event(site: tup
             audit(s, actor="test", command="import", params={"kind": "people"})
         after = c.get(page).text
     assert "改名专家" not in before and "改名专家" in after
+
+
+def test_every_role_reads_the_batch_report_linked_from_the_batch_page(site: tuple) -> None:
+    with client(site) as c:
+        for role in ROLES:
+            login(c, role)
+            assert 'href="/batches/2024/report"' in c.get("/batches/2024").text
+            r = c.get("/batches/2024/report?lang=en")
+            assert r.status_code == 200, (role, r.text[:300])
+            for heading in ("Overview", "Screening (形式审查)", "Per direction", "Audit"):
+                assert f"<h2>{heading}</h2>" in r.text
+        assert c.get("/batches/nope/report").status_code == 404
+
+
+def test_a_viewer_reads_the_report_with_pseudonyms_only(site: tuple) -> None:
+    experts = _expert_names(site[1])
+    with client(site) as c:
+        login(c, "chair")
+        chair_page = c.get("/batches/2024/report").text
+        login(c, "viewer")
+        page = c.get("/batches/2024/report").text
+    shown = [e for e in experts if e in chair_page]
+    assert shown  # the reviewers' section names experts
+    leaks = [e for e in experts if e in page] + [
+        n for n in experts.values() if len(n) > 1 and n in page
+    ]
+    assert leaks == []
+    assert re.search(r"专家[A-Z]+", page)
+
+
+def test_the_ranking_page_shows_each_directions_chart(site: tuple) -> None:
+    with client(site) as c:
+        login(c, "chair")
+        page = c.get("/batches/2024/ranking").text
+    codes = re.findall(r'<h2 id="d(\d+)">', page)
+    assert codes
+    assert page.count('class="chart" role="img"') == len(codes)

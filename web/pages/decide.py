@@ -3,18 +3,46 @@ chair's overrides, finalising, and the batch report."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import select
-from starlette.responses import Response
+from markupsafe import Markup
+from sqlalchemy import Engine, func, select
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from models.db import get_batch, session
-from models.schema import Override, Proposal
+from models.i18n import using
+from models.report.gather import gather
+from models.report.html import Page, render
+from models.schema import AuditEvent, Override, Proposal
 from web import forms
-from web.render import html
+from web.render import MASK, html
 from web.security import Req, page
 from web.tables import batch_view, records
+
+
+def _report(req: Req, batch_id: str) -> Page:
+    """The batch report in the request's language, rendered once per change of the database
+    (every run and import writes an audit event)."""
+    with session(req.engine) as s:
+        get_batch(s, batch_id)  # a clear 404 for a batch that does not exist
+        stamp = int(s.scalar(select(func.max(AuditEvent.id))) or 0)
+    return _rendered(req.engine, batch_id, stamp, req.lang)
+
+
+@functools.lru_cache(maxsize=8)
+def _rendered(engine: Engine, batch_id: str, stamp: int, lang: str) -> Page:
+    with using(lang), session(engine) as s:
+        return render(gather(s, batch_id))
+
+
+@page("read")
+def report(req: Req) -> Response:
+    """The batch report as one page (experts' names and ids replaced for viewers)."""
+    body = _report(req, req.path("batch")).html
+    mask = MASK.get()
+    return HTMLResponse(mask.html(body) if mask is not None else body)
 
 
 def _by_direction(rows: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str, Any]]]]:
@@ -31,6 +59,11 @@ def ranking(req: Req) -> Response:
     methods = sorted(ranked["method"].unique()) if len(ranked) else []
     method = req.query("method") or ("bayes" if "bayes" in methods else next(iter(methods), ""))
     shown = ranked[ranked["method"] == method] if len(ranked) else ranked
+    charts: dict[str, Markup] = {}
+    if len(shown):
+        drawn = _report(req, batch_id)
+        if drawn.method == method:
+            charts = {code: Markup(svg) for code, svg in drawn.charts.items()}
     return html(
         "ranking.html.j2",
         req=req,
@@ -39,6 +72,7 @@ def ranking(req: Req) -> Response:
         methods=methods,
         method=method,
         directions=_by_direction(records(shown, limit=100_000)),
+        charts=charts,
     )
 
 
@@ -73,4 +107,5 @@ def selection(req: Req) -> Response:
 ROUTES = [
     Route("/batches/{batch}/ranking", ranking),
     Route("/batches/{batch}/selection", selection),
+    Route("/batches/{batch}/report", report),
 ]

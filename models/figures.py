@@ -48,6 +48,7 @@ LABELS: dict[str, Label] = {
     "review": Label(N_("Reviews (simulated)"), TEXT),
     "rank": Label(N_("Calibrated ranking"), TEXT),
     "select": Label(N_("Selection"), TEXT),
+    "report": Label(N_("Batch report"), TEXT),
     "timings_s": Label(N_("Time per stage"), TEXT),
     "generate_and_import": Label(N_("Generate and import"), SECONDS),
     # counts
