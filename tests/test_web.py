@@ -9,6 +9,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from click.testing import CliRunner
@@ -434,3 +435,17 @@ def test_the_ranking_page_shows_each_directions_chart(site: tuple) -> None:
     codes = re.findall(r'<h2 id="d(\d+)">', page)
     assert codes
     assert page.count('class="chart" role="img"') == len(codes)
+
+
+def test_users_asking_for_the_report_at_once_all_get_it(site: tuple) -> None:
+    """The report is drawn once per version of the data, one drawing at a time: readers who
+    ask while it is drawn wait for it (the charts' settings are process-wide)."""
+    engine = site[1]
+    with session(engine) as s, s.begin():  # a new version: the next request draws again
+        audit(s, actor="test", command="import", params={"kind": "people"})
+    with client(site) as c:
+        login(c, "officer")
+        with ThreadPoolExecutor(4) as pool:
+            pages = list(pool.map(lambda _i: c.get("/batches/2024/report"), range(4)))
+    assert [p.status_code for p in pages] == [200] * 4
+    assert len({p.text for p in pages}) == 1

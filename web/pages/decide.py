@@ -4,10 +4,11 @@ chair's overrides, finalising, and the batch report."""
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
@@ -15,24 +16,29 @@ from models.db import get_batch, session
 from models.i18n import using
 from models.report.gather import gather
 from models.report.html import Page, render
-from models.schema import AuditEvent, Override, Proposal
+from models.schema import Override, Proposal
 from web import forms
 from web.render import MASK, html
 from web.security import Req, page
-from web.tables import batch_view, records
+from web.tables import batch_view, data_version, records
+
+_DRAWING = threading.Lock()
+"""One report is drawn at a time: the charts' settings are process-wide, and the users who ask
+while it is drawn wait for that drawing instead of starting their own."""
 
 
 def _report(req: Req, batch_id: str) -> Page:
-    """The batch report in the request's language, rendered once per change of the database
-    (every run and import writes an audit event)."""
+    """The batch report in the request's language, drawn once per version of the data (every
+    run and import writes an audit event; see :func:`web.tables.data_version`)."""
     with session(req.engine) as s:
         get_batch(s, batch_id)  # a clear 404 for a batch that does not exist
-        stamp = int(s.scalar(select(func.max(AuditEvent.id))) or 0)
-    return _rendered(req.engine, batch_id, stamp, req.lang)
+    version = data_version(req.engine)
+    with _DRAWING:
+        return _rendered(req.engine, batch_id, version, req.lang)
 
 
 @functools.lru_cache(maxsize=8)
-def _rendered(engine: Engine, batch_id: str, stamp: int, lang: str) -> Page:
+def _rendered(engine: Engine, batch_id: str, version: tuple[int, int], lang: str) -> Page:
     with using(lang), session(engine) as s:
         return render(gather(s, batch_id))
 
