@@ -6,33 +6,36 @@ from pathlib import Path
 
 import click
 
-from models.i18n import LANGUAGES, _, language, using
+from models.i18n import LANGUAGES, N_, _, language, using
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
+from scripts.help_text import command
 from scripts.output import Report, output_options
 
 
-@click.command()
+@command(
+    help=N_(
+        "Write the batch report for chairs and directors as one self-contained HTML page.\n\n"
+        "Sections, each where its stage has run: overview, screening, assignment, per "
+        "direction, reviewers, audit. It reads the database only."
+    )
+)
 @batch_option
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
     metavar="FILE.html",
-    help="The HTML file to write (replaced if present).",
+    help=N_("The HTML file to write (replaced if present)."),
 )
 @click.option(
     "--lang",
     type=click.Choice(LANGUAGES),
-    help="Language of the page (default: the global --lang).",
+    help=N_("Language of the page (default: the global --lang)."),
 )
 @output_options
 @pass_ctx
 @domain_errors
 def report(ctx: Ctx, batch_id: str | None, out: Path, lang: str | None) -> Report:
-    """Write the batch report for chairs and directors as one self-contained HTML page.
-
-    Sections, each where its stage has run: overview, screening, assignment, per direction,
-    reviewers, audit. It reads the database only."""
     from models.report.write import write_report  # matplotlib: loaded when a report is drawn
 
     with using(lang or language()):
