@@ -198,8 +198,8 @@ def run_pipeline(
     """Batch-generator mode: generate a batch (the 2024 catalogue's directions; ``proposals``
     None = 8–20 per direction), then time the pipeline: conflicted pairs (per group of experts,
     as indices), affinity + candidates, and the solve (exact, a capped random draw, or panels).
-    ``wall_s`` covers these three. The conflicts and the certified solve's row blocks run on
-    ``executor`` (default: configured_executor)."""
+    ``wall_s`` covers these three. The conflicts, the affinity's and the certified solve's row
+    blocks run on ``executor`` (default: configured_executor)."""
     from assign.conflict_index import conflict_index
     from assign.panels import solve_panels
     from assign.pipeline import AssignOptions, build_problem, draw_widening, panel_problem
@@ -225,6 +225,7 @@ def run_pipeline(
         expert_ids=eids,
         conflicts=conflicts,
         options=AssignOptions(k=k, max_load=max_load, top_n=candidates),
+        executor=executor,
         progress=_stderr_progress if verbose else None,
     )
     affinity_s = time.perf_counter() - t
