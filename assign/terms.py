@@ -178,7 +178,8 @@ def _segment(runs: list[str]) -> tuple[list[np.ndarray], dict[int, str]]:
     kept = words[~sep]
     keys = _hash(kept, _WORD)
     lens = np.bincount(np.cumsum(sep)[~sep], minlength=len(runs))
-    return np.split(keys, np.cumsum(lens)[:-1]), dict(zip(keys.tolist(), kept.tolist()))
+    names = dict(zip(keys.tolist(), kept.tolist(), strict=True))
+    return np.split(keys, np.cumsum(lens)[:-1]), names
 
 
 @dataclass

@@ -6,6 +6,7 @@ Examples::
     python -m scripts.bench_assign --proposals 20000 --experts 30000 --k 5 --max-load 6
     python -m scripts.bench_assign --series                      # 1,000 → 100,000 proposals
     python -m scripts.bench_assign --series --series-up-to 20000
+    python -m scripts.bench_assign --series-from runs.jsonl      # a table of earlier --json runs
     python -m scripts.bench_assign --jiangsu --experts 10000 --k 7
     python -m scripts.bench_assign --proposals 20000 --experts 30000 --k 5 --max-probability 0.5
     python -m scripts.bench_assign --jiangsu --experts 10000 --panel
@@ -297,44 +298,47 @@ def growth(rows: list[dict], key: str) -> list[float | None]:
     return out
 
 
-def run_series(*, seed: int, as_json: bool, up_to: int) -> None:
+def run_series(*, seed: int, as_json: bool, up_to: int, time_limit: float) -> None:
     """1,000 → 100,000 proposals (experts 1.5×, k = 5, L = 6; sizes up to ``up_to``), then the
     Jiangsu case, each in a fresh process so that its peak memory is its own; prints a table of
     each stage's time and peak memory, and a table of how they grow from one size to the next
     (or JSON lines, with the exponents under ``growth``)."""
     cases = [[f"--proposals={n}", f"--experts={n * 3 // 2}", "--k=5", "--max-load=6"]
              for n in SERIES if n <= up_to]  # fmt: skip
+    cases.append(["--jiangsu", "--experts=10000", "--k=7", "--max-load=6"])
     rows = []
     for args in cases:
-        cmd = [sys.executable, "-m", "scripts.bench_assign", *args, f"--seed={seed}", "--json"]
+        cmd = [sys.executable, "-m", "scripts.bench_assign", *args, f"--seed={seed}",
+               f"--time-limit={time_limit}", "--json"]  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode not in (0, 4):
             raise click.ClickException(f"{' '.join(args)} failed:\n{done.stderr}")
         rows.append(json.loads(done.stdout))
-    exps = {key: growth(rows, key) for key in _STAGES}
-    for i, r in enumerate(rows):
+        click.echo(f"{' '.join(args)}: {rows[-1]['wall_s']} s", err=True)
+    print_series(rows, as_json=as_json)
+
+
+def print_series(rows: list[dict], *, as_json: bool) -> None:
+    """The series table of ``rows`` (JSON figures of generator runs, the Jiangsu case among
+    them or not) and the growth exponents between consecutive generator sizes."""
+    sizes = sorted((r for r in rows if r["mode"] == "generator"), key=lambda r: r["proposals"])
+    rows = sizes + [r for r in rows if r["mode"] != "generator"]
+    exps = {key: growth(sizes, key) for key in _STAGES}
+    for i, r in enumerate(sizes):
         r["growth"] = {key: exps[key][i] for key in _STAGES}
-    done = subprocess.run(
-        [sys.executable, "-m", "scripts.bench_assign", "--jiangsu", "--experts=10000", "--k=7",
-         "--max-load=6", f"--seed={seed}", "--json"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if done.returncode not in (0, 4):
-        raise click.ClickException(f"--jiangsu failed:\n{done.stderr}")
-    jiangsu = json.loads(done.stdout)
     if as_json:
-        for r in [*rows, jiangsu]:
+        for r in rows:
             click.echo(json.dumps(r))
         return
     head = ("proposals", "experts", "k", *_STAGES, "objective", "gap", "status", "certified")
     click.echo(" ".join(f"{h:>11}" for h in head))
-    for r in [*rows, jiangsu]:
+    for r in rows:
         tail = [round(r["objective"], 3), f"{r['gap']:.1e}", r["status"], r["certified"]]
         cells = [r["proposals"], r["experts"], r["k"], *(r[key] for key in _STAGES), *tail]
         click.echo(" ".join(f"{c!s:>11}" for c in cells))
     click.echo("growth exponent from the size before (value ~ proposals ** a):")
     click.echo(" ".join(f"{h:>11}" for h in ("proposals", *_STAGES)))
-    for r in rows[1:]:
+    for r in sizes[1:]:
         cells = [r["proposals"], *(r["growth"][key] for key in _STAGES)]
         click.echo(" ".join(f"{c!s:>11}" for c in cells))
 
@@ -350,6 +354,12 @@ def run_series(*, seed: int, as_json: bool, up_to: int) -> None:
     default=SERIES[-1],
     show_default=True,
     help="Largest size of --series (100,000 needs about 16 GB free).",
+)
+@click.option(
+    "--series-from",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Print the series table from JSON lines of earlier --json runs (sizes run one by one).",
 )
 @click.option("--jiangsu", is_flag=True, help="Generator mode at the catalogue's own size.")
 @click.option("--csv-size", nargs=2, type=int, default=None, help="P E for --from-csv.")
@@ -379,6 +389,7 @@ def run_series(*, seed: int, as_json: bool, up_to: int) -> None:
 def main(
     mode: str | None,
     series_up_to: int,
+    series_from: Path | None,
     jiangsu: bool,
     csv_size: tuple[int, int] | None,
     proposals: int,
@@ -396,8 +407,12 @@ def main(
 ) -> None:
     """Run one assignment benchmark and print its figures (default: the generated-batch
     pipeline of conflicts, affinity and solve at --proposals × --experts)."""
+    if series_from is not None:
+        lines = series_from.read_text(encoding="utf-8").splitlines()
+        print_series([json.loads(x) for x in lines if x.strip()], as_json=as_json)
+        return
     if mode == "series":
-        run_series(seed=seed, as_json=as_json, up_to=series_up_to)
+        run_series(seed=seed, as_json=as_json, up_to=series_up_to, time_limit=time_limit)
         return
     with contextlib.ExitStack() as stack:
         executor = _dask_executor(dask, stack) if dask else None
