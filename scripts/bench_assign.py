@@ -15,7 +15,8 @@ Examples::
     python -m scripts.bench_assign --sparse --proposals 20000 --experts 30000 --k 5 --max-load 6
 
 Prints a few lines for people, or one JSON line with ``--json``: wall_s, peak_rss_mb, cpu_s, status,
-objective, bound, gap, certified (and mode-specific figures).
+objective, bound, gap, certified (and mode-specific figures: the generator gives each stage's
+wall and CPU seconds, CPU of this process, so Dask workers' is not in it).
 """
 
 from __future__ import annotations
@@ -211,15 +212,15 @@ def run_pipeline(
     tables = generate_batch(load_guide(), n_experts=experts, n_proposals=proposals, seed=seed)
     batch_date = date.fromisoformat(str(tables["batches"]["batch_date"].iloc[0]))
     gen_s = time.perf_counter() - t
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu_s()
     pids = tables["proposals"]["proposal_id"].tolist()
     eids = tables["experts"]["expert_id"].tolist()
     conflicts = conflict_index(
         tables, proposal_ids=pids, expert_ids=eids, batch_date=batch_date, executor=executor
     )
-    conflicts_s = time.perf_counter() - t
+    conflicts_s, conflicts_cpu = time.perf_counter() - t, _cpu_s() - c
     conflicts_mb = _peak_rss_mb()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu_s()
     problem, model = build_problem(
         tables,
         proposal_ids=pids,
@@ -229,16 +230,19 @@ def run_pipeline(
         executor=executor,
         progress=_stderr_progress if verbose else None,
     )
-    affinity_s = time.perf_counter() - t
+    affinity_s, affinity_cpu = time.perf_counter() - t, _cpu_s() - c
     affinity_mb = _peak_rss_mb()
+    c = _cpu_s()
     extra: dict[str, float] = {
         "proposals": problem.n_proposals,
         "experts": problem.n_experts,
         "generate_s": round(gen_s, 3),
         "conflicts_s": round(conflicts_s, 3),
+        "conflicts_cpu_s": round(conflicts_cpu, 1),
         "conflicts_peak_mb": round(conflicts_mb, 1),
         "conflict_pairs": int(conflicts[0].size),
         "affinity_s": round(affinity_s, 3),
+        "affinity_cpu_s": round(affinity_cpu, 1),
         "affinity_peak_mb": round(affinity_mb, 1),
         "candidates": int(problem.cand_p.size),
     }
@@ -268,6 +272,7 @@ def run_pipeline(
             problem, model, executor=executor, time_limit_s=time_limit,
             progress=_stderr_progress if verbose else None,
         )  # fmt: skip
+    extra["solve_cpu_s"] = round(_cpu_s() - c, 1)
     q = quality_summary(problem, res)
     extra.update(
         {
@@ -280,17 +285,19 @@ def run_pipeline(
 
 
 SERIES = (1000, 2000, 5000, 10000, 20000, 50000, 100000)
-_STAGES = ("wall_s", "cpu_s", "conflicts_s", "affinity_s", "solve_s", "conflicts_peak_mb",
-           "affinity_peak_mb", "peak_rss_mb")  # fmt: skip
+_STAGES = (
+    "wall_s", "cpu_s", "conflicts_s", "conflicts_cpu_s", "affinity_s", "affinity_cpu_s",
+    "solve_s", "solve_cpu_s", "conflicts_peak_mb", "affinity_peak_mb", "peak_rss_mb",
+)  # fmt: skip
 
 
 def growth(rows: list[dict], key: str) -> list[float | None]:
     """Per row, the exponent a with ``value ~ proposals ** a`` between it and the row before
     (experts grow with proposals, so the matrix grows as proposals ** 2); None for the first
-    row or a value of 0."""
+    row or a value of 0 or missing (a run by an earlier version of this script)."""
     out: list[float | None] = [None]
     for a, b in zip(rows[:-1], rows[1:], strict=True):
-        va, vb = float(a[key]), float(b[key])
+        va, vb = float(a.get(key) or 0), float(b.get(key) or 0)
         ok = va > 0 and vb > 0 and b["proposals"] != a["proposals"]
         out.append(
             round(math.log(vb / va) / math.log(b["proposals"] / a["proposals"]), 2) if ok else None
@@ -334,7 +341,7 @@ def print_series(rows: list[dict], *, as_json: bool) -> None:
     click.echo(" ".join(f"{h:>11}" for h in head))
     for r in rows:
         tail = [round(r["objective"], 3), f"{r['gap']:.1e}", r["status"], r["certified"]]
-        cells = [r["proposals"], r["experts"], r["k"], *(r[key] for key in _STAGES), *tail]
+        cells = [r["proposals"], r["experts"], r["k"], *(r.get(key) for key in _STAGES), *tail]
         click.echo(" ".join(f"{c!s:>11}" for c in cells))
     click.echo("growth exponent from the size before (value ~ proposals ** a):")
     click.echo(" ".join(f"{h:>11}" for h in ("proposals", *_STAGES)))
