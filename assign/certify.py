@@ -54,6 +54,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from assign.diagnosis import bipartite_cut, diagnose, eligibility, joint_record
 from assign.executor import Executor, configured_executor
 from assign.flow import (
     SCALE,
@@ -72,6 +73,7 @@ from assign.flow import (
 )
 from assign.pricing import CooPool, Selection, _top_per_group, is_member
 from assign.problem import AssignmentProblem, Status, pair_key, split_key
+from assign.result import AssignmentResult, DiagnosisRecord, failed_result
 from assign.scan import (
     BLOCK_ENTRIES,
     MaskedMatrix,
@@ -81,19 +83,7 @@ from assign.scan import (
     row_blocks,
     row_top,
 )
-from assign.solver import (
-    AssignmentResult,
-    DiagnosisRecord,
-    _bipartite_cut,
-    _eligibility,
-    _fail,
-    _flow_spec,
-    _FlowSpec,
-    _joint_record,
-    _set_group,
-    diagnose,
-    solve,
-)
+from assign.solver import FlowSpec, flow_spec, set_group, solve
 
 Progress = Callable[[str, float], None] | None
 
@@ -228,7 +218,7 @@ class _Flow:
         return int((self.sol.flow[: self.net.n_pairs] * self.net.cost[: self.net.n_pairs]).sum())
 
 
-def _network(spec: _FlowSpec, sel: Selection) -> Network:
+def _network(spec: FlowSpec, sel: Selection) -> Network:
     return build_network(
         cand_p=sel.p,
         cand_e=sel.e,
@@ -242,7 +232,7 @@ def _network(spec: _FlowSpec, sel: Selection) -> Network:
     )
 
 
-def _solve_flow(spec: _FlowSpec, sel: Selection, big: int) -> _Flow:
+def _solve_flow(spec: FlowSpec, sel: Selection, big: int) -> _Flow:
     """The optimal flow over ``sel``; with slack arcs of cost ``big`` where there is no other."""
     net = _network(spec, sel)
     sol = solve_network(net)  # an infeasible network is found out in a fraction of a solve
@@ -259,7 +249,7 @@ _REPAIR_UNITS = 16  # at most this many units out of balance: repair instead of 
 
 
 def _next_flow(
-    spec: _FlowSpec, sel: Selection, big: int, prev: _Flow, d: np.ndarray, n_e: int
+    spec: FlowSpec, sel: Selection, big: int, prev: _Flow, d: np.ndarray, n_e: int
 ) -> _Flow:
     """The optimal flow over ``sel`` (``prev.sel`` plus priced-in pairs).
 
@@ -419,7 +409,7 @@ def _widen(
     loads (a Hall deficit, by max flow), deepen those proposals' rows."""
     pool = state.pool
     for _ in range(max_steps):
-        deficit, left, _ = _bipartite_cut(problem.k, problem.max_load, pool.p, pool.e)
+        deficit, left, _ = bipartite_cut(problem.k, problem.max_load, pool.p, pool.e)
         rows = left[state.resid_w[left] > _NONE] if deficit else left[:0]
         if rows.size == 0:
             return
@@ -439,7 +429,7 @@ def _initial(problem: AssignmentProblem, pool: CooPool, *, max_steps: int) -> Se
     pool.initial(per_row, max(2, 2 * int(problem.min_load.max(initial=0))))
     for _ in range(max_steps):
         ch = pool.chosen
-        deficit, left, _ = _bipartite_cut(problem.k, problem.max_load, pool.p[ch], pool.e[ch])
+        deficit, left, _ = bipartite_cut(problem.k, problem.max_load, pool.p[ch], pool.e[ch])
         if not deficit:
             break
         short = np.flatnonzero(is_member(pool.p, left))
@@ -525,7 +515,7 @@ def _rescan(
     matrix: MaskedMatrix,
     flow: _Flow,
     d: np.ndarray,
-    spec: _FlowSpec,
+    spec: FlowSpec,
     executor: Executor,
 ) -> tuple[int, float]:
     """Recompute ``rows`` (ascending) against potentials ``d``, in row blocks on ``executor``.
@@ -590,15 +580,15 @@ def solve_certified(
         model, rows, cols, n_e, float32_floor(problem.affinity_floor),
         unique_sorted(pair_key(problem.conflict_p, problem.conflict_e, n_e))[0],
     )  # fmt: skip
-    spec = _flow_spec(problem)
+    spec = flow_spec(problem)
     if spec is None:
         return _outside_flow(problem, matrix, time_limit_s=time_limit_s, workers=workers,
                              progress=progress, t0=t0)  # fmt: skip
     k_max = int(problem.k.max(initial=0))
     keep = keep_per_row if keep_per_row is not None else max(40, 8 * k_max)
-    el = _eligibility(problem)
+    el = eligibility(problem)
     pool = CooPool(problem.cand_p[el.ok], problem.cand_e[el.ok], problem.cand_w[el.ok])
-    _set_group(pool, spec)
+    set_group(pool, spec)
 
     def stage(s: str) -> Callable[[float], None] | None:
         return None if progress is None else (lambda f: progress(s, f))
@@ -692,20 +682,20 @@ def _result(
     if flow.slack:
         if certified:
             sub = replace(problem, cand_p=sel.p, cand_e=sel.e, cand_w=sel.w)
-            recs = diagnose(sub) or [_joint_record(problem)]
+            recs = diagnose(sub) or [joint_record(problem)]
             head = DiagnosisRecord(
                 "full_matrix",
                 "No assignment exists even over every eligible pair of the affinity matrix "
                 f"(proved by pricing); the findings below count the {sel.p.size} pairs kept "
                 "after pricing.",
             )
-            return _fail(problem, [head, *recs], t0, name, Status.INFEASIBLE, sel.p.size)
+            return failed_result(problem, [head, *recs], t0, name, Status.INFEASIBLE, sel.p.size)
         rec = DiagnosisRecord(
             "time_limit",
             f"No assignment found within {time_limit_s:g} s and {rounds} pricing rounds (some "
             "proposals still short of experts); raise the time limit or max_rounds.",
         )
-        return _fail(problem, [rec], t0, name, Status.UNKNOWN, sel.p.size)
+        return failed_result(problem, [rec], t0, name, Status.UNKNOWN, sel.p.size)
     used = flow.used
     pp, pe, pw = sel.p[used], sel.e[used], sel.w[used]
     obj = float(pw.sum())

@@ -20,11 +20,13 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from assign.conflicts import ConflictPolicy, TextIndex, conflict_chains, load_policy
+from assign.conflict_policy import ConflictPolicy, load_policy
+from assign.conflicts import conflict_chains
 from assign.executor import Executor, configured_executor
 from assign.flow import unique_sorted
 from assign.graph import normalise, table
 from assign.problem import pair_key, split_key
+from assign.text_index import TextIndex
 
 GROUP_EXPERTS = 20_000
 """Experts per group: the chains of one group are in memory at a time (per worker)."""

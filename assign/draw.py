@@ -30,22 +30,19 @@ from fractions import Fraction
 
 import numpy as np
 
-from assign.flow import Network, build_network, scaled_cost, solve_network, unique_sorted
-from assign.problem import AssignmentProblem, Status
-from assign.solver import (
-    QUOTA_KINDS,
-    AssignmentResult,
-    DiagnosisRecord,
-    _Eligibility,
-    _eligibility,
-    _flow_spec,
-    _FlowSpec,
-    _joint_record,
-    _names,
-    _precheck,
+from assign.diagnosis import (
+    Eligibility,
     diagnose,
+    eligibility,
     hall_record,
+    joint_record,
+    named_ids,
+    precheck,
 )
+from assign.flow import Network, build_network, scaled_cost, solve_network, unique_sorted
+from assign.problem import QUOTA_KINDS, AssignmentProblem, Status
+from assign.result import AssignmentResult, DiagnosisRecord
+from assign.solver import FlowSpec, flow_spec
 
 MAX_DENOMINATOR = 1000
 """q is used as the nearest fraction a/b with b <= this."""
@@ -145,8 +142,8 @@ def as_fraction(q: float | Fraction) -> Fraction:
     return fq
 
 
-def _spec_or_raise(problem: AssignmentProblem) -> _FlowSpec:
-    spec = _flow_spec(problem)
+def _spec_or_raise(problem: AssignmentProblem) -> FlowSpec:
+    spec = flow_spec(problem)
     if spec is None:
         raise DrawInputError(
             "The randomised draw takes at most one quota kind (industry, outside-province or "
@@ -157,7 +154,7 @@ def _spec_or_raise(problem: AssignmentProblem) -> _FlowSpec:
 
 
 def _check_under_cap(
-    problem: AssignmentProblem, el: _Eligibility, spec: _FlowSpec, q: Fraction
+    problem: AssignmentProblem, el: Eligibility, spec: FlowSpec, q: Fraction
 ) -> list[DiagnosisRecord]:
     """Proposals (and quota groups) that cannot reach their demand when no pair exceeds q."""
     out: list[DiagnosisRecord] = []
@@ -222,7 +219,7 @@ def fractional_assignment(problem: AssignmentProblem, *, q: float | Fraction) ->
     fq = as_fraction(q)
     a, b = fq.numerator, fq.denominator
     spec = _spec_or_raise(problem)
-    el = _eligibility(problem)
+    el = eligibility(problem)
     zero = np.zeros(problem.cand_p.size, np.float64)
 
     def fail(recs: list[DiagnosisRecord]) -> FractionalResult:
@@ -231,7 +228,7 @@ def fractional_assignment(problem: AssignmentProblem, *, q: float | Fraction) ->
             tuple(r.message for r in recs), tuple(recs),
         )  # fmt: skip
 
-    recs = _precheck(problem, el) or _check_under_cap(problem, el, spec, fq)
+    recs = precheck(problem, el) or _check_under_cap(problem, el, spec, fq)
     if recs:
         return fail(recs)
     idx = np.flatnonzero(el.ok)
@@ -261,14 +258,14 @@ def fractional_assignment(problem: AssignmentProblem, *, q: float | Fraction) ->
     )
 
 
-def _hall_under_cap(problem: AssignmentProblem, el: _Eligibility, q: Fraction) -> DiagnosisRecord:
+def _hall_under_cap(problem: AssignmentProblem, el: Eligibility, q: Fraction) -> DiagnosisRecord:
     """The proposals whose eligible experts cannot give them k reviews when no pair carries
     more than q (max flow with pair capacity q); where that finds none, the rules' joint
     effect (one expert per unit, quotas)."""
     hall = hall_record(problem, problem.cand_p[el.ok], problem.cand_e[el.ok], q)
     if hall is not None:
         return hall
-    rec = _joint_record(problem)
+    rec = joint_record(problem)
     msg = rec.message.replace(
         "rules together (", f"rules together with no pair above probability {float(q):g} ("
     )
@@ -452,7 +449,7 @@ def check_draw(problem: AssignmentProblem, draw: DrawResult) -> list[str]:
     cnt = np.bincount(p, minlength=n_p)
     bad = np.flatnonzero(cnt != problem.k)
     if bad.size:
-        out.append(f"proposals {_names(problem.proposal_ids, bad)} do not get exactly k experts")
+        out.append(f"proposals {named_ids(problem.proposal_ids, bad)} do not get exactly k experts")
     load = np.bincount(e, minlength=n_e)
     el = draw.expected_loads
     bad = np.flatnonzero(
@@ -462,7 +459,7 @@ def check_draw(problem: AssignmentProblem, draw: DrawResult) -> list[str]:
         | (load > np.ceil(el - 1e-9))
     )
     if bad.size:
-        out.append(f"experts {_names(problem.expert_ids, bad)} have a load outside the bounds")
+        out.append(f"experts {named_ids(problem.expert_ids, bad)} have a load outside the bounds")
     key = p * n_e + e
     if np.isin(key, problem.conflict_p * n_e + problem.conflict_e).any():
         out.append("a conflicted pair is assigned")
@@ -491,7 +488,7 @@ def check_draw(problem: AssignmentProblem, draw: DrawResult) -> list[str]:
         got = np.bincount(p[g], minlength=n_p)
         bad = np.flatnonzero(got < getattr(problem, quota))
         if bad.size:
-            out.append(f"proposals {_names(problem.proposal_ids, bad)} miss the {name} quota")
+            out.append(f"proposals {named_ids(problem.proposal_ids, bad)} miss the {name} quota")
     return out
 
 

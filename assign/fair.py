@@ -41,16 +41,12 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse.csgraph import maximum_flow
 
+from assign.diagnosis import eligibility, precheck
 from assign.flow import SCALE, scaled_cost
+from assign.ip_solvers import mip_matrices
 from assign.problem import AssignmentProblem, Status
-from assign.solver import (
-    AssignmentResult,
-    _eligibility,
-    _fail,
-    _mip_matrices,
-    _precheck,
-    solve,
-)
+from assign.result import AssignmentResult, failed_result
+from assign.solver import solve
 
 DEPTH_PER_K = 30
 """Each proposal's candidates reach at least this many times k_p down its ranking."""
@@ -286,7 +282,7 @@ def _mip(
     at = np.flatnonzero(sel)
     p, e, c = r.p[at], r.e[at], r.c[at]
     n_c, col, n_p = at.size, np.arange(at.size), problem.n_proposals
-    cons = _mip_matrices(problem, p, e)
+    cons = mip_matrices(problem, p, e)
     act = active & (target > 0)
     cons.append(
         LinearConstraint(
@@ -360,10 +356,10 @@ def solve_fair(
         np.zeros(problem.n_proposals) if offset is None else np.asarray(offset) * SCALE
     ).astype(np.int64)
     act = problem.k > 0 if active is None else np.asarray(active, dtype=bool)
-    el = _eligibility(problem)
-    recs = _precheck(problem, el)
+    el = eligibility(problem)
+    recs = precheck(problem, el)
     if recs:
-        res = _fail(problem, recs, t0, "fair", Status.INFEASIBLE, int(el.ok.sum()))
+        res = failed_result(problem, recs, t0, "fair", Status.INFEASIBLE, int(el.ok.sum()))
         return _failed(res, plain, t0)
     if plain is None:
         plain = solve(problem, time_limit_s=time_limit_s, workers=workers)

@@ -21,7 +21,8 @@ from assign.fair import FairResult, solve_fair
 from assign.files import FileInputs, read_inputs
 from assign.pinned import unpin
 from assign.problem import AssignmentProblem
-from assign.solver import AssignmentResult, solve, solve_dense_problem
+from assign.result import AssignmentResult
+from assign.solver import solve, solve_dense_problem
 
 Progress = Callable[[str, float], None] | None
 

@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 
 from assign.pinned import Pinned, pin
 from assign.problem import AssignmentProblem
-from assign.solver import AssignmentResult
+from assign.result import AssignmentResult
 from models import places
 from models.i18n import _
 from models.problems import InvalidInput, Problem

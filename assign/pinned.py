@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assign.problem import AssignmentProblem
-from assign.solver import QUOTA_KINDS, AssignmentResult
+from assign.problem import QUOTA_KINDS, AssignmentProblem
+from assign.result import AssignmentResult
 
 
 @dataclass(frozen=True, eq=False)

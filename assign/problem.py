@@ -189,3 +189,16 @@ class AssignmentProblem:
     @property
     def n_experts(self) -> int:
         return len(self.expert_ids)
+
+
+#: The per-proposal quotas of a problem: (name, expert flag attribute, minimum attribute).
+QUOTA_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("industry", "is_industry", "min_industry"),
+    ("outside-province", "is_outside", "min_outside"),
+    ("senior", "is_senior", "min_senior"),
+)
+
+
+def active_quotas(problem: AssignmentProblem) -> list[tuple[str, str, str]]:
+    """The quota kinds some proposal of ``problem`` asks for."""
+    return [kq for kq in QUOTA_KINDS if np.any(getattr(problem, kq[2]) > 0)]

@@ -28,9 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assign.diagnosis import eligibility
 from assign.draw import draw_assignment
-from assign.problem import AssignmentProblem, Status, pair_key, split_key
-from assign.solver import QUOTA_KINDS, AssignmentResult, DiagnosisRecord, _eligibility, solve
+from assign.problem import QUOTA_KINDS, AssignmentProblem, Status, pair_key, split_key
+from assign.result import AssignmentResult, DiagnosisRecord
+from assign.solver import solve
 
 
 class ReserveInputError(ValueError):
@@ -67,7 +69,7 @@ def _check_indices(problem: AssignmentProblem, pairs: np.ndarray, what: str) -> 
 
 def _weights(problem: AssignmentProblem) -> dict[int, float]:
     """Affinity of each eligible pair, keyed p * E + e."""
-    el = _eligibility(problem)
+    el = eligibility(problem)
     n_e = problem.n_experts
     keys = pair_key(problem.cand_p[el.ok], problem.cand_e[el.ok], n_e)
     return dict(zip(keys.tolist(), problem.cand_w[el.ok].tolist(), strict=True))
@@ -128,7 +130,7 @@ def draw_reserves(
     pairs = _pairs(assignment)
     _check_indices(problem, pairs, "assigned")
     n_p, n_e = problem.n_proposals, problem.n_experts
-    el = _eligibility(problem)
+    el = eligibility(problem)
     p, e, w = problem.cand_p[el.ok], problem.cand_e[el.ok], problem.cand_w[el.ok]
     unit = problem.expert_unit
     load = np.bincount(pairs[:, 1], minlength=n_e)

@@ -26,7 +26,8 @@ from assign.pipeline import AssignOptions, build_problem, draw_widening, panel_p
 from assign.problem import AssignmentProblem, Status
 from assign.reserves import Reserves, draw_reserves
 from assign.reserves import replace as replace_declined
-from assign.solver import AssignmentResult, quality_summary, solve
+from assign.result import AssignmentResult
+from assign.solver import quality_summary, solve
 from models.db import audit, batch_lock, check_schema, digest, get_batch, now, session
 from models.finalisation import ensure_open
 from models.i18n import _

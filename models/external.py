@@ -61,7 +61,8 @@ def _run(session: Session, batch_id: str, label: str, actor: str, file: str) -> 
 def _conflicts(session: Session, batch: Batch, experts: list[str]) -> pd.DataFrame:
     """Conflicted pairs (proposal_id, expert_id, kind, reason) of the batch: the stored ones
     when `reviewopt conflicts` ran, else those of the default policy for ``experts``."""
-    from assign.conflicts import find_conflicts, load_policy
+    from assign.conflict_policy import load_policy
+    from assign.conflicts import find_conflicts
     from models.screen_jobs import batch_tables, stored_conflicts
 
     try:

@@ -25,9 +25,9 @@ import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import CursorResult, Engine, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from models.db import check_schema, now, session
@@ -133,10 +133,13 @@ def claim(engine: Engine, worker: str) -> Job | None:
             if job is None:
                 return None
             at = now()
-            taken = s.execute(
-                update(Job)
-                .where(Job.id == job.id, Job.state == "queued")
-                .values(state="running", worker=worker, started_at=at, heartbeat_at=at)
+            taken = cast(  # an UPDATE gives a cursor result, which has the row count
+                CursorResult[Any],
+                s.execute(
+                    update(Job)
+                    .where(Job.id == job.id, Job.state == "queued")
+                    .values(state="running", worker=worker, started_at=at, heartbeat_at=at)
+                ),
             )
             if taken.rowcount != 1:
                 return None

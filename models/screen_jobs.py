@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 from assign.affinity import fit_affinity
 from assign.affinity_explain import Explanation
 from assign.affinity_explain import explain as explain_affinity
-from assign.conflicts import ConflictPolicy, explain, find_conflicts, load_policy
+from assign.conflict_explain import explain
+from assign.conflict_policy import ConflictPolicy, load_policy
+from assign.conflicts import find_conflicts
 from assign.pipeline import expert_frame, proposal_frame
 from assign.pool import filter_pool
 from assign.screening import ScreeningConfig, ScreeningResult, screen

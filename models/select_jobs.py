@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.orm import Session
 
-from assign.conflicts import load_policy
+from assign.conflict_policy import load_policy
 from assign.graph import related_unit_pairs
 from models.checks import sheet_of
 from models.db import audit, batch_lock, check_schema, digest, get_batch, now, session

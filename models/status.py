@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
 from models.db import check_schema, get_batch, session
@@ -148,6 +148,11 @@ def _count(s: Session, query: Any) -> int:
     return int(s.scalar(query) or 0)
 
 
+def _batch_proposals(batch: Batch) -> Select[Any]:
+    """The batch's proposal ids as a subquery (so that no statement carries a list of ids)."""
+    return select(Proposal.proposal_id).where(Proposal.batch_id == batch.batch_id)
+
+
 def _first(ids: list[str]) -> list[str]:
     """The first few of ``ids`` for a message (a list renders with the reader's separator)."""
     return ids[:SHOWN] + (["…"] if len(ids) > SHOWN else [])
@@ -207,7 +212,11 @@ def batch_status(s: Session, batch_id: str | None) -> BatchStatus:
 
     # --- screened
     status = Counter(
-        s.scalars(select(ScreeningStatus.status).where(ScreeningStatus.proposal_id.in_(ids)))
+        s.scalars(
+            select(ScreeningStatus.status).where(
+                ScreeningStatus.proposal_id.in_(_batch_proposals(batch))
+            )
+        )
     )
     screened = sum(status.values())
     stale = ev.imported_after("screen", _not_reviews) and "screen" in ev.last
@@ -234,7 +243,7 @@ def batch_status(s: Session, batch_id: str | None) -> BatchStatus:
         p
         for p, st in s.execute(
             select(ScreeningStatus.proposal_id, ScreeningStatus.status).where(
-                ScreeningStatus.proposal_id.in_(ids)
+                ScreeningStatus.proposal_id.in_(_batch_proposals(batch))
             )
         )
         if st != "rejected"
@@ -267,7 +276,7 @@ def batch_status(s: Session, batch_id: str | None) -> BatchStatus:
         s,
         select(func.count()).select_from(
             select(Conflict.proposal_id, Conflict.expert_id)
-            .where(Conflict.proposal_id.in_(ids))
+            .where(Conflict.proposal_id.in_(_batch_proposals(batch)))
             .distinct()
             .subquery()
         ),
@@ -288,7 +297,7 @@ def batch_status(s: Session, batch_id: str | None) -> BatchStatus:
     )
 
     stages += _assignment_stages(s, batch, eligible, ev, opt)
-    stages += _decision_stages(s, batch, ids, ev, opt)
+    stages += _decision_stages(s, batch, ev, opt)
     return BatchStatus(
         batch.batch_id,
         batch.name,
@@ -371,7 +380,9 @@ def _assignment_stages(
     direction = dict(
         s.execute(
             select(Proposal.proposal_id, Proposal.direction_code).where(
-                Proposal.proposal_id.in_({p for p, _e, _s in rows})
+                Proposal.proposal_id.in_(
+                    select(Assignment.proposal_id).where(Assignment.run_id == review.run_id)
+                )
             )
         ).all()
     )
@@ -400,7 +411,11 @@ def _assignment_stages(
 
     reviewed = set(
         s.execute(
-            select(Review.proposal_id, Review.expert_id).where(Review.proposal_id.in_(set(have)))
+            select(Review.proposal_id, Review.expert_id).where(
+                Review.proposal_id.in_(
+                    select(Assignment.proposal_id).where(Assignment.run_id == review.run_id)
+                )
+            )
         ).all()
     )
     got = Counter(p for p, e in current if (p, e) in reviewed)
@@ -446,7 +461,14 @@ def _panel_stages(
     )
     missing = [*stale, *_without_experts(eligible, heard)]
     reviews_in = _count(
-        s, select(func.count()).select_from(Review).where(Review.proposal_id.in_(heard))
+        s,
+        select(func.count())
+        .select_from(Review)
+        .where(
+            Review.proposal_id.in_(
+                select(PanelProposal.proposal_id).where(PanelProposal.run_id == run.run_id)
+            )
+        ),
     )
     return [
         Stage(
@@ -473,8 +495,9 @@ def _panel_stages(
     ]
 
 
-def _decision_stages(s: Session, batch: Batch, ids: set[str], ev: _Events, opt: str) -> list[Stage]:
+def _decision_stages(s: Session, batch: Batch, ev: _Events, opt: str) -> list[Stage]:
     """ranked, selected and finalised."""
+    ids = _batch_proposals(batch)
     reviewed = set(s.scalars(select(Review.proposal_id).where(Review.proposal_id.in_(ids))))
     ranked = set(s.scalars(select(Ranking.proposal_id).where(Ranking.proposal_id.in_(ids))))
     methods = _count(

@@ -37,7 +37,8 @@ import numpy as np
 
 from assign.executor import DaskExecutor, Executor
 from assign.problem import AssignmentProblem
-from assign.solver import AssignmentResult, quality_summary, solve, solve_dense
+from assign.result import AssignmentResult
+from assign.solver import quality_summary, solve, solve_dense
 
 
 def _peak_rss_mb() -> float:

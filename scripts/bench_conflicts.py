@@ -22,7 +22,8 @@ import click
 import numpy as np
 import pandas as pd
 
-from assign.conflicts import find_conflicts, load_policy
+from assign.conflict_policy import load_policy
+from assign.conflicts import find_conflicts
 
 _SYLLABLES = list(
     "智能装备视觉检测材料氢能储运芯片集成电路生物医药抗体高端制造新能源电池光伏半导体"

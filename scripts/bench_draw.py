@@ -21,7 +21,7 @@ import numpy as np
 from assign.draw import check_draw, draw_assignment, fractional_assignment
 from assign.problem import AssignmentProblem
 from assign.reserves import draw_reserves, replace
-from assign.solver import AssignmentResult
+from assign.result import AssignmentResult
 
 
 def synthetic_problem(

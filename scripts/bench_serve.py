@@ -2,14 +2,17 @@
 of a demo-scale batch on PostgreSQL, for a bounded time, with one assignment job running.
 
     python scripts/bench_serve.py --db postgresql+psycopg://postgres@127.0.0.1:5432/bench \\
-        [--users 20] [--seconds 30] [--json]
+        [--users 20] [--seconds 30] [--think 0] [--json]
 
 The database is filled once with a generated batch (the demo's scale: 3,000 experts, about
 600 proposals) taken to its selection through the CLI; later runs reuse it. The server runs
 as ``reviewopt serve`` in its own process on a loopback port (with its embedded worker); the
 users are threads of this process, each logged in with its own session. Traffic goes to
-127.0.0.1 only, and every loop stops at the deadline. Prints requests, errors, latency
-percentiles (ms) and the assignment job's wall time.
+127.0.0.1 only, and every loop stops at the deadline. ``--think 0`` (the default) sends each
+user's next request as soon as the last one answers (a stress test); ``--think 1`` lets each
+user read a page for a seeded exponential time of mean 1 s first, as people do. Prints
+requests, errors, latency percentiles (ms, also p95 per page) and the assignment job's wall
+time.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx
 import numpy as np
 
 PAGES = ("/batches/2024", "/batches/2024/ranking", "/batches/2024/selection")
@@ -97,7 +100,9 @@ def _login(base: str, name: str) -> tuple[httpx.Client, str]:
     return client, again.group(1) if again else ""
 
 
-def run(url: str, *, users: int, seconds: float, assign: bool) -> dict[str, object]:
+def run(
+    url: str, *, users: int, seconds: float, assign: bool, think: float, seed: int
+) -> dict[str, object]:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -137,14 +142,16 @@ def run(url: str, *, users: int, seconds: float, assign: bool) -> dict[str, obje
             job_thread = threading.Thread(target=watch)
             job_thread.start()
         latencies: list[float] = []
+        per_page: dict[str, list[float]] = {p: [] for p in PAGES}
         errors: list[str] = []
         lock = threading.Lock()
         stop_at = time.monotonic() + seconds
 
         def user(client: httpx.Client, k: int) -> None:
+            rng = np.random.default_rng([seed, k])
             i = k
             while time.monotonic() < stop_at:
-                path = PAGES[i % len(PAGES)]
+                page = path = PAGES[i % len(PAGES)]
                 i += 1
                 t = time.perf_counter()
                 try:
@@ -154,8 +161,11 @@ def run(url: str, *, users: int, seconds: float, assign: bool) -> dict[str, obje
                 took = time.perf_counter() - t
                 with lock:
                     latencies.append(took)
+                    per_page[page].append(took)
                     if status != 200:
                         errors.append(f"{status} {path}")
+                if think > 0:  # the user reads the page before the next click
+                    time.sleep(min(rng.exponential(think), max(stop_at - time.monotonic(), 0)))
 
         threads = [threading.Thread(target=user, args=(c, k)) for k, c in enumerate(readers)]
         for t in threads:
@@ -168,6 +178,7 @@ def run(url: str, *, users: int, seconds: float, assign: bool) -> dict[str, obje
         return {
             "users": users,
             "seconds": seconds,
+            "think_s": think,
             "requests": len(latencies),
             "errors": len(errors),
             "error_examples": errors[:5],
@@ -175,6 +186,10 @@ def run(url: str, *, users: int, seconds: float, assign: bool) -> dict[str, obje
             "p50_ms": round(float(np.percentile(ms, 50)), 1),
             "p95_ms": round(float(np.percentile(ms, 95)), 1),
             "max_ms": round(float(ms.max()), 1),
+            "p95_ms_by_page": {
+                p: round(float(np.percentile(np.array(v) * 1000, 95)), 1) if v else None
+                for p, v in per_page.items()
+            },
             "assign_job_s": None if job_s is None else round(job_s, 1),
         }
     finally:
@@ -188,11 +203,24 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="Mean seconds a user reads a page before the next (exponential, seeded); 0: none.",
+    )
     ap.add_argument("--no-assign", action="store_true", help="Only readers, no assignment job.")
     ap.add_argument("--json", action="store_true", help="One JSON line.")
     args = ap.parse_args()
     prepare(args.db, args.seed)
-    out = run(args.db, users=args.users, seconds=args.seconds, assign=not args.no_assign)
+    out = run(
+        args.db,
+        users=args.users,
+        seconds=args.seconds,
+        assign=not args.no_assign,
+        think=args.think,
+        seed=args.seed,
+    )
     if args.json:
         print(json.dumps(out))
     else:

@@ -65,7 +65,8 @@ def problems(catalog: Catalog, found: dict[str, tuple[str, str | None, str]]) ->
     have = {m.id if isinstance(m.id, str) else m.id[0]: m for m in catalog if m.id}
     for msgid, (_s, _p, where) in sorted(found.items()):
         m = have.get(msgid)
-        text = (m.string[0] if isinstance(m.string, tuple) else m.string) if m else ""
+        string = m.string if m else ""
+        text = str(string[0] if isinstance(string, (tuple, list)) else string or "")
         if not text:
             out.append(f"untranslated ({where}): {msgid!r}")
         elif fields(text) != fields(msgid):

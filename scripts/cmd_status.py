@@ -71,7 +71,7 @@ def _row(stage: Stage) -> list[str]:
     return [_(STAGE_NAMES[stage.name]), mark, _counts(stage), "\n".join(notes)]
 
 
-def _report(status: BatchStatus) -> Report:
+def status_report(status: BatchStatus) -> Report:
     if status.batch is None:
         title = _("No batch yet")
     else:
@@ -102,4 +102,4 @@ def _report(status: BatchStatus) -> Report:
 @domain_errors
 def status(ctx: Ctx, batch_id: str | None) -> Report:
     """Show where the batch stands: each stage, its counts, what is missing, what to run next."""
-    return _report(status_job(ctx.engine, batch_id))
+    return status_report(status_job(ctx.engine, batch_id))

@@ -159,6 +159,13 @@ def _run_batch(url: str, workdir: Path) -> BatchRun:
     return run
 
 
+@pytest.fixture(scope="session")
+def sqlite_batch_run(tmp_path_factory: pytest.TempPathFactory) -> BatchRun:
+    """:class:`BatchRun` on SQLite alone, for tests that work on a copy of its database file."""
+    workdir = tmp_path_factory.mktemp("run_sqlite")
+    return _run_batch(f"sqlite:///{workdir / 'run.db'}", workdir)
+
+
 @pytest.fixture(
     scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
@@ -166,10 +173,10 @@ def batch_run(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BatchRun]:
     """:class:`BatchRun` on SQLite, and on PostgreSQL where one answers (read it only)."""
-    workdir = tmp_path_factory.mktemp(f"run_{request.param}")
     if request.param == "sqlite":
-        yield _run_batch(f"sqlite:///{workdir / 'run.db'}", workdir)
+        yield request.getfixturevalue("sqlite_batch_run")
         return
+    workdir = tmp_path_factory.mktemp("run_postgres")
     if _PG_SKIP:
         pytest.skip(_PG_SKIP)
     schema = f"t_{uuid.uuid4().hex[:12]}"

@@ -151,8 +151,7 @@ def test_embedding_model_from_disk(tmp_path: Path) -> None:
     config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1,
                         num_attention_heads=2, intermediate_size=32)  # fmt: skip
     BertModel(config).save_pretrained(bert)
-    word = st.models.Transformer(str(bert))
-    model = st.SentenceTransformer(modules=[word, st.models.Pooling(16)])
+    model = st.SentenceTransformer(str(bert))  # a plain encoder: mean pooling is added
     folder = tmp_path / "tiny-model"
     model.save(str(folder))
     scores = tmp_path / "s.csv"

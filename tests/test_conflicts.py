@@ -15,19 +15,10 @@ from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
 
-from assign.conflicts import (
-    KINDS,
-    ConflictPolicy,
-    ConflictPolicyError,
-    Explainer,
-    TextIndex,
-    char_ngram_tfidf,
-    collapse_conflicts,
-    conflict_chains,
-    find_conflicts,
-    load_policy,
-)
-from assign.conflicts import explain as explain_stored
+from assign.conflict_explain import Explainer
+from assign.conflict_explain import explain as explain_stored
+from assign.conflict_policy import KINDS, ConflictPolicy, ConflictPolicyError, load_policy
+from assign.conflicts import collapse_conflicts, conflict_chains, find_conflicts
 from assign.graph import (
     Normalised,
     build_graph,
@@ -37,6 +28,7 @@ from assign.graph import (
     to_date,
     to_dates,
 )
+from assign.text_index import TextIndex, char_ngram_tfidf
 from models.i18n import render_stored
 
 BD = date(2024, 8, 5)
@@ -49,7 +41,7 @@ def en(text: str) -> str:
 
 
 def explain(*args: object, **kw: object) -> list[str]:
-    """The chains of :func:`assign.conflicts.explain` in English."""
+    """The chains of :func:`assign.conflict_explain.explain` in English."""
     return [en(c) for c in explain_stored(*args, **kw)]  # type: ignore[arg-type]
 
 

@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine, select
 
-from assign.conflicts import find_conflicts, load_policy
+from assign.conflict_policy import load_policy
+from assign.conflicts import find_conflicts
 from data.build_guide import load_guide
 from data.generate import generate_batch, write_batch
 from models.db import session

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assign.conflicts import TextIndex
 from assign.screening import ScreeningConfig, build_context, check_near_duplicate, near_duplicates
+from assign.text_index import TextIndex
 from data.build_guide import load_guide
 from data.generate import generate_batch
 

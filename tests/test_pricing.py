@@ -359,10 +359,10 @@ def _first_flow(problem_seed: int, seed: int, share: float) -> tuple:
     from assign.certify import _solve_flow
     from assign.flow import lowered_potentials
     from assign.pricing import Selection
-    from assign.solver import _flow_spec
+    from assign.solver import flow_spec
 
     pr = _feasible_problem(problem_seed, 6, 9, group=seed % 2 == 0)
-    spec = _flow_spec(pr)
+    spec = flow_spec(pr)
     assert spec is not None
     rng = np.random.default_rng(seed)
     keep = rng.random(pr.cand_p.size) < share

@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from assign.diagnosis import bipartite_cut
 from assign.problem import pair_key, split_key
-from assign.solver import _bipartite_cut
 
 N_E = 75_000  # 50,000 x 75,000 = 3.75e9 pairs
 
@@ -42,6 +42,6 @@ def test_min_cut_sides_come_back_as_int64() -> None:
     from them (``rows * n_e``) cannot wrap."""
     k = np.array([2, 2, 1])
     cap = np.array([1, 1])
-    deficit, left, right = _bipartite_cut(k, cap, np.array([0, 1, 2]), np.array([0, 0, 1]))
+    deficit, left, right = bipartite_cut(k, cap, np.array([0, 1, 2]), np.array([0, 0, 1]))
     assert deficit > 0 and left.dtype == np.int64 and right.dtype == np.int64
     assert int(pair_key(left[-1:], [0], N_E)[0]) == int(left[-1]) * N_E

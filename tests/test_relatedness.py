@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assign.conflicts import ConflictPolicy, find_conflicts, load_policy
+from assign.conflict_policy import ConflictPolicy, load_policy
+from assign.conflicts import find_conflicts
 from assign.graph import Relatedness, related_unit_pairs
 from assign.screening import ScreeningConfig, screen
 

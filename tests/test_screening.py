@@ -12,12 +12,12 @@ from assign.screening import (
     RULES,
     ScreeningConfig,
     ScreeningConfigError,
-    _records,
     findings_by_direction,
     screen,
     summary_by_direction,
     summary_by_rule,
 )
+from assign.screening_context import row_records
 
 RULE_IDS = [
     "units_in_jiangsu",
@@ -594,7 +594,7 @@ def test_records_equal_to_dict_records() -> None:
             "e": pd.Series([None, "q", 3], dtype=object),
         }
     )
-    got, want = _records(df), df.to_dict("records")
+    got, want = row_records(df), df.to_dict("records")
     assert [list(r) for r in got] == [list(r) for r in want]
     for g, w in zip(got, want, strict=True):
         for k in w:

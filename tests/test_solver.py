@@ -9,9 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from assign.diagnosis import diagnose
 from assign.flow import scaled_cost
 from assign.problem import AssignmentProblem, Status
-from assign.solver import diagnose, quality_summary, solve
+from assign.solver import quality_summary, solve
 
 
 def make(

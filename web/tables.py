@@ -1,21 +1,63 @@
-"""What the pages read: a result view of one batch, and one batch's latest assignment run."""
+"""What the pages read: a result view of one batch, where a batch stands, and one batch's
+latest assignment run.
+
+Views and stages are read once per version of the data and kept for the pages that follow
+(many users read the same pages between two runs). The version is the count and the last id of
+the audit events: every change of a batch's data records an audit event in the same
+transaction, so a committed change always moves the version, whatever order concurrent
+transactions commit in.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from models import views
 from models.db import get_batch, session
-from models.schema import AssignmentRun, Proposal
+from models.schema import AssignmentRun, AuditEvent, Proposal
+from models.status import BatchStatus, status_job
+
+T = TypeVar("T")
 
 ROW_LIMIT = 2000
 """Rows a page shows of one table (the download has them all)."""
 
 
+def data_version(engine: Engine) -> tuple[int, int]:
+    """(number of audit events, last event id): changes whenever a change is committed."""
+    with session(engine) as s:
+        count, last = s.execute(select(func.count(AuditEvent.id), func.max(AuditEvent.id))).one()
+    return int(count), int(last or 0)
+
+
+@functools.lru_cache(maxsize=64)
+def _at_version(read: Callable[..., Any], engine: Engine, args: tuple[Any, ...], _v: Any) -> Any:
+    return read(engine, *args)
+
+
+def _read(read: Callable[..., T], engine: Engine, *args: Any) -> T:
+    """``read(engine, *args)`` as of the current data version (kept until the data change;
+    callers must not change what they get)."""
+    return _at_version(read, engine, args, data_version(engine))  # type: ignore[no-any-return]
+
+
 def batch_view(engine: Engine, batch_id: str, view: str) -> pd.DataFrame:
     """The rows of result view ``view`` that belong to batch ``batch_id`` (a LookupError when
-    there is no such batch)."""
+    there is no such batch). Shared between requests: do not change it."""
+    return _read(_batch_view, engine, batch_id, view)
+
+
+def batch_stages(engine: Engine, batch_id: str) -> BatchStatus:
+    """Where batch ``batch_id`` stands (``reviewopt status``), as of the current data."""
+    return _read(status_job, engine, batch_id)
+
+
+def _batch_view(engine: Engine, batch_id: str, view: str) -> pd.DataFrame:
     with session(engine) as s:
         get_batch(s, batch_id)
         frame = views.frame(s, view)

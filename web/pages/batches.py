@@ -17,7 +17,7 @@ from models.i18n import N_, _
 from models.schema import AuditEvent, Batch
 from models.server_tables import Job
 from models.sheets import write_export
-from models.status import status_job
+from scripts.cmd_status import status_report
 from scripts.invoke import check, invoke
 from scripts.output import CliError
 from scripts.worker import report_result
@@ -25,6 +25,7 @@ from web import forms
 from web.render import html
 from web.roles import CHAIR_ACTIONS, OFFICER_RUNS
 from web.security import ROLE_REFUSED, Req, local_path, page, redirect, refuse
+from web.tables import batch_stages
 
 STAGE_PAGES = {
     "imported": "upload",
@@ -70,7 +71,7 @@ def stage_page(batch_id: str, stage: str) -> str:
 def index(req: Req) -> Response:
     with session(req.engine) as s:
         found = list(s.scalars(select(Batch).order_by(Batch.batch_id)))
-    rows = [(b, status_job(req.engine, b.batch_id)) for b in found]
+    rows = [(b, batch_stages(req.engine, b.batch_id)) for b in found]
     jobs = queue.recent_jobs(req.engine, limit=10)
     return html("index.html.j2", req=req, rows=rows, jobs=jobs, stage_page=stage_page)
 
@@ -78,17 +79,14 @@ def index(req: Req) -> Response:
 @page("read")
 def batch(req: Req) -> Response:
     batch_id = req.path("batch")
-    report = invoke(
-        "status", ["--batch", batch_id], engine=req.engine, actor=req.actor, lang=req.lang
-    )
-    status = status_job(req.engine, batch_id)
+    status = batch_stages(req.engine, batch_id)
     nxt = next((s for s in status.stages if not s.done), None)
     return html(
         "batch.html.j2",
         req=req,
         batch_id=batch_id,
         status=status,
-        report=report_result(report),
+        report=report_result(status_report(status)),
         next_stage=nxt,
         next_page=None if nxt is None else stage_page(batch_id, nxt.name),
         jobs=queue.recent_jobs(req.engine, batch_id=batch_id, limit=10),
