@@ -71,7 +71,7 @@ from assign.flow import (
     unique_sorted,
     with_slack,
 )
-from assign.pricing import CooPool, Selection, _top_per_group, is_member
+from assign.pricing import CooPool, Selection, is_member, top_per_group
 from assign.problem import AssignmentProblem, Status, pair_key, split_key
 from assign.result import AssignmentResult, DiagnosisRecord, failed_result
 from assign.scan import (
@@ -434,7 +434,7 @@ def _initial(problem: AssignmentProblem, pool: CooPool, *, max_steps: int) -> Se
             break
         short = np.flatnonzero(is_member(pool.p, left))
         per_row *= 2
-        grow = short[_top_per_group(pool.p[short], pool.w[short], per_row) & ~ch[short]]
+        grow = short[top_per_group(pool.p[short], pool.w[short], per_row) & ~ch[short]]
         if not grow.size:
             grow = short[~ch[short]]
         if not grow.size:
