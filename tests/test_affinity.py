@@ -216,6 +216,7 @@ def test_top_of_rows_matches_brute_force(n: int, width: int, seed: int) -> None:
     block = rng.integers(0, 5, (3, width)).astype(np.float32)  # many ties
     n = min(n, width)
     r, c = top_of_rows(block, n)
+    assert (np.diff(r * width + c) > 0).all()  # sorted by (row, column)
     for i in range(3):
         want = sorted(range(width), key=lambda j: (-block[i, j], j))[:n]
         assert sorted(c[r == i].tolist()) == sorted(want)
