@@ -16,6 +16,7 @@ import pandas as pd
 
 from assign.graph import Normalised, table, to_dates
 from models import places
+from models.i18n import N_, Msg, join_stored
 
 HOME_PROVINCE = "江苏省"
 FILTERS = ("inactive", "over_age", "credit", "poor_twice", "title", "level", "province")
@@ -55,7 +56,8 @@ def pool_reasons(
     levels: Iterable[str] | None = None,
     province_scope: str | None = None,
 ) -> pd.DataFrame:
-    """Every (expert_id, filter, reason) that sets an expert aside; filter is one of FILTERS."""
+    """Every (expert_id, filter, reason) that sets an expert aside; filter is one of FILTERS,
+    reason a :class:`Msg` (rendered in the reader's language)."""
     if province_scope not in (None, "in", "out"):
         raise PoolFilterError(f"province_scope must be 'in', 'out' or None, got {province_scope!r}")
     t = Normalised(tables)
@@ -99,7 +101,7 @@ def pool_reasons(
     ):
         if eid and d is not None and d <= batch_date:
             ratings[eid].append((d, str(bid) if bid else "?", str(rating)))
-    rows: list[tuple[str, str, str]] = []
+    rows: list[tuple[str, str, Msg]] = []
     for eid, active, level, province in zip(
         ids.tolist(),
         [None if v is pd.NA else v for v in experts["active"].tolist()],
@@ -111,7 +113,7 @@ def pool_reasons(
             continue
         birth, title = people.get(eid, (None, None))
         if _active(active) is False:
-            rows.append((eid, "inactive", "inactive in the expert pool"))
+            rows.append((eid, "inactive", Msg(N_("inactive in the expert pool"))))
         if max_age is not None and birth is not None:
             age = age_on(birth, batch_date)
             if age > max_age:
@@ -119,20 +121,27 @@ def pool_reasons(
                     (
                         eid,
                         "over_age",
-                        f"over age (超龄): {age} on {batch_date.isoformat()} (born "
-                        f"{birth.isoformat()}), limit {max_age}",
+                        Msg(
+                            N_("over age (超龄): {age} on {day} (born {born}), limit {limit}"),
+                            age=age,
+                            day=batch_date.isoformat(),
+                            born=birth.isoformat(),
+                            limit=max_age,
+                        ),
                     )
                 )
         for s, e, why in pens.get(eid, []):
             if (s is None or s <= batch_date) and (e is None or e >= batch_date):
-                span = f"from {s.isoformat() if s else '?'} to {e.isoformat() if e else 'open'}"
-                rows.append(
-                    (
-                        eid,
-                        "credit",
-                        f"active credit penalty (失信) {span}" + (f": {why}" if why else ""),
-                    )
-                )
+                start = s.isoformat() if s else "?"
+                end = e.isoformat() if e else Msg(N_("open"))
+                penalty = (
+                    Msg(N_("active credit penalty (失信) from {start} to {end}: {why}"),
+                        start=start, end=end, why=why)
+                    if why
+                    else Msg(N_("active credit penalty (失信) from {start} to {end}"),
+                             start=start, end=end)
+                )  # fmt: skip
+                rows.append((eid, "credit", penalty))
         hist = sorted(ratings.get(eid, []))
         if len(hist) >= 2 and hist[-1][2] == "poor" and hist[-2][2] == "poor":
             (d1, b1, _), (d2, b2, _) = hist[-2], hist[-1]
@@ -140,8 +149,16 @@ def pool_reasons(
                 (
                     eid,
                     "poor_twice",
-                    f"rated poor twice in a row (连续2次较差): {b1} on {d1.isoformat()} and {b2} "
-                    f"on {d2.isoformat()}",
+                    Msg(
+                        N_(
+                            "rated poor twice in a row (连续2次较差): {first} on {first_day} and "
+                            "{second} on {second_day}"
+                        ),
+                        first=b1,
+                        first_day=d1.isoformat(),
+                        second=b2,
+                        second_day=d2.isoformat(),
+                    ),  # fmt: skip
                 )
             )
         if title_set is not None:
@@ -151,8 +168,11 @@ def pool_reasons(
                     (
                         eid,
                         "title",
-                        f"title {title or 'unknown'} is not among the titles asked for "
-                        f"({', '.join(sorted(title_set))})",
+                        Msg(
+                            N_("title {title} is not among the titles asked for ({asked})"),
+                            title=title or Msg(N_("unknown")),
+                            asked=", ".join(sorted(title_set)),
+                        ),
                     )
                 )
         if level_set is not None:
@@ -162,24 +182,29 @@ def pool_reasons(
                     (
                         eid,
                         "level",
-                        f"level {level or 'unknown'} is not among the levels asked for "
-                        f"({', '.join(sorted(level_set))})",
+                        Msg(
+                            N_("level {level} is not among the levels asked for ({asked})"),
+                            level=level or Msg(N_("unknown")),
+                            asked=", ".join(sorted(level_set)),
+                        ),
                     )
                 )
         if province_scope is not None:
             prov = province if isinstance(province, str) and province else None
             inside = places.in_province(prov)  # 江苏省 / 江苏 / Jiangsu alike
             if province_scope == "in" and not inside:
-                where = prov or "unknown"
-                rows.append(
-                    (eid, "province", f"from {where}; this batch uses {HOME_PROVINCE} experts only")
-                )
+                where = prov or Msg(N_("unknown"))
+                msg = N_("from {where}; this batch uses {home} experts only")
+                rows.append((eid, "province", Msg(msg, where=where, home=HOME_PROVINCE)))
             if province_scope == "out" and inside:
                 rows.append(
                     (
                         eid,
                         "province",
-                        f"from {HOME_PROVINCE}; this batch uses experts from outside only",
+                        Msg(
+                            N_("from {where}; this batch uses experts from outside only"),
+                            where=HOME_PROVINCE,
+                        ),
                     )
                 )
     return pd.DataFrame(
@@ -200,7 +225,8 @@ def filter_pool(
     levels: Iterable[str] | None = None,
     province_scope: str | None = None,
 ) -> pd.DataFrame:
-    """Experts set aside: columns expert_id, reason (one row per expert, reasons joined "; ").
+    """Experts set aside: columns expert_id, reason (one row per expert; the reason a stored
+    message, :func:`models.i18n.render_stored` gives its text, several joined "; ").
 
     max_age: oldest age (whole years on ``batch_date``) still allowed, None = no limit.
     titles / levels: allowed people.title / experts.level codes (None = any).
@@ -216,11 +242,11 @@ def filter_pool(
     )
     order: dict[str, list[str]] = {}
     for eid, reason in zip(long["expert_id"].tolist(), long["reason"].tolist(), strict=True):
-        order.setdefault(eid, []).append(reason)
+        order.setdefault(eid, []).append(reason.to_json())
     return pd.DataFrame(
         {
             "expert_id": pd.Series(list(order), dtype=object),
-            "reason": pd.Series(["; ".join(v) for v in order.values()], dtype=object),
+            "reason": pd.Series([join_stored(v) for v in order.values()], dtype=object),
         }
     )
 

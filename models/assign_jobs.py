@@ -32,6 +32,7 @@ from models.db import audit, batch_lock, check_schema, digest, get_batch, now, s
 from models.finalisation import ensure_open
 from models.i18n import _
 from models.io import read_panel_groups
+from models.problems import Infeasible
 from models.schema import (
     Assignment,
     AssignmentRun,
@@ -41,10 +42,6 @@ from models.schema import (
     PanelProposal,
 )
 from models.screen_jobs import batch_tables, pool_experts, screening_statuses, stored_conflicts
-
-
-class Infeasible(RuntimeError):
-    """The solver proved there is no assignment; the message is the diagnosis."""
 
 
 @dataclass(frozen=True)
@@ -425,7 +422,10 @@ def replace_job(
         ).first()
         if run is None:
             raise LookupError(
-                f"batch {batch.batch_id} has no assignment run; run `reviewopt assign`"
+                _(
+                    "batch {batch} has no assignment run; run `reviewopt assign`",
+                    batch=batch.batch_id,
+                )
             )
         if run.mode == "external":
             raise LookupError(
@@ -447,8 +447,12 @@ def replace_job(
         unknown = [f"{p}/{e}" for p, e in declined if (p, e) not in cur_set]
         if unknown:
             raise ValueError(
-                "not a current invitation of run "
-                f"{run.run_id}: {', '.join(unknown)}; see `reviewopt export assignments`"
+                _(
+                    "not a current invitation of run {run}: {pairs}; see `reviewopt export "
+                    "assignments`",
+                    run=run.run_id,
+                    pairs=", ".join(unknown),
+                )
             )
 
         def idx(pairs: list[tuple[str, str]]) -> np.ndarray:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from models.i18n import Msg, _
+from models.i18n import N_, Msg, _
 from models.problems import unescape_formula
 
 
@@ -162,7 +162,7 @@ def range_text(name: str, limits: Limits) -> str:
     if name.endswith("year"):
         return f"{_YEAR_RANGE[0]}–{_YEAR_RANGE[1]}"
     if name in _PAST:
-        return "not in the future"
+        return N_("not in the future")
     return ""
 
 

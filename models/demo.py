@@ -1,6 +1,7 @@
 """The demo: a fresh SQLite database in a work folder, the 2024 catalogue, a generated batch, and
 every stage in turn (screen → pool → conflicts → assign → simulated review → rank → select),
-through the same jobs and the same validated imports a real batch goes through.
+through the same jobs and the same validated imports a real batch goes through, then the batch
+report (``report.html``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from data.build_guide import load_guide
 from data.generate import generate_batch, write_batch
 from models import assign_jobs, jobs, screen_jobs, select_jobs
 from models.db import make_engine, session
+from models.report.write import write_report
 from models.schema import Assignment, Finding, Planted, TruthExpert, TruthProposal
 from scoring.simulate import simulate_reviews
 
 DB_NAME = "reviewopt.db"
+REPORT_NAME = "report.html"
 
 
 def _planted_check(engine: Engine) -> dict[str, Any]:
@@ -83,6 +86,7 @@ def run_demo(
     *,
     seed: int = 0,
     n_experts: int = 3000,
+    n_proposals: int | None = None,
     mode: str = "review",
     k: int = 5,
     max_probability: float | None = 0.5,
@@ -92,7 +96,8 @@ def run_demo(
     actor: str = "demo",
     progress: Callable[[str, float], None] | None = None,
 ) -> dict[str, Any]:
-    """Run every stage on a generated batch in ``workdir``; returns figures keyed by stage.
+    """Run every stage on a generated batch in ``workdir`` (``n_proposals`` None: 8–20 per
+    direction); returns figures keyed by stage.
 
     The selection gives each programme a budget of ``budget_per_direction_wan`` per direction
     that has proposals (万元), so that budgets bind and the explanations have work to do.
@@ -117,7 +122,7 @@ def run_demo(
     try:
         jobs.init_db(engine)
         guide = load_guide()
-        tables = generate_batch(guide, n_experts=n_experts, seed=seed)
+        tables = generate_batch(guide, n_experts=n_experts, n_proposals=n_proposals, seed=seed)
         batch_dir = workdir / "batch"
         write_batch(tables, batch_dir)
         counts = jobs.import_all(engine, batch_dir, actor=actor)
@@ -194,6 +199,7 @@ def run_demo(
         }
         lap("assign")
         if mode != "review":
+            out["report"] = write_report(engine, None, workdir / REPORT_NAME).as_dict()
             out["timings_s"] = timings
             return out
 
@@ -258,6 +264,8 @@ def run_demo(
             ],
         }
         lap("select")
+        out["report"] = write_report(engine, None, workdir / REPORT_NAME).as_dict()
+        lap("report")
     finally:
         engine.dispose()
     out["timings_s"] = timings

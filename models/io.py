@@ -33,6 +33,7 @@ from sqlalchemy.sql.schema import Column, Table
 from models.cells import Bad, ColumnSpec, Limits, implausible, parse, range_text
 from models.checks import ROW_CHECKS
 from models.db import digest
+from models.finalisation import ensure_import_open
 from models.i18n import Msg, _
 from models.places import normalise_places
 from models.problems import InvalidInput, Problem, escape_formula
@@ -46,6 +47,7 @@ from models.rawfile import (
     refuse,
 )
 from models.schema import IMPORT_KINDS, Base
+from models.titles import TITLES
 from models.vocab import ASSIGNMENT_STATUS
 
 EXTERNAL_KIND = "assignments"
@@ -451,7 +453,11 @@ def _check_references(session: Session, kind: str, v: Validated, file: str) -> l
                     r["__row__"],
                     v.labels[s.name],
                     str(value),
-                    Msg("an existing {kind} id (import {kind} first)", kind=s.ref),
+                    Msg(
+                        "an id already in {name} (import {kind} first)",
+                        name=Msg(TITLES[s.ref]),
+                        kind=s.ref,
+                    ),
                     field=s.name,
                     note=None if near is None else Msg("did you mean {id}?", id=repr(near)),
                 )
@@ -492,8 +498,12 @@ def _check_new_rows(session: Session, kind: str, v: Validated, file: str) -> lis
     return problems
 
 
-def _upsert(session: Session, cls: type[Base], v: Validated, counts: ImportCounts) -> None:
-    """Insert new rows, update changed ones in the columns the file has, never erase."""
+def _upsert(
+    session: Session, cls: type[Base], v: Validated, counts: ImportCounts
+) -> list[dict[str, Any]]:
+    """Insert new rows, update changed ones in the columns the file has, never erase; returns
+    the rows of the file that change what is stored (new rows only where they belong to a
+    batch, see :func:`models.finalisation.ensure_import_open`)."""
     specs = column_specs(cls)
     defaults = {s.name: s.default for s in specs}
     names = [s.name for s in specs]
@@ -506,7 +516,8 @@ def _upsert(session: Session, cls: type[Base], v: Validated, counts: ImportCount
         wanted.append(table.columns["id"])
     for row in session.execute(select(*wanted)).mappings():
         existing[tuple(row[c.name] for c in key_cols)] = dict(row)
-    new, changed = [], []
+    new, changed, changing = [], [], []
+    batch_scoped = "batch_id" in names or "proposal_id" in names
     given = set(v.present).union(*(rec.keys() for rec in v.rows))  # and what hooks fill in
     present = [n for n in names if n in given]
     for rec in v.rows:
@@ -516,6 +527,8 @@ def _upsert(session: Session, cls: type[Base], v: Validated, counts: ImportCount
             values = {n: rec.get(n, defaults[n]) for n in names}
             new.append(values)
             existing[key] = values
+            if batch_scoped:
+                changing.append(values)
             continue
         values = {n: rec.get(n, old[n]) for n in present}
         if all(old[n] == values[n] for n in present):
@@ -526,12 +539,14 @@ def _upsert(session: Session, cls: type[Base], v: Validated, counts: ImportCount
             values["id"] = old["id"]
         old.update(values)
         changed.append(values)
+        changing.append(old)
     if new:
         session.execute(insert(cls), new)
     if changed:
         session.execute(update(cls), changed)
     counts.created += len(new)
     counts.updated += len(changed)
+    return changing
 
 
 def import_file(
@@ -571,8 +586,9 @@ def import_file(
         from models.external import store_external_run
 
         store_external_run(session, v, counts, actor=actor)
+        ensure_import_open(session, v.rows)
     else:
-        _upsert(session, kind_class(kind), v, counts)
+        ensure_import_open(session, _upsert(session, kind_class(kind), v, counts))
     session.flush()
     return counts
 

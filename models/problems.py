@@ -201,3 +201,7 @@ def unescape_formula(value: str) -> str:
     if value.startswith("'") and escape_formula(value[1:]) != value[1:]:
         return value[1:]
     return value
+
+
+class Infeasible(RuntimeError):
+    """The solver proved there is no assignment; the message is the diagnosis."""

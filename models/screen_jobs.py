@@ -24,7 +24,7 @@ from assign.pool import filter_pool
 from assign.screening import ScreeningConfig, ScreeningResult, screen
 from models.db import audit, batch_lock, check_schema, digest, get_batch, session
 from models.finalisation import ensure_open
-from models.i18n import join_stored
+from models.i18n import _, join_stored
 from models.jobs import load_tables
 from models.schema import (
     Batch,
@@ -169,8 +169,12 @@ def waive_job(
         ).first()
         if finding is None:
             raise LookupError(
-                f"proposal {proposal_id} has no finding for rule {rule}; "
-                "see `reviewopt export findings`"
+                _(
+                    "proposal {proposal} has no finding for rule {rule}; see `reviewopt export "
+                    "findings`",
+                    proposal=proposal_id,
+                    rule=rule,
+                )
             )
         batch_id = s.get(Proposal, proposal_id).batch_id  # type: ignore[union-attr]
         ensure_open(s, batch_id)
@@ -201,8 +205,11 @@ def screening_statuses(session: Session, batch: Batch) -> dict[str, str]:
     )
     if len(rows) < len(ids):
         raise LookupError(
-            f"{len(ids) - len(rows)} proposals of batch {batch.batch_id} are not screened; "
-            "run `reviewopt screen` first"
+            _(
+                "{n} proposals of batch {batch} are not screened; run `reviewopt screen` first",
+                n=len(ids) - len(rows),
+                batch=batch.batch_id,
+            )
         )
     return rows
 
@@ -264,7 +271,10 @@ def pool_experts(session: Session, batch: Batch) -> list[str]:
 
     if not _audits(session, batch, "pool"):
         raise LookupError(
-            f"the expert pool of batch {batch.batch_id} is not filtered yet; run `reviewopt pool`"
+            _(
+                "the expert pool of batch {batch} is not filtered yet; run `reviewopt pool`",
+                batch=batch.batch_id,
+            )
         )
     aside = set(
         session.scalars(
@@ -340,7 +350,10 @@ def stored_conflicts(session: Session, batch: Batch) -> pd.DataFrame:
     ).all()
     if not rows and not _audits(session, batch, "conflicts"):
         raise LookupError(
-            f"conflicts of batch {batch.batch_id} are not computed yet; run `reviewopt conflicts`"
+            _(
+                "conflicts of batch {batch} are not computed yet; run `reviewopt conflicts`",
+                batch=batch.batch_id,
+            )
         )
     return pd.DataFrame(rows, columns=["proposal_id", "expert_id", "kind"])
 
@@ -360,7 +373,7 @@ def explain_job(
     with session(engine) as s:
         prop = s.get(Proposal, proposal_id)
         if prop is None:
-            raise LookupError(f"no proposal {proposal_id!r} in the database")
+            raise LookupError(_("no proposal {id} in the database", id=repr(proposal_id)))
         batch = get_batch(s, prop.batch_id)
         tables = batch_tables(s, batch)
         try:  # the affinity is fitted on the same proposals and experts as an assignment run
@@ -371,7 +384,7 @@ def explain_job(
             proposals = sorted(tables["proposals"]["proposal_id"])
             experts = sorted(tables["experts"]["expert_id"])
     if expert_id not in set(tables["experts"]["expert_id"]):
-        raise LookupError(f"no expert {expert_id!r} in the database")
+        raise LookupError(_("no expert {id} in the database", id=repr(expert_id)))
     chains = explain(tables, expert_id, proposal_id, batch_date=batch.batch_date, policy=policy)
     model = fit_affinity(
         proposal_frame(tables, proposals),

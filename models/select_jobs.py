@@ -24,6 +24,7 @@ from assign.graph import related_unit_pairs
 from models.checks import sheet_of
 from models.db import audit, batch_lock, check_schema, digest, get_batch, now, session
 from models.finalisation import ensure_open
+from models.i18n import _
 from models.jobs import DEFAULT_METHOD, calibrate_batch
 from models.schema import (
     Batch,
@@ -189,7 +190,10 @@ def selection_inputs(s: Session, batch: Batch, method: str) -> tuple[pd.DataFram
     )
     if not merit:
         raise LookupError(
-            f"no rankings by method {method} yet; run `reviewopt rank --method {method}` first"
+            _(
+                "no rankings by method {method} yet; run `reviewopt rank --method {method}` first",
+                method=method,
+            )
         )
     props["merit"] = props["proposal_id"].map(merit).astype(float)
     props["eligible"] = props["proposal_id"].map(status).ne("rejected")
@@ -485,7 +489,7 @@ def override_job(
     with session(engine) as s, s.begin():
         prop = s.get(Proposal, proposal_id)
         if prop is None:
-            raise LookupError(f"no proposal {proposal_id!r} in the database")
+            raise LookupError(_("no proposal {id} in the database", id=repr(proposal_id)))
         batch_id = prop.batch_id
         ensure_open(s, batch_id)
         s.execute(delete(Override).where(Override.proposal_id == proposal_id))
@@ -528,7 +532,9 @@ def finalize_job(engine: Engine, batch_id: str | None, *, actor: str) -> Batch:
             .limit(1)
         )
         if n is None:
-            raise LookupError(f"batch {batch.batch_id} has no decisions; run `reviewopt select`")
+            raise LookupError(
+                _("batch {batch} has no decisions; run `reviewopt select`", batch=batch.batch_id)
+            )
         batch.finalized_at, batch.finalized_by = now(), actor
         audit(s, actor=actor, command="finalize", params={"batch": batch.batch_id})
     return batch
@@ -542,7 +548,7 @@ def unlock_job(engine: Engine, batch_id: str | None, *, reason: str, actor: str)
     with session(engine) as s, s.begin():
         batch = get_batch(s, batch_id)
         if batch.finalized_at is None:
-            raise LookupError(f"batch {batch.batch_id} is not finalised")
+            raise LookupError(_("batch {batch} is not finalised", batch=batch.batch_id))
         was = f"{batch.finalized_by} at {batch.finalized_at:%Y-%m-%d %H:%M}"
         batch.finalized_at, batch.finalized_by = None, None
         audit(

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
 from models.db import check_schema, get_batch, session
-from models.i18n import Msg
+from models.i18n import N_, Msg
 from models.schema import (
     Assignment,
     AssignmentRun,
@@ -52,6 +52,21 @@ STAGES = (
     "selected",
     "finalised",
 )
+
+#: Each stage as people read it (the terminal table, the report).
+STAGE_NAMES = {
+    "imported": N_("Data imported"),
+    "screened": N_("Screening (形式审查)"),
+    "pool": N_("Expert pool"),
+    "conflicts": N_("Conflicts of interest (回避)"),
+    "assigned": N_("Experts assigned"),
+    "declines": N_("Declines replaced"),
+    "reviews": N_("Reviews returned"),
+    "ranked": N_("Calibrated ranking"),
+    "selected": N_("Selection"),
+    "finalised": N_("Finalised"),
+}
+
 
 #: Import kinds each stage reads (a later import of one of them leaves the stage out of date).
 POOL_INPUTS = frozenset({"experts", "people", "credit_penalties", "ratings"})

@@ -404,6 +404,7 @@ STORED: dict[str, tuple[str, ...]] = {
     "conflicts": ("reason",),
     "decisions": ("explanation",),
     "findings": ("reason",),
+    "pool": ("reason",),
 }
 
 

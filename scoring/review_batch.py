@@ -302,6 +302,14 @@ NOT_IDENTIFIABLE_NOTE = Msg(
 )
 
 
+def review_graph(reviews: pd.DataFrame, proposals: pd.DataFrame) -> Diagnostics:
+    """What the review graph alone allows (components, single-review experts, whether leniency
+    is identifiable), without calibrating: for readers of stored rankings."""
+    return _diagnostics(
+        prepare_reviews(reviews, proposals), estimates_leniency=False, params={}, notes=[]
+    )
+
+
 def _ranks(values: np.ndarray, dir_idx: np.ndarray, id_order: np.ndarray) -> np.ndarray:
     """Ranks within direction, 1 = highest value. values: (D, P); NaN values get NaN ranks;
     ties go to the proposal that comes first in ``id_order`` (proposal ids sorted)."""

@@ -1,5 +1,5 @@
-"""Load on the web workbench: concurrent users reading the batch, ranking and selection pages
-of a demo-scale batch on PostgreSQL, for a bounded time, with one assignment job running.
+"""Load on the web workbench: concurrent users reading the batch, ranking, selection and report
+pages of a demo-scale batch on PostgreSQL, for a bounded time, with one assignment job running.
 
     python scripts/bench_serve.py --db postgresql+psycopg://postgres@127.0.0.1:5432/bench \\
         [--users 20] [--seconds 30] [--think 0] [--json]
@@ -31,7 +31,12 @@ from pathlib import Path
 import httpx2 as httpx
 import numpy as np
 
-PAGES = ("/batches/2024", "/batches/2024/ranking", "/batches/2024/selection")
+PAGES = (
+    "/batches/2024",
+    "/batches/2024/ranking",
+    "/batches/2024/selection",
+    "/batches/2024/report",
+)
 PASSWORD = "bench password"
 
 

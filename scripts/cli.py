@@ -14,41 +14,51 @@ import getpass
 import click
 
 from models.db import LOCK_WAIT_S, RUN_ACTOR, RUN_COMMAND
-from models.i18n import LANGUAGES, default_language, set_language
+from models.i18n import LANGUAGES, N_, default_language, set_language
 from scripts import (
     cmd_affinity,
     cmd_assign,
     cmd_data,
     cmd_decide,
     cmd_demo,
+    cmd_report,
     cmd_screen,
     cmd_serve,
     cmd_status,
 )
 from scripts.context import Ctx, stop_cleanly_on_sigterm
+from scripts.help_text import Group
 
 
-class _InOrder(click.Group):
+class _InOrder(Group):
     """Lists the commands in the order the pipeline runs them, not alphabetically."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)
 
 
+def _use_language(_ctx: click.Context, _param: click.Parameter, lang: str | None) -> str | None:
+    set_language(lang or default_language())
+    return lang
+
+
 @click.group(
     cls=_InOrder,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    help=N_(
+        "reviewopt: screen proposals, assign expert reviewers, calibrate scores, select projects."
+    ),
 )
 @click.option(
     "--db",
     metavar="URL",
-    help="Database URL (default: $REVIEWOPT_DB or sqlite:///reviewopt.db in this folder).",
+    help=N_("Database URL (default: $REVIEWOPT_DB or sqlite:///reviewopt.db in this folder)."),
 )
 @click.option(
     "--actor",
     default=lambda: getpass.getuser(),
-    show_default="your user name",
-    help="Who runs the command (recorded in the audit log).",
+    show_default=N_("your user name"),
+    help=N_("Who runs the command (recorded in the audit log)."),
 )
 @click.option(
     "--wait",
@@ -56,20 +66,22 @@ class _InOrder(click.Group):
     default=0.0,
     show_default=True,
     metavar="SECONDS",
-    help="How long to wait for a batch another run holds (then exit 5).",
+    help=N_("How long to wait for a batch another run holds (then exit 5)."),
 )
 @click.option(
     "--lang",
     type=click.Choice(LANGUAGES),
     envvar="REVIEWOPT_LANG",
-    help="Language of text for people (default: $REVIEWOPT_LANG, else zh under a zh_* locale, "
-    "else en). --json, CSV columns and exit codes never change with it.",
+    is_eager=True,  # before an eager --help, so that the help is in this language
+    callback=_use_language,
+    help=N_(
+        "Language of text for people (default: $REVIEWOPT_LANG, else zh under a zh_* locale, "
+        "else en). --json, CSV columns and exit codes never change with it."
+    ),
 )
 @click.version_option(package_name="reviewopt")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, actor: str, wait: float, lang: str | None) -> None:
-    """reviewopt: screen proposals, assign expert reviewers, calibrate scores, select projects."""
-    set_language(lang or default_language())
     LOCK_WAIT_S.set(wait)
     actor_token = RUN_ACTOR.set(actor)
     command_token = RUN_COMMAND.set(ctx.invoked_subcommand or "")
@@ -100,6 +112,7 @@ for _command in (
     cmd_decide.override,
     cmd_decide.finalize,
     cmd_decide.unlock,
+    cmd_report.report,
     cmd_data.audit_cmd,
     cmd_demo.generate,
     cmd_demo.demo,

@@ -7,45 +7,50 @@ from pathlib import Path
 
 import click
 
-from models.i18n import _
+from models.i18n import N_, _
 from scripts.context import domain_errors
+from scripts.help_text import command
 from scripts.output import EXIT_USAGE, CliError, Report, output_options
 
 
-@click.command()
+@command(
+    help=N_("Score the specialty match of proposals and experts from plain files (no database).")
+)
 @click.option(
     "--proposals",
     "proposals_file",
     type=click.Path(path_type=Path),
     required=True,
-    help="proposal_id,title,abstract[,keywords,disciplines] CSV.",
+    help=N_("proposal_id,title,abstract[,keywords,disciplines] CSV."),
 )
 @click.option(
     "--experts",
     "experts_file",
     type=click.Path(path_type=Path),
     required=True,
-    help="expert_id[,keywords,profile,disciplines] CSV.",
+    help=N_("expert_id[,keywords,profile,disciplines] CSV."),
 )
 @click.option(
     "--publications",
     "publications_file",
     type=click.Path(path_type=Path),
-    help="expert_id,title[,abstract,keywords,year] CSV: the experts' works, several rows each.",
+    help=N_("expert_id,title[,abstract,keywords,year] CSV: the experts' works, several rows each."),
 )
-@click.option("--all-pairs", is_flag=True, help="Write every (proposal, expert) pair.")
-@click.option("--top", type=click.IntRange(1), help="Write each proposal's N best experts.")
+@click.option("--all-pairs", is_flag=True, help=N_("Write every (proposal, expert) pair."))
+@click.option("--top", type=click.IntRange(1), help=N_("Write each proposal's N best experts."))
 @click.option(
     "--embedding-model",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A sentence-transformers model folder on disk; its similarities join the lexical ones "
-    "(needs reviewopt[embeddings]).",
+    help=N_(
+        "A sentence-transformers model folder on disk; its similarities join the lexical ones "
+        "(needs reviewopt[embeddings])."
+    ),
 )
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="proposal,expert,score CSV to write (what reviewopt solve --scores reads).",
+    help=N_("proposal,expert,score CSV to write (what reviewopt solve --scores reads)."),
 )
 @output_options
 @domain_errors
@@ -58,7 +63,6 @@ def affinity(
     embedding_model: Path | None,
     out: Path,
 ) -> Report:
-    """Score the specialty match of proposals and experts from plain files (no database)."""
     from assign.match_files import match_pairs, read_match_files, write_pairs
 
     if all_pairs == (top is not None):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlalchemy import Engine
 
-from assign.pipeline import AssignOptions
-from models import assign_jobs, names
-from models.i18n import _
+from models import names
+from models.figures import word
+from models.i18n import N_, _
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
+from scripts.help_text import command
 from scripts.output import (
     EXIT_INFEASIBLE,
     EXIT_USAGE,
@@ -22,6 +23,9 @@ from scripts.output import (
     output_options,
     progress_bar,
 )
+
+if TYPE_CHECKING:  # the engine (affinity, solvers) loads when a command runs, not with the CLI
+    from models.assign_jobs import AssignOutcome
 
 # --- assignment -------------------------------------------------------------------------------
 
@@ -33,57 +37,61 @@ def _assign_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             type=click.IntRange(1),
             default=5,
             show_default=True,
-            help="Experts per proposal.",
+            help=N_("Experts per proposal."),
         ),
         click.option(
             "--max-load",
             type=click.IntRange(1),
             default=6,
             show_default=True,
-            help="Most proposals per expert.",
+            help=N_("Most proposals per expert."),
         ),
         click.option(
             "--min-load",
             type=click.IntRange(0),
             default=0,
             show_default=True,
-            help="Fewest proposals per expert (hard).",
+            help=N_("Fewest proposals per expert (hard)."),
         ),
         click.option(
             "--min-industry",
             type=click.IntRange(0),
             default=0,
-            help="At least N 产业 experts per proposal.",
+            help=N_("At least N 产业 experts per proposal."),
         ),
         click.option(
             "--min-outside",
             type=click.IntRange(0),
             default=0,
-            help="At least N experts from outside the province.",
+            help=N_("At least N experts from outside the province."),
         ),
         click.option(
             "--min-senior",
             type=click.IntRange(0),
             default=0,
-            help="At least N 正高 experts per proposal.",
+            help=N_("At least N 正高 experts per proposal."),
         ),
         click.option(
-            "--fair", is_flag=True, help="Maximise the worst-off proposal's affinity first."
+            "--fair", is_flag=True, help=N_("Maximise the worst-off proposal's affinity first.")
         ),
         click.option(
             "--time-limit",
             type=click.FloatRange(0, min_open=True),
             default=60.0,
             show_default=True,
-            help="Seconds the fair search may take (its status says when it stopped on it).",
+            help=N_("Seconds the fair search may take (its status says when it stopped on it)."),
         ),
         click.option(
             "--max-probability",
             type=click.FloatRange(0, 1, min_open=True),
-            help="Randomised draw: no (expert, proposal) pair more likely than this.",
+            help=N_("Randomised draw: no (expert, proposal) pair more likely than this."),
         ),
         click.option(
-            "--seed", type=int, default=0, show_default=True, help="Seed of the draw (recorded)."
+            "--seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help=N_("Seed of the draw (recorded)."),
         ),
     ]
     for o in reversed(opts):
@@ -91,75 +99,93 @@ def _assign_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-@click.command()
+@command(
+    help=N_(
+        "Assign experts to the batch's eligible proposals (exact, fair or a capped random draw)."
+    )
+)
 @batch_option
 @click.option(
     "--mode",
     type=click.Choice(["review", "panel"]),
     default="review",
     show_default=True,
-    help="通讯评审 or 会评.",
+    help=N_("通讯评审 or 会评."),
 )
 @_assign_options
 @click.option(
-    "--k-direction", multiple=True, metavar="CODE=K", help="k for one direction (repeat)."
+    "--k-direction", multiple=True, metavar="CODE=K", help=N_("k for one direction (repeat).")
 )
 @click.option(
     "--k-proposal",
     multiple=True,
     metavar="ID=K",
-    help="k for one proposal, over its direction's (repeat).",
+    help=N_("k for one proposal, over its direction's (repeat)."),
 )
 @click.option(
     "--affinity",
     "affinity_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Use this proposal,expert,score CSV instead of the built-in specialty affinity.",
+    help=N_("Use this proposal,expert,score CSV instead of the built-in specialty affinity."),
 )
 @click.option(
     "--panel-groups",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Panel mode: a direction_code,group CSV naming which directions share a panel.",
+    help=N_("Panel mode: a direction_code,group CSV naming which directions share a panel."),
 )
 @click.option(
-    "--affinity-floor", type=float, default=0.0, show_default=True, help="Lowest usable affinity."
+    "--affinity-floor",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help=N_("Lowest usable affinity."),
 )
 @click.option(
     "--candidates",
     type=click.IntRange(1),
     default=60,
     show_default=True,
-    help="Candidates per proposal.",
+    help=N_("Candidates per proposal."),
 )
 @click.option(
     "--reserve-ratio",
     type=click.FloatRange(0),
     default=0.0,
     show_default=True,
-    help="Reserves per seat (1:N).",
+    help=N_("Reserves per seat (1:N)."),
 )
 @click.option(
-    "--panel-size", type=click.IntRange(1), default=7, show_default=True, help="Panel size (odd)."
+    "--panel-size",
+    type=click.IntRange(1),
+    default=7,
+    show_default=True,
+    help=N_("Panel size (odd)."),
 )
 @click.option(
     "--panel-min",
     type=click.IntRange(1),
     default=5,
     show_default=True,
-    help="Non-conflicted members per proposal.",
+    help=N_("Non-conflicted members per proposal."),
 )
 @click.option(
     "--panel-by",
     type=click.Choice(["direction", "programme"]),
     default="direction",
     show_default=True,
-    help="One panel per direction or per programme.",
+    help=N_("One panel per direction or per programme."),
 )
 @click.option(
-    "--panel-industry", type=click.IntRange(0), default=0, help="At least N 产业 experts per panel."
+    "--panel-industry",
+    type=click.IntRange(0),
+    default=0,
+    help=N_("At least N 产业 experts per panel."),
 )
 @click.option(
-    "--panel-finance", type=click.IntRange(0), default=0, help="At least N 财务 experts per panel."
+    "--panel-finance",
+    type=click.IntRange(0),
+    default=0,
+    help=N_("At least N 财务 experts per panel."),
 )
 @output_options
 @pass_ctx
@@ -191,9 +217,11 @@ def assign(
     affinity_file: Path | None,
     panel_groups: Path | None,
 ) -> Report:
-    """Assign experts to the batch's eligible proposals (exact, fair or a capped random draw)."""
     if fair and max_probability is not None:
-        raise CliError("--fair and --max-probability cannot be combined", EXIT_USAGE)
+        raise CliError(_("--fair and --max-probability cannot be combined"), EXIT_USAGE)
+    from assign.pipeline import AssignOptions
+    from models import assign_jobs
+
     spec = assign_jobs.RunSpec(
         mode=mode,
         options=AssignOptions(
@@ -222,14 +250,17 @@ def _k_overrides(option: str, name: str, items: tuple[str, ...]) -> dict[str, in
     for item in items:
         key, _eq, val = item.partition("=")
         if not key or not val.isdigit():
-            raise CliError(f"{option} takes {name}=K, got {item!r}", EXIT_USAGE)
+            raise CliError(
+                _("{option} takes {name}=K, got {item}", option=option, name=name, item=repr(item)),
+                EXIT_USAGE,
+            )
         if key in out:
-            raise CliError(f"{option} gives {key} twice", EXIT_USAGE)
+            raise CliError(_("{option} gives {key} twice", option=option, key=key), EXIT_USAGE)
         out[key] = int(val)
     return out
 
 
-def _assign_report(out: assign_jobs.AssignOutcome, engine: Engine) -> Report:
+def _assign_report(out: AssignOutcome, engine: Engine) -> Report:
     s = out.summary
     data = {
         "run_id": out.run_id,
@@ -252,42 +283,70 @@ def _assign_report(out: assign_jobs.AssignOutcome, engine: Engine) -> Report:
             data,
             tables=[
                 TableOut(
-                    f"Panels of run {out.run_id}", ["group", "members", "leader", _("name")], rows
+                    _("Panels of run {run}", run=out.run_id),
+                    [_("panel"), _("members"), _("leader (组长)"), _("name")],
+                    rows,
                 )
             ],
-            lines=[f"status {s['status']}, objective {s['objective']:.3f}, gap {s['gap']:.2%}"],
+            lines=[
+                _(
+                    "{status}, objective {objective:.2f}, gap {gap:.2%}",
+                    status=word(s["status"]),
+                    objective=s["objective"],
+                    gap=s["gap"],
+                )
+            ],
         )
     hist = s.get("load_histogram", {})
     lines = [
-        f"run {out.run_id}: {s['status']}, {out.problem.n_proposals} proposals x "
-        f"k={out.spec.options.k}, total affinity {s['total_affinity']:.3f}, "
-        f"worst proposal {s['min_proposal_affinity']:.3f}",
-        f"conflicts violated: {s['conflicts_violated']}; "
-        f"one-per-unit violated: {s['one_per_unit_violated']}; "
-        + ("certified optimal" if s.get("certified") else f"gap {s.get('gap')}"),
+        _(
+            "run {run}: {status}, {n} proposals × {k} experts, total affinity {total:,.2f}, "
+            "worst proposal {worst:.2f}",
+            run=out.run_id,
+            status=word(s["status"]),
+            n=out.problem.n_proposals,
+            k=out.spec.options.k,
+            total=s["total_affinity"],
+            worst=s["min_proposal_affinity"],
+        ),  # fmt: skip
+        _(
+            "conflicts violated: {conflicts}; one-per-unit violated: {units}; {proof}",
+            conflicts=s["conflicts_violated"],
+            units=s["one_per_unit_violated"],
+            proof=_("certified optimal")
+            if s.get("certified")
+            else _("gap {gap}", gap=s.get("gap")),
+        ),
     ]
     lines += _mode_lines(s)
     return Report(
         data,
-        tables=[TableOut("Load histogram", ["load", "experts"], sorted(hist.items()))],
+        tables=[
+            TableOut(
+                _("Experts by number of proposals"),
+                [_("proposals each"), _("experts")],
+                sorted(hist.items()),
+            )
+        ],
         lines=lines,
     )
 
 
-@click.command()
+@command(help=N_("Replace experts who declined, from reserves first, moving nobody else."))
 @batch_option
 @click.argument("declined", nargs=-1, required=True, metavar="PROPOSAL:EXPERT...")
 @output_options
 @pass_ctx
 @domain_errors
 def replace(ctx: Ctx, batch_id: str | None, declined: tuple[str, ...]) -> Report:
-    """Replace experts who declined, from reserves first, moving nobody else."""
     pairs = []
     for item in declined:
         p, sep, e = item.partition(":")
         if not sep or not p or not e:
-            raise CliError(f"expected PROPOSAL:EXPERT, got {item!r}", EXIT_USAGE)
+            raise CliError(_("expected PROPOSAL:EXPERT, got {item}", item=repr(item)), EXIT_USAGE)
         pairs.append((p, e))
+    from models import assign_jobs
+
     out = assign_jobs.replace_job(ctx.engine, batch_id, pairs, actor=ctx.actor)
     who = names.lookup(ctx.engine, people=[e for _p, e, _s in out.added])
     return Report(
@@ -300,9 +359,9 @@ def replace(ctx: Ctx, batch_id: str | None, declined: tuple[str, ...]) -> Report
         },
         tables=[
             TableOut(
-                "Invited instead",
-                ["proposal", "expert", _("name"), "from"],
-                [[p, e, who.person(e), source] for p, e, source in out.added],
+                _("Invited instead"),
+                [_("proposal"), _("expert"), _("name"), _("from")],
+                [[p, e, who.person(e), word(source)] for p, e, source in out.added],
             )
         ],
         lines=out.diagnosis,
@@ -333,7 +392,7 @@ def _mode_lines(s: dict[str, Any]) -> list[str]:
                 _(
                     "stage {stage}: {status}, {value:.4f} (bound {bound:.4f}), {wall:.2f} s",
                     stage=st["stage"],
-                    status=st["status"],
+                    status=word(st["status"]),
                     value=st["objective"],
                     bound=st["bound"],
                     wall=st["wall_s"],
@@ -381,59 +440,63 @@ def _weights(items: tuple[str, ...], n_files: int) -> list[float] | None:
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
-@click.command()
+@command(
+    help=N_("Solve an assignment from plain files, no database (scripts, other matchers' inputs).")
+)
 @click.option(
     "--scores",
     type=_FILE,
     required=True,
     multiple=True,
-    help="proposal,expert,score CSV, Parquet or .npz (repeat to sum several, see --weights).",
+    help=N_("proposal,expert,score CSV, Parquet or .npz (repeat to sum several, see --weights)."),
 )
 @click.option(
     "--weights",
     multiple=True,
     metavar="W[,W...]",
-    help="One weight per --scores file, in order (repeat or comma-separate); default 1 each.",
+    help=N_("One weight per --scores file, in order (repeat or comma-separate); default 1 each."),
 )
-@click.option("--conflicts", "conflicts_file", type=_FILE, help="proposal,expert CSV.")
+@click.option("--conflicts", "conflicts_file", type=_FILE, help=N_("proposal,expert CSV."))
 @click.option(
     "--constraints",
     "constraints_file",
     type=_FILE,
-    help="proposal,expert,constraint CSV: -1 conflict, 1 must assign, 0 no effect.",
+    help=N_("proposal,expert,constraint CSV: -1 conflict, 1 must assign, 0 no effect."),
 )
-@click.option("--demands", "demands_file", type=_FILE, help="proposal,k CSV: k per proposal.")
+@click.option("--demands", "demands_file", type=_FILE, help=N_("proposal,k CSV: k per proposal."))
 @click.option(
     "--experts",
     "experts_file",
     type=_FILE,
-    help="expert[,min_load,max_load,unit,kind,province,title] CSV.",
+    help=N_("expert[,min_load,max_load,unit,kind,province,title] CSV."),
 )
 @_assign_options
 @click.option(
-    "--affinity-floor", type=float, default=0.0, show_default=True, help="Lowest usable score."
+    "--affinity-floor", type=float, default=0.0, show_default=True, help=N_("Lowest usable score.")
 )
 @click.option(
-    "--allow-missing", is_flag=True, help="Pairs absent from the scores are candidates at score 0."
+    "--allow-missing",
+    is_flag=True,
+    help=N_("Pairs absent from the scores are candidates at score 0."),
 )
 @click.option(
     "--num-alternates",
     type=click.IntRange(0),
     default=0,
     show_default=True,
-    help="List each proposal's next N best experts (see --alternates-out).",
+    help=N_("List each proposal's next N best experts (see --alternates-out)."),
 )
 @click.option(
     "--alternates-out",
     type=_FILE,
-    help="Alternates CSV to write (default: beside --out, named <out>.alternates.csv).",
+    help=N_("Alternates CSV to write (default: beside --out, named <out>.alternates.csv)."),
 )
 @click.option(
     "--marginals-out",
     type=_FILE,
-    help="With --max-probability: write every pair's probability to this CSV.",
+    help=N_("With --max-probability: write every pair's probability to this CSV."),
 )
-@click.option("--out", type=_FILE, required=True, help="Assignment CSV to write.")
+@click.option("--out", type=_FILE, required=True, help=N_("Assignment CSV to write."))
 @output_options
 @domain_errors
 def solve(
@@ -460,7 +523,6 @@ def solve(
     marginals_out: Path | None,
     out: Path,
 ) -> Report:
-    """Solve an assignment from plain files, no database (scripts, other matchers' inputs)."""
     from assign.draw import draw_summary
     from assign.fair import fair_summary
     from assign.file_solve import draw_inputs, solve_exact, solve_fair_inputs
@@ -498,7 +560,7 @@ def solve(
     if result.status in ("infeasible", "unknown"):
         return Report(
             data,
-            lines=[_("no assignment ({status}):", status=result.status), *result.diagnosis],
+            lines=[_("no assignment ({status}):", status=word(result.status)), *result.diagnosis],
             exit_code=EXIT_INFEASIBLE,
         )
     n = write_assignment_csv(result, out)
@@ -506,7 +568,7 @@ def solve(
         _(
             "{status}: objective {objective:.6f}, bound {bound:.6f}, gap {gap:.2e}, {certified}, "
             "{wall:.2f} s; {n} pairs written to {out}",
-            status=result.status,
+            status=word(result.status),
             objective=result.objective,
             bound=data["bound"],
             gap=data["gap"],

@@ -8,10 +8,13 @@ from pathlib import Path
 import click
 
 from models import io, jobs
-from models.i18n import LANGUAGES, _, _n
+from models.figures import word
+from models.i18n import LANGUAGES, N_, _, _n
 from models.problems import InvalidInput
 from models.sheets import write_export
+from models.titles import TITLES
 from scripts.context import Ctx, domain_errors, pass_ctx
+from scripts.help_text import command
 from scripts.output import (
     EXIT_USAGE,
     CliError,
@@ -21,15 +24,17 @@ from scripts.output import (
 )
 
 
-@click.command()
+@command(help=N_("Create the database, or upgrade it to the newest schema."))
 @output_options
 @pass_ctx
 @domain_errors
 def init(ctx: Ctx) -> Report:
-    """Create the database, or upgrade it to the newest schema."""
     rev = jobs.init_db(ctx.engine)
     url = ctx.engine.url.render_as_string(hide_password=True)
-    return Report({"database": url, "revision": rev}, lines=[f"{url}: schema at revision {rev}"])
+    return Report(
+        {"database": url, "revision": rev},
+        lines=[_("{url}: schema at revision {rev}", url=url, rev=rev)],
+    )
 
 
 def _counts_table(results: list[io.ImportCounts]) -> TableOut:
@@ -73,29 +78,32 @@ def _findings_table(results: list[io.ImportCounts]) -> TableOut:
     )
 
 
-@click.command(
+@command(
     "import",
-    help="Import a CSV/XLSX file of KIND, or `all` <kind>.csv / <kind>.xlsx files of a "
-    "folder.\n\n"
-    "All-or-nothing: any problem lists file, row, column, value and what was expected, exits 3 "
-    "and writes nothing. Re-importing updates by id and never erases: columns the file lacks "
-    "keep their values, an empty cell clears an optional one. KIND: all, "
-    + ", ".join(io.kinds())
-    + ". See `reviewopt formats KIND` for the columns.",
+    help=N_(
+        "Import a CSV/XLSX file of KIND, or `all` <kind>.csv / <kind>.xlsx files of a folder.\n\n"
+        "All-or-nothing: any problem lists file, row, column, value and what was expected, exits "
+        "3 and writes nothing. Re-importing updates by id and never erases: columns the file "
+        "lacks keep their values, an empty cell clears an optional one. KIND: all, guide, "
+        "batches, units, unit_relations, people, employment, experts, publications, "
+        "direction_experts, credit_penalties, ratings, proposals, joint_directions, team_members, "
+        "person_relations, recusals, in_progress_projects, assignments, reviews, truth_proposals, "
+        "truth_experts, planted. See `reviewopt formats KIND` for the columns."
+    ),
 )
 @click.argument("kind", type=click.Choice(["all", *io.kinds()]), metavar="KIND")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option(
     "--errors-out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="On problems, also write every one of them (one row each) to this CSV file.",
+    help=N_("On problems, also write every one of them (one row each) to this CSV file."),
 )
 @click.option(
     "--max-wan",
     type=float,
     default=io.Limits().max_wan,
     show_default=True,
-    help="Largest amount of money (万元) any money column may hold.",
+    help=N_("Largest amount of money (万元) any money column may hold."),
 )
 @output_options
 @pass_ctx
@@ -121,24 +129,28 @@ def import_(ctx: Ctx, kind: str, path: Path, errors_out: Path | None, max_wan: f
         report.data["proposals_short_of_reviews"] = short["proposal"].tolist()
         shown = ", ".join(short["proposal"].head(20)) + (" …" if len(short) > 20 else "")
         report.lines.append(
-            _n(
+            _("Every proposal has all its reviews.")
+            if short.empty
+            else _n(
                 "{n} proposal still short of reviews: {ids} (`reviewopt export review_status`)",
                 "{n} proposals still short of reviews: {ids} (`reviewopt export review_status`)",
                 len(short),
-                ids=shown or "-",
+                ids=shown,
             )
         )
     return report
 
 
-@click.command()
+@command(
+    help=N_(
+        "Show the input format (columns, Chinese aliases, types) of KIND, or list the kinds.\n\n"
+        "Enumerations list each code with the Chinese value a "
+        "file may write instead (科技, 推荐, …)."
+    )
+)
 @click.argument("kind", required=False)
 @output_options
 def formats(kind: str | None) -> Report:
-    """Show the input format (columns, Chinese aliases, types) of KIND, or list the kinds.
-
-    Enumerations list each code with the Chinese value a file may write instead (科技, 推荐, …).
-    """
     if kind is None:
         rows = [[k, ", ".join(r["column"] for r in io.format_rows(k))] for k in io.kinds()]
         return Report(
@@ -158,17 +170,27 @@ def formats(kind: str | None) -> Report:
         [
             r["column"],
             r["zh"],
-            r["type"],
+            word(r["type"]),
             _("required") if r["required"] == "required" else _("optional"),
-            _("a {kind} id", kind=r["ref"]) if r["ref"] else r["values"],
-            r["range"],
+            _("an id in {name} ({kind})", name=_(TITLES[r["ref"]]), kind=r["ref"])
+            if r["ref"]
+            else r["values"],
+            _(r["range"]) if r["range"] else "",
         ]
         for r in columns
     ]
     return Report({"kind": kind, "columns": columns}, tables=[TableOut(kind, headers, rows)])
 
 
-@click.command()
+@command(
+    help=N_(
+        "Export KIND (an import kind or a result view such as decisions) as CSV or XLSX.\n\n"
+        "Deliverables: invitations (专家邀请名单, with phone and "
+        "e-mail), assignments (项目评审专家表), "
+        "panels (会评分组). Cells a spreadsheet would run as formulas are escaped with a leading "
+        "quote."
+    )
+)
 @click.argument("kind", metavar="KIND")
 @click.option(
     "--format",
@@ -176,23 +198,23 @@ def formats(kind: str | None) -> Report:
     type=click.Choice(["csv", "xlsx"]),
     default="csv",
     show_default=True,
-    help="File format (CSV goes to stdout unless --out is given).",
+    help=N_("File format (CSV goes to stdout unless --out is given)."),
 )
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help=N_("Output file."))
 @click.option(
     "--headers",
     type=click.Choice(LANGUAGES),
-    help="Language of the header row (default: English column names in CSV, --lang in XLSX).",
+    help=N_("Language of the header row (default: English column names in CSV, --lang in XLSX)."),
 )
 @click.option(
     "--by-expert",
     is_flag=True,
-    help="invitations, XLSX: after the whole list, one printable sheet per expert.",
+    help=N_("invitations, XLSX: after the whole list, one printable sheet per expert."),
 )
 @click.option(
     "--with-contacts",
     is_flag=True,
-    help="people: include phone and e-mail (left out of every export but invitations).",
+    help=N_("people: include phone and e-mail (left out of every export but invitations)."),
 )
 @pass_ctx
 @domain_errors
@@ -205,16 +227,12 @@ def export(
     by_expert: bool,
     with_contacts: bool,
 ) -> None:
-    """Export KIND (an import kind or a result view such as decisions) as CSV or XLSX.
-
-    Deliverables: invitations (专家邀请名单, with phone and e-mail), assignments (项目评审专家表),
-    panels (会评分组). Cells a spreadsheet would run as formulas are escaped with a leading
-    quote.
-    """
     if kind not in jobs.export_kinds():
         raise CliError(
-            f"unknown kind {kind!r}; expected one of: {', '.join(jobs.export_kinds())}", 2
-        )
+            _("unknown kind {kind}; expected one of: {kinds}", kind=repr(kind),
+              kinds=", ".join(jobs.export_kinds())),
+            2,
+        )  # fmt: skip
     if fmt == "xlsx" and out is None:
         raise CliError(_("--format xlsx needs --out FILE.xlsx"), EXIT_USAGE)
     if by_expert and (kind != "invitations" or fmt != "xlsx"):
@@ -239,20 +257,28 @@ def export(
     click.echo(_n("wrote {n} row to {out}", "wrote {n} rows to {out}", rows, out=out), err=True)
 
 
-@click.command("audit")
+@command(
+    "audit",
+    help=N_("Show the latest audit events: who ran what, when, with which seed and digests."),
+)
 @click.option(
-    "--last", type=click.IntRange(1), default=20, show_default=True, help="How many events."
+    "--last", type=click.IntRange(1), default=20, show_default=True, help=N_("How many events.")
 )
 @output_options
 @pass_ctx
 @domain_errors
 def audit_cmd(ctx: Ctx, last: int) -> Report:
-    """Show the latest audit events: who ran what, when, with which seed and digests."""
     frame = jobs.export_kind(ctx.engine, "audit").tail(last)
     rows = [
         [e.id, e.at, e.actor, e.command, e.seed, (e.message or "")[:80]] for e in frame.itertuples()
     ]
     return Report(
         {"events": frame.astype(object).where(frame.notna(), None).to_dict("records")},
-        tables=[TableOut("Audit log", ["id", "at", "actor", "command", "seed", "message"], rows)],
+        tables=[
+            TableOut(
+                _("Audit log (records as written, in English)"),
+                [_("event"), _("time"), _("by"), _("command"), _("seed"), _("message")],
+                rows,
+            )
+        ],
     )

@@ -8,10 +8,12 @@ from click.core import ParameterSource
 
 from models import jobs, names, select_jobs
 from models.db import describe_lock
+from models.figures import value_text, word
 from models.i18n import N_, _
 from scoring.calibrate import METHODS
 from scoring.select import POLICIES
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
+from scripts.help_text import command
 from scripts.output import (
     EXIT_INFEASIBLE,
     EXIT_USAGE,
@@ -25,30 +27,36 @@ from scripts.output import (
 # --- scoring ----------------------------------------------------------------------------------
 
 
-@click.command()
+@command(
+    help=N_("Calibrate the reviews and rank proposals per direction with 80 % rank intervals.")
+)
 @batch_option
 @click.option(
     "--method",
     type=click.Choice(list(METHODS)),
     default=jobs.DEFAULT_METHOD,
     show_default=True,
-    help="Calibration method (the README's accuracy table compares them).",
+    help=N_("Calibration method (the README's accuracy table compares them)."),
 )
 @click.option(
     "--draws",
     type=click.IntRange(0),
     default=200,
     show_default=True,
-    help="Posterior or bootstrap draws.",
+    help=N_("Posterior or bootstrap draws."),
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (recorded).")
+@click.option("--seed", type=int, default=0, show_default=True, help=N_("Random seed (recorded)."))
 @click.option(
-    "--top", type=click.IntRange(1), default=5, show_default=True, help="Rows shown per direction."
+    "--top",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help=N_("Rows shown per direction."),
 )
 @click.option(
     "--weight-confidence",
     is_flag=True,
-    help="Weight each review by the expert's stated confidence (熟悉程度).",
+    help=N_("Weight each review by the expert's stated confidence (熟悉程度)."),
 )
 @output_options
 @pass_ctx
@@ -62,7 +70,6 @@ def rank(
     top: int,
     weight_confidence: bool,
 ) -> Report:
-    """Calibrate the reviews and rank proposals per direction with 80 % rank intervals."""
     with progress_bar() as progress:
         progress(_("calibrating"), 0.0)
         result, accuracy = jobs.rank_job(
@@ -90,7 +97,7 @@ def rank(
             r.proposal_id,
             _dash(r.score),
             _dash(r.se),
-            _dash(r.expected_rank),
+            _dash(r.expected_rank, "{:.1f}"),
             "—" if pd.isna(r.rank_lo) else f"{r.rank_lo:g}–{r.rank_hi:g}",
             r.n_reviews,
         ]
@@ -100,7 +107,7 @@ def rank(
         [
             r.expert_id,
             known.person(r.expert_id),
-            r.leniency,
+            _dash(r.leniency),
             f"{r.leniency_lo:.1f}–{r.leniency_hi:.1f}",
             r.n_reviews,
         ]
@@ -124,8 +131,8 @@ def rank(
     lines = [
         _(
             "method {method}; leniency identifiable: {state} ({n} component(s))",
-            method=method,
-            state=_(_IDENTIFIABLE[d.leniency_identifiable]),
+            method=word(method),
+            state=word(d.leniency_identifiable),
             n=d.n_components,
         ),
         *(f"- {n}" for n in d.notes),
@@ -145,7 +152,7 @@ def rank(
         TableOut(
             _(
                 "Calibrated ranking ({method}), top {top} per direction by score",
-                method=method,
+                method=word(method),
                 top=top,
             ),
             [
@@ -171,13 +178,6 @@ def rank(
     return Report(data, tables=tables, lines=lines)
 
 
-_IDENTIFIABLE = {
-    "global": N_("global (one review graph)"),
-    "within_components": N_("within components only"),
-    "none": N_("none (no expert reviewed two proposals)"),
-}
-
-
 OPTION_NAMES = {
     "policy": "--policy",
     "budget_wan": "--budget",
@@ -194,70 +194,87 @@ OPTION_NAMES = {
 """SelectOptions field -> the ``select`` option that sets it."""
 
 
-def _dash(v: float) -> object:
-    return "—" if v is None or pd.isna(v) else v
+def _dash(v: float | None, fmt: str = "{:.2f}") -> str:
+    return "—" if v is None or pd.isna(v) else fmt.format(v)
 
 
-@click.command("select")
+@command(
+    "select",
+    help=N_("Select 1–2 projects per direction and their grants within budget (proven optimal)."),
+)
 @batch_option
 @click.option(
     "--policy",
     type=click.Choice(list(POLICIES)),
     default="rank",
     show_default=True,
-    help="rank: never pass a proposal over for a cheaper, lower-ranked one (only named rules "
-    "may); merit-sum: the largest merit sum under the budgets, whatever the order.",
+    help=N_(
+        "rank: never pass a proposal over for a cheaper, lower-ranked one (only named rules "
+        "may); merit-sum: the largest merit sum under the budgets, whatever the order."
+    ),
 )
-@click.option("--budget", type=click.FloatRange(0), help="Total provincial budget (万元).")
+@click.option("--budget", type=click.FloatRange(0), help=N_("Total provincial budget (万元)."))
 @click.option(
     "--programme-budget",
     multiple=True,
     metavar="PROGRAMME=WAN",
-    help="Budget of one programme (万元; repeat), e.g. 人工智能=12000.",
+    help=N_("Budget of one programme (万元; repeat), e.g. 人工智能=12000."),
 )
 @click.option(
-    "--quality-floor", type=float, default=60.0, show_default=True, help="Lowest fundable merit."
+    "--quality-floor",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help=N_("Lowest fundable merit."),
 )
 @click.option(
     "--min-grant-share",
     type=click.FloatRange(0, 1, min_open=True),
     default=1.0,
     show_default=True,
-    help="Grants may be cut (核减) to this share of the allowed request (1 = no cuts).",
+    help=N_("Grants may be cut (核减) to this share of the allowed request (1 = no cuts)."),
 )
 @click.option(
-    "--youth-share", type=click.FloatRange(0, 1), help="Least share of young-led projects funded."
+    "--youth-share",
+    type=click.FloatRange(0, 1),
+    help=N_("Least share of young-led projects funded."),
 )
 @click.option(
     "--related/--no-related",
     default=True,
     show_default=True,
-    help="At most one funded project per group of related lead units.",
+    help=N_("At most one funded project per group of related lead units."),
 )
 @click.option(
     "--method",
     type=click.Choice(list(METHODS)),
     default=jobs.DEFAULT_METHOD,
     show_default=True,
-    help="Calibration whose scores are the merit.",
+    help=N_("Calibration whose scores are the merit."),
 )
 @click.option(
     "--draws",
     type=click.IntRange(0),
     default=200,
     show_default=True,
-    help="Merit draws for P(selected).",
+    help=N_("Merit draws for P(selected)."),
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed of draws and lottery (recorded)."
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help=N_("Seed of draws and lottery (recorded)."),
 )
 @click.option(
-    "--lottery", is_flag=True, help="Seeded, audited lottery for the grey zone's contested places."
+    "--lottery",
+    is_flag=True,
+    help=N_("Seeded, audited lottery for the grey zone's contested places."),
 )
 @click.option(
     "--fresh",
     is_flag=True,
-    help="Start from the defaults instead of the last run's options (which a rerun reuses).",
+    help=N_("Start from the defaults instead of the last run's options (which a rerun reuses)."),
 )
 @output_options
 @pass_ctx
@@ -278,7 +295,6 @@ def select_cmd(
     lottery: bool,
     fresh: bool,
 ) -> Report:
-    """Select 1–2 projects per direction and their grants within budget (proven optimal)."""
     budgets: dict[str, float] = {}
     for item in programme_budget:
         name, _sep, val = item.partition("=")
@@ -313,7 +329,9 @@ def select_cmd(
 def _option_text(field: str, value: object) -> str:
     if field == "programme_budgets_wan":
         items = dict(value or {})  # type: ignore[call-overload]
-        return " ".join(f"--programme-budget {k}={v:g}" for k, v in items.items()) or "(none)"
+        return " ".join(f"--programme-budget {k}={v:g}" for k, v in items.items()) or _(
+            "no {option}", option="--programme-budget"
+        )
     if isinstance(value, bool) and field == "related_exclusive":
         return "--related" if value else "--no-related"
     if isinstance(value, bool):
@@ -342,7 +360,7 @@ def _changed_lines(changed: dict) -> list[str]:
     for g in changed["grant_changed"]:
         lines.append(
             _(
-                "  grant of {id}: {old:g}万 → {new:g}万",
+                "  grant of {id}: {old:,.0f}万 → {new:,.0f}万",
                 id=g["proposal"],
                 old=g["from"],
                 new=g["to"],
@@ -393,7 +411,7 @@ def _select_report(out: select_jobs.SelectOutcome, known: names.Names) -> Report
             },  # fmt: skip
             lines=[
                 *head,
-                _("No selection ({status}):", status=r.status),
+                _("No selection ({status}):", status=word(r.status)),
                 *(f"  - {m}" for m in r.diagnosis),
             ],  # fmt: skip
             exit_code=EXIT_INFEASIBLE,
@@ -422,13 +440,16 @@ def _select_report(out: select_jobs.SelectOutcome, known: names.Names) -> Report
             known.direction_label(x.direction_code),
             x.rank,
             x.proposal_id,
-            x.merit,
-            x.grant_wan,
-            out.p_selected.get(x.proposal_id),
+            _dash(x.merit),
+            f"{x.grant_wan:,.0f}",
+            value_text("p_selected", out.p_selected.get(x.proposal_id)),
         ]
         for x in funded.itertuples()
     ]
-    use = [list(u) for u in r.programme_use.itertuples(index=False)]
+    use = [
+        [programme, funded_n, f"{grants:,.0f}", value_text("budget_wan", budget)]
+        for programme, funded_n, grants, budget in r.programme_use.itertuples(index=False)
+    ]
     near = t[(~t["selected"]) & t["alternate_rank"].notna()].sort_values(
         ["direction_code", "alternate_rank"]
     )
@@ -442,12 +463,12 @@ def _select_report(out: select_jobs.SelectOutcome, known: names.Names) -> Report
         for x in near.itertuples()
     ]
     summary = _(
-        "{status} ({policy} policy): {funded} projects in {dirs} directions, {grants}万 granted",
-        status=r.status, policy=r.policy, funded=data["funded"],
-        dirs=data["directions_funded"], grants=data["grants_total_wan"],
+        "{status} (policy: {policy}): {funded} projects in {dirs} directions, {grants}万 granted",
+        status=word(r.status), policy=word(r.policy), funded=data["funded"],
+        dirs=data["directions_funded"], grants=format(data["grants_total_wan"], ","),
     )  # fmt: skip
     if out.budget_wan:
-        summary += _(" of {budget:g}万", budget=out.budget_wan)
+        summary += _(" of {budget:,.0f}万", budget=out.budget_wan)
     return Report(
         data,
         tables=[
@@ -476,28 +497,31 @@ def _select_report(out: select_jobs.SelectOutcome, known: names.Names) -> Report
         ],
         lines=[
             *head,
-            summary + ".",
+            _("{summary}.", summary=summary),
             *_changed_lines(out.changed),
             _("Explanations and reason codes: `reviewopt export decisions`."),
         ],
     )
 
 
-@click.command()
+@command(
+    help=N_(
+        "Force PROPOSAL in or out, record its withdrawal, or clear that; applied at once (audited)."
+    )
+)
 @click.argument("proposal")
 @click.argument("action", type=click.Choice(["force_in", "force_out", "withdraw", "clear"]))
-@click.option("--reason", required=True, help="Why (recorded with your name).")
+@click.option("--reason", required=True, help=N_("Why (recorded with your name)."))
 @output_options
 @pass_ctx
 @domain_errors
 def override(ctx: Ctx, proposal: str, action: str, reason: str) -> Report:
-    """Force PROPOSAL in or out, record its withdrawal, or clear that; applied at once (audited)."""
     with progress_bar() as progress:
         out = select_jobs.override_job(
             ctx.engine, proposal, action, reason=reason, actor=ctx.actor, progress=progress
         )
     data: dict = {"proposal": proposal, "action": action, "actor": ctx.actor, "applied": False}
-    lines = [_("{action} {proposal} recorded for {actor}.", action=action, proposal=proposal,
+    lines = [_("{action} {proposal} recorded for {actor}.", action=word(action), proposal=proposal,
                actor=ctx.actor)]  # fmt: skip
     if out.applied is None:
         lines.append(_("No selection yet: `reviewopt select` will apply it."))
@@ -508,7 +532,7 @@ def override(ctx: Ctx, proposal: str, action: str, reason: str) -> Report:
         funded=len(sel.result.selected_ids), grants_total_wan=sel.result.grants_total_wan,
     )  # fmt: skip
     if sel.result.status in ("infeasible", "unknown"):
-        lines += [_("No selection with this override ({status}):", status=sel.result.status),
+        lines += [_("No selection with this override ({status}):", status=word(sel.result.status)),
                   *(f"  - {m}" for m in sel.result.diagnosis)]  # fmt: skip
         return Report(data, lines=lines, exit_code=EXIT_INFEASIBLE)
     lines.append(_("Selection re-run with the last run's options; decisions it moved:"))
@@ -516,13 +540,12 @@ def override(ctx: Ctx, proposal: str, action: str, reason: str) -> Report:
     return Report(data, lines=lines)
 
 
-@click.command()
+@command(help=N_("Lock the batch's decisions; later changes need `reviewopt unlock --reason`."))
 @batch_option
 @output_options
 @pass_ctx
 @domain_errors
 def finalize(ctx: Ctx, batch_id: str | None) -> Report:
-    """Lock the batch's decisions; later changes need `reviewopt unlock --reason`."""
     batch = select_jobs.finalize_job(ctx.engine, batch_id, actor=ctx.actor)
     return Report(
         {
@@ -530,23 +553,29 @@ def finalize(ctx: Ctx, batch_id: str | None) -> Report:
             "finalized_by": batch.finalized_by,
             "finalized_at": str(batch.finalized_at),
         },
-        lines=[f"batch {batch.batch_id} finalised by {batch.finalized_by} at {batch.finalized_at}"],
+        lines=[
+            _(
+                "Batch {batch} finalised by {actor} at {at}.",
+                batch=batch.batch_id,
+                actor=batch.finalized_by,
+                at=str(batch.finalized_at)[:19],
+            )
+        ],
     )
 
 
-@click.command()
+@command(help=N_("Reopen a finalised batch, with a reason (audited)."))
 @batch_option
-@click.option("--reason", help="Why the final decisions must change (recorded).")
+@click.option("--reason", help=N_("Why the final decisions must change (recorded)."))
 @click.option(
     "--stale",
     is_flag=True,
-    help="Instead: clear the batch's run lock whose holder is gone (audited).",
+    help=N_("Instead: clear the batch's run lock whose holder is gone (audited)."),
 )
 @output_options
 @pass_ctx
 @domain_errors
 def unlock(ctx: Ctx, batch_id: str | None, reason: str | None, stale: bool) -> Report:
-    """Reopen a finalised batch, with a reason (audited)."""
     if stale:
         lock = jobs.clear_stale_lock_job(ctx.engine, batch_id, actor=ctx.actor)
         return Report(
@@ -570,5 +599,5 @@ def unlock(ctx: Ctx, batch_id: str | None, reason: str | None, stale: bool) -> R
     batch = select_jobs.unlock_job(ctx.engine, batch_id, reason=reason, actor=ctx.actor)
     return Report(
         {"batch": batch.batch_id, "unlocked_by": ctx.actor},
-        lines=[f"batch {batch.batch_id} reopened"],
+        lines=[_("Batch {batch} reopened.", batch=batch.batch_id)],
     )

@@ -2,64 +2,17 @@
 
 from __future__ import annotations
 
-import click
-
+from models.figures import label, value_text
 from models.i18n import N_, _
-from models.status import BatchStatus, Stage, status_job
+from models.status import STAGE_NAMES, BatchStatus, Stage, status_job
 from scripts.context import Ctx, batch_option, domain_errors, pass_ctx
+from scripts.help_text import command
 from scripts.output import Report, TableOut, output_options
-
-STAGE_NAMES = {
-    "imported": N_("Data imported"),
-    "screened": N_("Screening (形式审查)"),
-    "pool": N_("Expert pool"),
-    "conflicts": N_("Conflicts of interest (回避)"),
-    "assigned": N_("Experts assigned"),
-    "declines": N_("Declines replaced"),
-    "reviews": N_("Reviews returned"),
-    "ranked": N_("Calibrated ranking"),
-    "selected": N_("Selection"),
-    "finalised": N_("Finalised"),
-}
-
-COUNT_NAMES = {
-    "proposals": N_("proposals"),
-    "directions": N_("directions"),
-    "experts": N_("experts"),
-    "units": N_("units"),
-    "screened": N_("screened"),
-    "eligible": N_("eligible"),
-    "warnings": N_("with warnings"),
-    "rejected": N_("rejected"),
-    "set_aside": N_("set aside"),
-    "available": N_("available"),
-    "pairs": N_("conflicted pairs"),
-    "run_id": N_("run"),
-    "proposals_to_assign": N_("proposals to assign"),
-    "proposals_assigned": N_("proposals with experts"),
-    "invitations": N_("invitations"),
-    "reserves": N_("reserves"),
-    "panels": N_("panels"),
-    "panel_members": N_("panel members"),
-    "declined": N_("declined"),
-    "open": N_("places open"),
-    "reviews_in": N_("reviews in"),
-    "reviews_expected": N_("reviews expected"),
-    "proposals_complete": N_("proposals complete"),
-    "proposals_short": N_("proposals short"),
-    "proposals_ranked": N_("proposals ranked"),
-    "methods": N_("methods"),
-    "funded": N_("funded"),
-    "directions_funded": N_("directions funded"),
-    "grants_total_wan": N_("granted (万元)"),
-    "alternates": N_("alternates"),
-}
 
 
 def _counts(stage: Stage) -> str:
     return _("; ").join(
-        _("{name} {value}", name=_(COUNT_NAMES.get(k, k)), value=f"{v:,}")
-        for k, v in stage.counts.items()
+        _("{name} {value}", name=label(k), value=value_text(k, v)) for k, v in stage.counts.items()
     )
 
 
@@ -95,11 +48,14 @@ def status_report(status: BatchStatus) -> Report:
     return Report(status.as_dict(), tables=[table], lines=lines)
 
 
-@click.command()
+@command(
+    help=N_(
+        "Show where the batch stands: each stage, its counts, what is missing, what to run next."
+    )
+)
 @batch_option
 @output_options
 @pass_ctx
 @domain_errors
 def status(ctx: Ctx, batch_id: str | None) -> Report:
-    """Show where the batch stands: each stage, its counts, what is missing, what to run next."""
     return status_report(status_job(ctx.engine, batch_id))

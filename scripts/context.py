@@ -21,7 +21,6 @@ from typing import Any
 import click
 from sqlalchemy import Engine
 
-from models import assign_jobs
 from models.db import (
     BatchLocked,
     SchemaOutOfDate,
@@ -30,8 +29,8 @@ from models.db import (
     make_engine,
 )
 from models.finalisation import BatchFinalized
-from models.i18n import _
-from models.problems import InvalidInput
+from models.i18n import N_, _
+from models.problems import Infeasible, InvalidInput
 from scripts.output import (
     EXIT_ERROR,
     EXIT_INFEASIBLE,
@@ -128,7 +127,7 @@ def cli_error(exc: BaseException) -> CliError:
         )
     if isinstance(exc, KeyboardInterrupt):
         return CliError(lambda: _("interrupted; nothing of this run was written"), EXIT_INTERRUPTED)
-    if isinstance(exc, assign_jobs.Infeasible):
+    if isinstance(exc, Infeasible):
         return CliError(lambda: str(exc), EXIT_INFEASIBLE)
     if isinstance(exc, BatchLocked | BatchFinalized):
         return CliError(lambda: str(exc), EXIT_LOCKED)
@@ -201,7 +200,7 @@ pass_ctx = click.make_pass_decorator(Ctx)
 
 def batch_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--batch", "batch_id", metavar="ID", help="Batch id (default: the only batch)."
+        "--batch", "batch_id", metavar="ID", help=N_("Batch id (default: the only batch).")
     )(fn)
 
 

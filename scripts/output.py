@@ -28,7 +28,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from models.i18n import _, using
+from models.figures import word
+from models.i18n import N_, _, using
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -149,7 +150,7 @@ def render(report: Report, console: Console) -> None:
 def output_options(fn: Callable[..., Report]) -> Callable[..., None]:
     """Add ``--json`` and print the command's :class:`Report` as a table or as one JSON line."""
 
-    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for jobs).")
+    @click.option("--json", "as_json", is_flag=True, help=N_("Print one JSON object (for jobs)."))
     @functools.wraps(fn)
     def wrapper(*args: Any, as_json: bool, **kwargs: Any) -> None:
         from scripts.context import one_line_errors
@@ -178,8 +179,9 @@ PROGRESS_SINK: ContextVar[Callable[[str, float], None] | None] = ContextVar(
 
 @contextmanager
 def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, float], None]]:
-    """A progress callback ``(stage, fraction)`` drawing a bar on stderr (hidden when piped
-    and under ``--json``), or handing it to :data:`PROGRESS_SINK` where one is set."""
+    """A progress callback ``(stage, fraction)`` drawing a bar on stderr with the stage in
+    words (hidden when piped and under ``--json``), or handing it to :data:`PROGRESS_SINK`
+    where one is set."""
     sink = PROGRESS_SINK.get()
     if sink is not None:
         yield sink
@@ -200,7 +202,7 @@ def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, float], None]]
 
         def update(stage: str, fraction: float) -> None:
             if stage not in tasks:
-                tasks[stage] = prog.add_task(stage, total=1.0)
+                tasks[stage] = prog.add_task(word(stage), total=1.0)
             prog.update(tasks[stage], completed=min(max(fraction, 0.0), 1.0))
 
         yield update

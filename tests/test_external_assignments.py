@@ -163,7 +163,7 @@ def test_rows_are_checked_like_any_kind(
     assert result.exit_code == 3
     err = result.stderr
     assert "row 2, column status: got 'maybe'; expected one of invited (已邀请)" in err
-    assert "row 3, column expert_id: got 'NOBODY'; expected an existing experts id" in err
-    assert "row 4, column batch_id: got '2023'; expected an existing batches id" in err
+    assert "row 3, column expert_id: got 'NOBODY'; expected an id already in Experts" in err
+    assert "row 4, column batch_id: got '2023'; expected an id already in Batches" in err
     with session(engine) as s:
         assert s.scalars(select(AssignmentRun)).first() is None

@@ -267,7 +267,7 @@ def test_a_reference_in_the_wrong_case_suggests_the_stored_id(
     base(engine, tmp_path)
     path = write(tmp_path, "people.csv", "person_id,name,unit_id\nX1,甲,u1\n")
     err = refused(run(engine, "import", "people", str(path)), tmp_path)
-    assert "expected an existing units id (import units first) (did you mean 'U1'?)" in err
+    assert "expected an id already in Units (import units first) (did you mean 'U1'?)" in err
 
 
 # --- re-imports never erase --------------------------------------------------------------------
@@ -350,7 +350,7 @@ def test_repeated_errors_are_grouped_under_the_files_own_header(
     err = refused(result, tmp_path)
     assert err.count("\n  - ") == 1
     assert (
-        "people.csv, column 单位编号 [unit_id]: 726 rows: expected an existing units id (import "
+        "people.csv, column 单位编号 [unit_id]: 726 rows: expected an id already in Units (import "
         "units first) (rows 2–727); first values 'U102', 'U103', 'U104', …"
     ) in err
     listed = list(csv.DictReader(io.StringIO(errors.read_text(encoding="utf-8-sig"))))
@@ -361,7 +361,7 @@ def test_repeated_errors_are_grouped_under_the_files_own_header(
         "column": "单位编号",
         "field": "unit_id",
         "value": "U102",
-        "expected": "an existing units id (import units first)",
+        "expected": "an id already in Units (import units first)",
     }
     assert [r["row"] for r in listed] == [str(i) for i in range(2, 728)]
 

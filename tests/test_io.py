@@ -136,7 +136,7 @@ def test_wrong_type_and_dangling_reference_are_all_listed(engine: Engine, tmp_pa
     assert "proposals.csv, row 2, column total_budget_wan: got 'abc'; expected a number" in err
     assert (
         "proposals.csv, row 3, column lead_unit_id: got 'U404'; "
-        "expected an existing units id (import units first)"
+        "expected an id already in Units (import units first)"
     ) in err
     assert count(engine, Proposal) == 0
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from assign.pool import PoolFilterError, eligible_experts, filter_pool, pool_reasons
+from models.i18n import render_stored, using
 
 BD = date(2024, 8, 5)
 
@@ -30,7 +31,7 @@ def pool(*experts: dict, people: list[dict] | None = None, **more: list[dict]) -
 def reasons(t: dict, **kw: object) -> dict[str, str]:
     df = filter_pool(t, batch_date=BD, **kw)  # type: ignore[arg-type]
     assert list(df.columns) == ["expert_id", "reason"]
-    return dict(zip(df["expert_id"], df["reason"], strict=True))
+    return {e: render_stored(r, "en") for e, r in zip(df["expert_id"], df["reason"], strict=True)}
 
 
 def test_nobody_set_aside_by_default() -> None:
@@ -129,6 +130,9 @@ def test_title_level_province_filters() -> None:
     }
     long = pool_reasons(t, batch_date=BD, levels={"A"}, province_scope="in")
     assert list(long["filter"]) == ["level", "province"]
+    with using("zh"):  # the stored reasons read in the reader's language
+        zh = render_stored(filter_pool(t, batch_date=BD, levels={"A"})["reason"].iloc[-1])
+    assert "level" not in zh and "C" in zh
     assert eligible_experts(t, filter_pool(t, batch_date=BD, levels={"A"})) == ["E1"]
 
 

@@ -169,6 +169,7 @@ def test_finalize_locks_every_command_until_unlocked(
         ["rank", "--draws", "10"],
         ["select", "--draws", "0"],
         ["override", "P-3001-01", "force_out", "--reason", "x"],
+        *(["import", kind, str(path)] for kind, path in _changed_inputs(batch_dir, tmp_path, p, e)),
     ]
     with session(engine) as s:
         n_reviews = len(s.scalars(select(Review.id)).all())
@@ -179,10 +180,38 @@ def test_finalize_locks_every_command_until_unlocked(
     with session(engine) as s:
         assert len(s.scalars(select(Review.id)).all()) == n_reviews
     assert run(engine, "import", "reviews", str(reviews)).exit_code == 0  # nothing changes
+    assert run(engine, "import", "all", str(batch_dir)).exit_code == 0  # nothing changes
+    newcomer = tmp_path / "newcomer.csv"  # a new person changes no batch (the next one needs them)
+    pd.DataFrame([{"person_id": "NEW-1", "name": "新人"}]).to_csv(newcomer, index=False)
+    assert run(engine, "import", "people", str(newcomer)).exit_code == 0
     assert run(engine, "unlock", "--reason", "appeal upheld").exit_code == 0
     for args in (["import", "reviews", str(changed_path)], ["rank", "--draws", "10"],
                  ["select", "--draws", "0"]):  # fmt: skip
         assert run(engine, *args).exit_code == 0, args
+    for kind, path in _changed_inputs(batch_dir, tmp_path, p, e):
+        assert run(engine, "import", kind, str(path)).exit_code == 0, kind
+
+
+def _changed_inputs(batch_dir: Path, tmp_path: Path, p: str, e: str) -> list[tuple[str, Path]]:
+    """One file per kind that changes the batch: a proposal's request, a person's name, an
+    expert's load, a team member added, and an outside assignment run."""
+    out = []
+    for kind, column, value in (("proposals", "requested_wan", "99"), ("people", "name", "改名"),
+                                ("experts", "max_load", "9")):  # fmt: skip
+        frame = pd.read_csv(batch_dir / f"{kind}.csv", dtype=str, keep_default_na=False).head(1)
+        frame[column] = value
+        out.append((kind, frame))
+    out.append(
+        ("team_members", pd.DataFrame([{"proposal_id": p, "person_id": e, "role": "member"}]))
+    )
+    out.append(("assignments", pd.DataFrame([{"batch_id": "2024", "proposal_id": p,
+                                              "expert_id": e, "status": "invited"}])))  # fmt: skip
+    paths = []
+    for kind, frame in out:
+        path = tmp_path / f"changed_{kind}.csv"
+        frame.to_csv(path, index=False)
+        paths.append((kind, path))
+    return paths
 
 
 def test_finalize_while_select_runs_cannot_be_overwritten(

@@ -9,6 +9,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from click.testing import CliRunner
@@ -397,3 +398,54 @@ def test_pages_show_a_change_once_it_is_committed_with_its_audit_event(site: tup
             audit(s, actor="test", command="import", params={"kind": "people"})
         after = c.get(page).text
     assert "改名专家" not in before and "改名专家" in after
+
+
+def test_every_role_reads_the_batch_report_linked_from_the_batch_page(site: tuple) -> None:
+    with client(site) as c:
+        for role in ROLES:
+            login(c, role)
+            assert 'href="/batches/2024/report"' in c.get("/batches/2024").text
+            r = c.get("/batches/2024/report?lang=en")
+            assert r.status_code == 200, (role, r.text[:300])
+            for heading in ("Overview", "Screening (形式审查)", "Per direction", "Audit"):
+                assert f"<h2>{heading}</h2>" in r.text
+        assert c.get("/batches/nope/report").status_code == 404
+
+
+def test_a_viewer_reads_the_report_with_pseudonyms_only(site: tuple) -> None:
+    experts = _expert_names(site[1])
+    with client(site) as c:
+        login(c, "chair")
+        chair_page = c.get("/batches/2024/report").text
+        login(c, "viewer")
+        page = c.get("/batches/2024/report").text
+    shown = [e for e in experts if e in chair_page]
+    assert shown  # the reviewers' section names experts
+    leaks = [e for e in experts if e in page] + [
+        n for n in experts.values() if len(n) > 1 and n in page
+    ]
+    assert leaks == []
+    assert re.search(r"专家[A-Z]+", page)
+
+
+def test_the_ranking_page_shows_each_directions_chart(site: tuple) -> None:
+    with client(site) as c:
+        login(c, "chair")
+        page = c.get("/batches/2024/ranking").text
+    codes = re.findall(r'<h2 id="d(\d+)">', page)
+    assert codes
+    assert page.count('class="chart" role="img"') == len(codes)
+
+
+def test_users_asking_for_the_report_at_once_all_get_it(site: tuple) -> None:
+    """The report is drawn once per version of the data, one drawing at a time: readers who
+    ask while it is drawn wait for it (the charts' settings are process-wide)."""
+    engine = site[1]
+    with session(engine) as s, s.begin():  # a new version: the next request draws again
+        audit(s, actor="test", command="import", params={"kind": "people"})
+    with client(site) as c:
+        login(c, "officer")
+        with ThreadPoolExecutor(4) as pool:
+            pages = list(pool.map(lambda _i: c.get("/batches/2024/report"), range(4)))
+    assert [p.status_code for p in pages] == [200] * 4
+    assert len({p.text for p in pages}) == 1

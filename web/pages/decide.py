@@ -3,18 +3,52 @@ chair's overrides, finalising, and the batch report."""
 
 from __future__ import annotations
 
+import functools
+import threading
 from typing import Any
 
-from sqlalchemy import select
-from starlette.responses import Response
+from markupsafe import Markup
+from sqlalchemy import Engine, select
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from models.db import get_batch, session
+from models.i18n import using
+from models.report.gather import gather
+from models.report.html import Page, render
 from models.schema import Override, Proposal
 from web import forms
-from web.render import html
+from web.render import MASK, html
 from web.security import Req, page
-from web.tables import batch_view, records
+from web.tables import batch_view, data_version, records
+
+_DRAWING = threading.Lock()
+"""One report is drawn at a time: the charts' settings are process-wide, and the users who ask
+while it is drawn wait for that drawing instead of starting their own."""
+
+
+def _report(req: Req, batch_id: str) -> Page:
+    """The batch report in the request's language, drawn once per version of the data (every
+    run and import writes an audit event; see :func:`web.tables.data_version`)."""
+    with session(req.engine) as s:
+        get_batch(s, batch_id)  # a clear 404 for a batch that does not exist
+    version = data_version(req.engine)
+    with _DRAWING:
+        return _rendered(req.engine, batch_id, version, req.lang)
+
+
+@functools.lru_cache(maxsize=8)
+def _rendered(engine: Engine, batch_id: str, version: tuple[int, int], lang: str) -> Page:
+    with using(lang), session(engine) as s:
+        return render(gather(s, batch_id))
+
+
+@page("read")
+def report(req: Req) -> Response:
+    """The batch report as one page (experts' names and ids replaced for viewers)."""
+    body = _report(req, req.path("batch")).html
+    mask = MASK.get()
+    return HTMLResponse(mask.html(body) if mask is not None else body)
 
 
 def _by_direction(rows: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str, Any]]]]:
@@ -31,6 +65,11 @@ def ranking(req: Req) -> Response:
     methods = sorted(ranked["method"].unique()) if len(ranked) else []
     method = req.query("method") or ("bayes" if "bayes" in methods else next(iter(methods), ""))
     shown = ranked[ranked["method"] == method] if len(ranked) else ranked
+    charts: dict[str, Markup] = {}
+    if len(shown):
+        drawn = _report(req, batch_id)
+        if drawn.method == method:
+            charts = {code: Markup(svg) for code, svg in drawn.charts.items()}
     return html(
         "ranking.html.j2",
         req=req,
@@ -39,6 +78,7 @@ def ranking(req: Req) -> Response:
         methods=methods,
         method=method,
         directions=_by_direction(records(shown, limit=100_000)),
+        charts=charts,
     )
 
 
@@ -73,4 +113,5 @@ def selection(req: Req) -> Response:
 ROUTES = [
     Route("/batches/{batch}/ranking", ranking),
     Route("/batches/{batch}/selection", selection),
+    Route("/batches/{batch}/report", report),
 ]
