@@ -30,9 +30,10 @@ import scipy.sparse as sp
 from assign.codes import CodeSets
 from assign.doc_match import ExpertDocs, block_candidates, pool_max
 from assign.embeddings import Embedder, unit_rows
+from assign.executor import Executor, configured_executor
 from assign.problem import pair_key
 from assign.sparse_affinity import SparseAffinity
-from assign.terms import TermCounts, count_terms, merge_counts
+from assign.terms import TermCounts, TokenKeys, count_terms, merge_counts
 from assign.tfidf import keep_top_terms, l2_rows, weigh
 
 __all__ = [
@@ -269,9 +270,10 @@ def _documents(
 def _count_corpus(corpus: list[str], n_threads: int) -> TermCounts:
     """Terms of every text, counted in chunks of documents on ``n_threads`` threads."""
     starts = list(range(0, len(corpus), _CHUNK_DOCS)) or [0]
+    known = TokenKeys()
 
     def count(a: int) -> TermCounts:
-        return count_terms(corpus[a : a + _CHUNK_DOCS], first_doc=a)
+        return count_terms(corpus[a : a + _CHUNK_DOCS], first_doc=a, known=known)
 
     if n_threads > 1 and len(starts) > 1:
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
@@ -342,6 +344,7 @@ def fit_affinity(
     weighting: str = "bm25",
     embedder: Embedder | None = None,
     n_threads: int = 2,
+    executor: Executor | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> AffinityModel:
     """Fit the affinity model on one batch.
@@ -358,8 +361,9 @@ def fit_affinity(
     "bm25" (BM25's saturating term frequency on the experts' documents) or "tfidf" (sublinear
     term frequency); ``scripts/eval_affinity.py`` compares them; embedder: texts → unit sentence
     embeddings (:func:`assign.embeddings.load_embedder`), whose cosines join the lexical ones
-    document by document. Texts are counted
-    and proposals scored on ``n_threads`` threads; the result does not depend on the number.
+    document by document. Texts are counted on ``n_threads`` threads, and proposals scored in
+    blocks on ``executor`` (default: :func:`assign.executor.configured_executor`, a Dask cluster
+    when one is configured, else ``n_threads`` local threads); the result depends on neither.
     """
     for name, val in (("code_weight", code_weight), ("guide_weight", guide_weight)):
         if not (math.isfinite(val) and val >= 0):
@@ -429,9 +433,16 @@ def fit_affinity(
         code_field_weight,
         code_group_weight,
     )
-    ptr, pair_e, pair_w = _shortlists(
-        q, q_vectors, expert_docs, codes, code_weight, shortlist, bound_terms, n_threads, progress
+    job = _ShortlistJob(
+        q=q,
+        q_vectors=q_vectors,
+        experts=expert_docs,
+        codes=codes if codes.any and code_weight > 0 else None,
+        code_weight=float(code_weight),
+        shortlist=shortlist,
+        bound_terms=bound_terms,
     )
+    ptr, pair_e, pair_w = _shortlists(job, executor or configured_executor(n_threads), progress)
     return AffinityModel(
         proposal_ids=tuple(pids),
         expert_ids=tuple(eids),
@@ -450,37 +461,48 @@ def fit_affinity(
     )
 
 
+@dataclass(frozen=True, eq=False)
+class _ShortlistJob:
+    """What every block of proposals reads (sent once to each worker)."""
+
+    q: sp.csr_matrix
+    q_vectors: np.ndarray | None
+    experts: ExpertDocs
+    codes: CodeSets | None
+    code_weight: float
+    shortlist: int
+    bound_terms: int
+
+
+def _shortlist_block(job: _ShortlistJob, span: tuple[int, int]) -> _Part:
+    """(proposal, expert, score) of the shortlists of proposals ``span[0]:span[1]``."""
+    rows = np.arange(span[0], span[1], dtype=np.int64)
+    q = job.q[rows]
+    r, e, w = block_candidates(
+        q,
+        keep_top_terms(q, job.bound_terms, unit=False),
+        job.experts,
+        codes=None if job.codes is None else job.codes.block(rows),
+        code_weight=job.code_weight,
+        shortlist=job.shortlist,
+        q_vectors=None if job.q_vectors is None else job.q_vectors[rows],
+    )
+    return r + span[0], e, w
+
+
 def _shortlists(
-    q: sp.csr_matrix,
-    q_vectors: np.ndarray | None,
-    experts: ExpertDocs,
-    codes: CodeSets,
-    code_weight: float,
-    shortlist: int,
-    bound_terms: int,
-    n_threads: int,
-    progress: Callable[[float], None] | None,
+    job: _ShortlistJob, executor: Executor, progress: Callable[[float], None] | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(P + 1,) pointer, (C,) expert and (C,) score of every proposal's shortlist."""
-    n_p, n_e = q.shape[0], experts.n_experts
+    """(P + 1,) pointer, (C,) expert and (C,) score of every proposal's shortlist, in blocks of
+    proposals on ``executor``."""
+    n_p, n_e = job.q.shape[0], job.experts.n_experts
     step = max(1, min(n_p, _BLOCK_ENTRIES // max(n_e, 1)))
-    starts = list(range(0, n_p, step))
-    use_codes = codes.any and code_weight > 0
-
-    def block(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rows = np.arange(starts[i], min(n_p, starts[i] + step), dtype=np.int64)
-        r, e, w = block_candidates(
-            q[rows],
-            keep_top_terms(q[rows], bound_terms, unit=False),
-            experts,
-            codes=codes.block(rows) if use_codes else None,
-            code_weight=code_weight,
-            shortlist=shortlist,
-            q_vectors=None if q_vectors is None else q_vectors[rows],
-        )
-        return r + rows[0], e, w
-
-    parts = _map_parts(block, len(starts), n_workers=n_threads, progress=progress)
+    spans = [(a, min(n_p, a + step)) for a in range(0, n_p, step)]
+    parts: list[_Part] = []
+    for part in executor.map(_shortlist_block, job, spans):
+        parts.append(part)
+        if progress is not None:
+            progress(len(parts) / len(spans))
     p = np.concatenate([x[0] for x in parts]) if parts else np.zeros(0, np.int64)
     e = np.concatenate([x[1] for x in parts]) if parts else np.zeros(0, np.int64)
     w = np.concatenate([x[2] for x in parts]) if parts else np.zeros(0, np.float32)
@@ -491,29 +513,6 @@ def _shortlists(
 
 
 _Part = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-def _map_parts(
-    fn: Callable[[int], _Part],
-    n_parts: int,
-    *,
-    n_workers: int,
-    progress: Callable[[float], None] | None,
-) -> list[_Part]:
-    """``[fn(i) for i in range(n_parts)]`` on up to ``n_workers`` threads, in order."""
-    out: list[_Part] = []
-    if n_workers > 1 and n_parts > 1:
-        with ThreadPoolExecutor(max_workers=min(n_workers, n_parts)) as pool:
-            for i, part in enumerate(pool.map(fn, range(n_parts))):
-                out.append(part)
-                if progress is not None:
-                    progress((i + 1) / n_parts)
-    else:
-        for i in range(n_parts):
-            out.append(fn(i))
-            if progress is not None:
-                progress((i + 1) / n_parts)
-    return out
 
 
 # ----------------------------------------------------------------------------- top-N candidates

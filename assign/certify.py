@@ -71,7 +71,7 @@ from assign.flow import (
     unique_sorted,
     with_slack,
 )
-from assign.pricing import CooPool, Selection, is_member
+from assign.pricing import CooPool, Selection, is_member, top_per_group
 from assign.problem import AssignmentProblem, Status, pair_key, split_key
 from assign.result import AssignmentResult, DiagnosisRecord, failed_result
 from assign.scan import (
@@ -419,19 +419,28 @@ def _widen(
 
 
 def _initial(problem: AssignmentProblem, pool: CooPool, *, max_steps: int) -> Selection:
-    """The first selection: the pool's best pairs per proposal and per expert, plus every known
-    pair of the proposals that would otherwise be short (Hall deficit, by max flow)."""
+    """The first selection: the pool's best pairs per proposal and per expert. While it leaves
+    proposals short (a Hall deficit, by max flow), the proposals on the short side of the cut
+    take twice as many of their best known pairs (all of them once that adds none): taking
+    every known pair of a large short side at once made the first flow of a 50,000-proposal
+    batch run over 9.5 million pairs."""
     k_max = int(problem.k.max(initial=0))
-    pool.initial(max(5 * k_max, 1), max(2, 2 * int(problem.min_load.max(initial=0))))
+    per_row = max(5 * k_max, 1)
+    pool.initial(per_row, max(2, 2 * int(problem.min_load.max(initial=0))))
     for _ in range(max_steps):
         ch = pool.chosen
         deficit, left, _ = bipartite_cut(problem.k, problem.max_load, pool.p[ch], pool.e[ch])
         if not deficit:
             break
-        grow = is_member(pool.p, left) & ~ch
-        if not grow.any():
+        short = np.flatnonzero(is_member(pool.p, left))
+        per_row *= 2
+        grow = short[top_per_group(pool.p[short], pool.w[short], per_row) & ~ch[short]]
+        if not grow.size:
+            grow = short[~ch[short]]
+        if not grow.size:
             break
-        pool.chosen = ch | grow
+        pool.chosen = ch.copy()
+        pool.chosen[grow] = True
     return pool.selection()
 
 

@@ -189,12 +189,10 @@ def top_of_rows(block: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         tail = block[:, n_full * chunk :].max(axis=1, keepdims=True)
         maxima = np.concatenate([maxima, tail], axis=1)
     thresh = np.partition(maxima, maxima.shape[1] - n, axis=1)[:, maxima.shape[1] - n]
-    flat = np.flatnonzero(block >= thresh[:, None])
+    flat = np.flatnonzero(block >= thresh[:, None])  # by (row, column)
     r, c = np.divmod(flat, width)
-    order = np.lexsort((c, -block.ravel()[flat], r))
-    r, c = r[order], c[order]
-    rank = np.arange(r.size) - np.searchsorted(r, np.arange(rows))[r]
-    keep = rank < n
-    r, c = r[keep], c[keep]
-    order = np.lexsort((c, r))
-    return r[order].astype(np.int64), c[order].astype(np.int64)
+    by_value = np.lexsort((-block.ravel()[flat], r))  # stable: ties keep the lower column
+    rank = np.arange(r.size) - np.searchsorted(r, np.arange(rows))[r[by_value]]
+    keep = np.zeros(r.size, dtype=bool)
+    keep[by_value[rank < n]] = True
+    return r[keep].astype(np.int64), c[keep].astype(np.int64)

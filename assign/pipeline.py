@@ -15,6 +15,7 @@ import pandas as pd
 
 from assign.affinity import AffinityModel, fit_affinity, top_candidates
 from assign.draw import DrawResult, draw_assignment
+from assign.executor import Executor
 from assign.flow import unique_sorted
 from assign.panels import PanelProblem, group_proposals
 from assign.problem import AssignmentProblem, Status, pair_key, split_key
@@ -102,6 +103,7 @@ def build_problem(
     conflicts: pd.DataFrame | tuple[np.ndarray, np.ndarray],
     options: AssignOptions,
     affinity: SparseAffinity | None = None,
+    executor: Executor | None = None,
     progress: Callable[[str, float], None] | None = None,
 ) -> tuple[AssignmentProblem, AffinityModel | None]:
     """The assignment problem over ``proposal_ids`` × ``expert_ids`` and its affinity model.
@@ -111,6 +113,7 @@ def build_problem(
     affinity: scores computed elsewhere (an officer's file, over any of the batch's proposals
     and experts); then no model is fitted, the candidates are the given pairs among
     ``proposal_ids`` × ``expert_ids`` (conflicted ones removed) and the model is None.
+    executor: where the affinity's blocks of proposals run (see :func:`fit_affinity`).
     """
     if not proposal_ids:
         raise PipelineInputError("no proposals to assign (all rejected in screening?)")
@@ -126,6 +129,7 @@ def build_problem(
             experts,
             tables.get("guide"),
             tables.get("publications"),
+            executor=executor,
             progress=(lambda f: progress("affinity", f)) if progress else None,
         )
         aff = top_candidates(

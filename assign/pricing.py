@@ -20,7 +20,7 @@ from assign.problem import pair_key, split_key
 BlockFn = Callable[[slice], np.ndarray]
 
 
-def _top_per_group(group: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
+def top_per_group(group: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
     """Boolean mask of the ``n`` highest ``score`` entries within each ``group`` value."""
     if score.size == 0 or n <= 0:
         return np.zeros(score.size, dtype=bool)
@@ -67,11 +67,11 @@ class CooPool:
     ) -> Selection:
         """Top ``per_proposal`` pairs of each proposal plus top ``per_expert`` of each expert,
         plus the top ``per_group`` pairs of each proposal among the quota group's experts."""
-        mask = _top_per_group(self.p, self.w, per_proposal)
-        mask |= _top_per_group(self.e, self.w, per_expert)
+        mask = top_per_group(self.p, self.w, per_proposal)
+        mask |= top_per_group(self.e, self.w, per_expert)
         if self.group is not None and self.per_group > 0:
             g = np.flatnonzero(self.group[self.e])
-            mask[g[_top_per_group(self.p[g], self.w[g], self.per_group)]] = True
+            mask[g[top_per_group(self.p[g], self.w[g], self.per_group)]] = True
         self.chosen = mask
         if progress is not None:
             progress(1.0)

@@ -26,7 +26,7 @@ import functools
 import threading
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,7 @@ import rjieba
 import snowballstemmer
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-__all__ = ["TermCounts", "count_terms", "merge_counts", "normalise_text"]
+__all__ = ["TermCounts", "TokenKeys", "count_terms", "merge_counts", "normalise_text"]
 
 _SEP = 0  # separates documents in the code-point stream
 _SPACE = 32
@@ -133,7 +133,8 @@ class TermCounts:
 
     keys: (U,) uint64 distinct terms; doc: (Q,) int64 document; term: (Q,) int64 index into
     keys; count: (Q,) int32 occurrences in the document. names: text of the word
-    and pair keys met (character n-grams decode from their keys).
+    and pair keys met (character n-grams decode from their keys; counted with a shared
+    :class:`TokenKeys`, those it did not hold before).
     """
 
     keys: np.ndarray
@@ -166,21 +167,41 @@ def _han_grams(stream: np.ndarray, doc_of: np.ndarray) -> tuple[np.ndarray, np.n
     return np.concatenate(docs), np.concatenate(keys)
 
 
-def _segment(runs: list[str]) -> list[list[str]]:
-    """jieba words of each Han run (one call over all runs, split back by the spaces)."""
+def _segment(runs: list[str]) -> tuple[list[np.ndarray], dict[int, str]]:
+    """(n,) uint64 keys of the jieba words of each Han run (one call over all runs, split back
+    by the spaces), and the text of each key. jieba's words are pieces of the joined text, which
+    has whitespace only in the single spaces between runs, so every other word is kept."""
     if not runs:
-        return []
-    out: list[list[str]] = [[]]
-    for w in rjieba.cut(" ".join(runs)):
-        if w == " ":
-            out.append([])
-        elif w.strip():
-            out[-1].append(w)
-    return out
+        return [], {}
+    words = np.asarray(rjieba.cut(" ".join(runs)), dtype=object)
+    sep = words == " "
+    kept = words[~sep]
+    keys = _hash(kept, _WORD)
+    lens = np.bincount(np.cumsum(sep)[~sep], minlength=len(runs))
+    names = dict(zip(keys.tolist(), kept.tolist(), strict=True))
+    return np.split(keys, np.cumsum(lens)[:-1]), names
 
 
-def _word_runs(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, str]]:
-    """Words of a normalised chunk: (doc, key) of every word and word pair, and their names."""
+@dataclass
+class TokenKeys:
+    """Word keys of each distinct token met so far (an English word: its stem's key; a Han
+    run: its jieba words' keys) and the text of every key. The chunks of one corpus share one,
+    so a token is stemmed or segmented once however many chunks hold it; a token's keys never
+    change, so sharing it between threads changes no result."""
+
+    keys: dict[str, np.ndarray] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+
+    def learn(self, tokens: list[str], keys: list[np.ndarray], names: dict[int, str]) -> None:
+        self.names.update(names)  # before the keys, so a token found has its names
+        self.keys.update(zip(tokens, keys, strict=True))
+
+
+def _word_runs(
+    text: str, known: TokenKeys
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, str]]:
+    """Words of a normalised chunk: (doc, key) of every word and word pair, and the names of
+    the keys that ``known`` did not hold yet (it learns them)."""
     tokens = text.split()
     codes, uniq = pd.factorize(np.asarray(tokens, dtype=object), sort=False)
     uniq_l = [str(u) for u in uniq]
@@ -199,21 +220,26 @@ def _word_runs(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int,
         elif len(u) >= 2 and u not in stop:
             kind[i] = 1
             latin.append(i)
-    stems = _stemmer().stemWords([uniq_l[i] for i in latin])
     names: dict[int, str] = {}
-    run_key = np.zeros(n_u, dtype=np.uint64)
+    new = [uniq_l[i] for i in latin if uniq_l[i] not in known.keys]
+    stems = _stemmer().stemWords(new)
     lat_keys = _hash(stems, _WORD)
-    run_key[latin] = lat_keys
     names.update(zip(lat_keys.tolist(), stems, strict=True))
+    known.learn(new, list(lat_keys.reshape(-1, 1)), names)
+    run_key = np.zeros(n_u, dtype=np.uint64)
+    if latin:
+        run_key[latin] = np.concatenate([known.keys[uniq_l[i]] for i in latin])
     # Han runs: their jieba words, as a CSR of keys per distinct run
-    seg = _segment([uniq_l[i] for i in han_runs])
-    flat = [w for ws in seg for w in ws]
-    flat_keys = _hash(flat, _WORD)
-    names.update(zip(flat_keys.tolist(), flat, strict=True))
+    new = [uniq_l[i] for i in han_runs if uniq_l[i] not in known.keys]
+    seg, seg_names = _segment(new)
+    names.update(seg_names)
+    known.learn(new, seg, seg_names)
+    per_run = [known.keys[uniq_l[i]] for i in han_runs]
+    flat_keys = np.concatenate(per_run) if per_run else np.zeros(0, np.uint64)
     n_words = np.zeros(n_u, dtype=np.int64)
-    n_words[han_runs] = [len(ws) for ws in seg]
+    n_words[han_runs] = [k.size for k in per_run]
     start = np.zeros(n_u, dtype=np.int64)
-    start[han_runs] = np.cumsum([0] + [len(ws) for ws in seg])[:-1]
+    start[han_runs] = np.cumsum([0] + [k.size for k in per_run])[:-1]
 
     tok_kind = kind[codes]
     doc_of = np.cumsum(tok_kind == 0)
@@ -230,8 +256,13 @@ def _word_runs(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int,
     w_key.append(p_key)
     if both.size:
         pk, first = np.unique(p_key, return_index=True)
-        for k, x, y in zip(pk.tolist(), a[first].tolist(), b[first].tolist(), strict=True):
-            names[k] = f"{names[x]} {names[y]}"
+        pair_names = {
+            k: f"{known.names[x]} {known.names[y]}"
+            for k, x, y in zip(pk.tolist(), a[first].tolist(), b[first].tolist(), strict=True)
+            if k not in known.names
+        }
+        names.update(pair_names)
+        known.names.update(pair_names)
     # Han words
     h_tok = np.flatnonzero(tok_kind == 3)
     reps = n_words[codes[h_tok]]
@@ -244,12 +275,15 @@ def _word_runs(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int,
     return np.concatenate(w_doc), np.concatenate(w_key), doc_of, names
 
 
-def count_terms(texts: Sequence[str], first_doc: int = 0) -> TermCounts:
+def count_terms(
+    texts: Sequence[str], first_doc: int = 0, known: TokenKeys | None = None
+) -> TermCounts:
     """Count the terms (see the module docstring) of each text; documents are numbered from
-    ``first_doc``."""
+    ``first_doc``. ``known``: the tokens other chunks of the corpus met (see
+    :class:`TokenKeys`); then ``names`` holds only the keys it did not know yet."""
     stream = normalised_stream(texts)
     text = stream.tobytes().decode("utf-32-le")
-    w_doc, w_key, _, names = _word_runs(text)
+    w_doc, w_key, _, names = _word_runs(text, TokenKeys() if known is None else known)
     doc_of = np.cumsum(stream == _SEP, dtype=np.int64)
     c_doc, c_key = _han_grams(stream, doc_of)
     doc = np.concatenate([w_doc, c_doc]).astype(np.int64)

@@ -6,6 +6,7 @@ Examples::
     python -m scripts.bench_assign --proposals 20000 --experts 30000 --k 5 --max-load 6
     python -m scripts.bench_assign --series                      # 1,000 → 100,000 proposals
     python -m scripts.bench_assign --series --series-up-to 20000
+    python -m scripts.bench_assign --series-from runs.jsonl      # a table of earlier --json runs
     python -m scripts.bench_assign --jiangsu --experts 10000 --k 7
     python -m scripts.bench_assign --proposals 20000 --experts 30000 --k 5 --max-probability 0.5
     python -m scripts.bench_assign --jiangsu --experts 10000 --panel
@@ -14,7 +15,8 @@ Examples::
     python -m scripts.bench_assign --sparse --proposals 20000 --experts 30000 --k 5 --max-load 6
 
 Prints a few lines for people, or one JSON line with ``--json``: wall_s, peak_rss_mb, cpu_s, status,
-objective, bound, gap, certified (and mode-specific figures).
+objective, bound, gap, certified (and mode-specific figures: the generator gives each stage's
+wall and CPU seconds, CPU of this process, so Dask workers' is not in it).
 """
 
 from __future__ import annotations
@@ -199,8 +201,8 @@ def run_pipeline(
     """Batch-generator mode: generate a batch (the 2024 catalogue's directions; ``proposals``
     None = 8–20 per direction), then time the pipeline: conflicted pairs (per group of experts,
     as indices), affinity + candidates, and the solve (exact, a capped random draw, or panels).
-    ``wall_s`` covers these three. The conflicts and the certified solve's row blocks run on
-    ``executor`` (default: configured_executor)."""
+    ``wall_s`` covers these three. The conflicts, the affinity's and the certified solve's row
+    blocks run on ``executor`` (default: configured_executor)."""
     from assign.conflict_index import conflict_index
     from assign.panels import solve_panels
     from assign.pipeline import AssignOptions, build_problem, draw_widening, panel_problem
@@ -211,33 +213,37 @@ def run_pipeline(
     tables = generate_batch(load_guide(), n_experts=experts, n_proposals=proposals, seed=seed)
     batch_date = date.fromisoformat(str(tables["batches"]["batch_date"].iloc[0]))
     gen_s = time.perf_counter() - t
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu_s()
     pids = tables["proposals"]["proposal_id"].tolist()
     eids = tables["experts"]["expert_id"].tolist()
     conflicts = conflict_index(
         tables, proposal_ids=pids, expert_ids=eids, batch_date=batch_date, executor=executor
     )
-    conflicts_s = time.perf_counter() - t
+    conflicts_s, conflicts_cpu = time.perf_counter() - t, _cpu_s() - c
     conflicts_mb = _peak_rss_mb()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu_s()
     problem, model = build_problem(
         tables,
         proposal_ids=pids,
         expert_ids=eids,
         conflicts=conflicts,
         options=AssignOptions(k=k, max_load=max_load, top_n=candidates),
+        executor=executor,
         progress=_stderr_progress if verbose else None,
     )
-    affinity_s = time.perf_counter() - t
+    affinity_s, affinity_cpu = time.perf_counter() - t, _cpu_s() - c
     affinity_mb = _peak_rss_mb()
+    c = _cpu_s()
     extra: dict[str, float] = {
         "proposals": problem.n_proposals,
         "experts": problem.n_experts,
         "generate_s": round(gen_s, 3),
         "conflicts_s": round(conflicts_s, 3),
+        "conflicts_cpu_s": round(conflicts_cpu, 1),
         "conflicts_peak_mb": round(conflicts_mb, 1),
         "conflict_pairs": int(conflicts[0].size),
         "affinity_s": round(affinity_s, 3),
+        "affinity_cpu_s": round(affinity_cpu, 1),
         "affinity_peak_mb": round(affinity_mb, 1),
         "candidates": int(problem.cand_p.size),
     }
@@ -267,6 +273,7 @@ def run_pipeline(
             problem, model, executor=executor, time_limit_s=time_limit,
             progress=_stderr_progress if verbose else None,
         )  # fmt: skip
+    extra["solve_cpu_s"] = round(_cpu_s() - c, 1)
     q = quality_summary(problem, res)
     extra.update(
         {
@@ -279,17 +286,19 @@ def run_pipeline(
 
 
 SERIES = (1000, 2000, 5000, 10000, 20000, 50000, 100000)
-_STAGES = ("wall_s", "cpu_s", "conflicts_s", "affinity_s", "solve_s", "conflicts_peak_mb",
-           "affinity_peak_mb", "peak_rss_mb")  # fmt: skip
+_STAGES = (
+    "wall_s", "cpu_s", "conflicts_s", "conflicts_cpu_s", "affinity_s", "affinity_cpu_s",
+    "solve_s", "solve_cpu_s", "conflicts_peak_mb", "affinity_peak_mb", "peak_rss_mb",
+)  # fmt: skip
 
 
 def growth(rows: list[dict], key: str) -> list[float | None]:
     """Per row, the exponent a with ``value ~ proposals ** a`` between it and the row before
     (experts grow with proposals, so the matrix grows as proposals ** 2); None for the first
-    row or a value of 0."""
+    row or a value of 0 or missing (a run by an earlier version of this script)."""
     out: list[float | None] = [None]
     for a, b in zip(rows[:-1], rows[1:], strict=True):
-        va, vb = float(a[key]), float(b[key])
+        va, vb = float(a.get(key) or 0), float(b.get(key) or 0)
         ok = va > 0 and vb > 0 and b["proposals"] != a["proposals"]
         out.append(
             round(math.log(vb / va) / math.log(b["proposals"] / a["proposals"]), 2) if ok else None
@@ -297,44 +306,47 @@ def growth(rows: list[dict], key: str) -> list[float | None]:
     return out
 
 
-def run_series(*, seed: int, as_json: bool, up_to: int) -> None:
+def run_series(*, seed: int, as_json: bool, up_to: int, time_limit: float) -> None:
     """1,000 → 100,000 proposals (experts 1.5×, k = 5, L = 6; sizes up to ``up_to``), then the
     Jiangsu case, each in a fresh process so that its peak memory is its own; prints a table of
     each stage's time and peak memory, and a table of how they grow from one size to the next
     (or JSON lines, with the exponents under ``growth``)."""
     cases = [[f"--proposals={n}", f"--experts={n * 3 // 2}", "--k=5", "--max-load=6"]
              for n in SERIES if n <= up_to]  # fmt: skip
+    cases.append(["--jiangsu", "--experts=10000", "--k=7", "--max-load=6"])
     rows = []
     for args in cases:
-        cmd = [sys.executable, "-m", "scripts.bench_assign", *args, f"--seed={seed}", "--json"]
+        cmd = [sys.executable, "-m", "scripts.bench_assign", *args, f"--seed={seed}",
+               f"--time-limit={time_limit}", "--json"]  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode not in (0, 4):
             raise click.ClickException(f"{' '.join(args)} failed:\n{done.stderr}")
         rows.append(json.loads(done.stdout))
-    exps = {key: growth(rows, key) for key in _STAGES}
-    for i, r in enumerate(rows):
+        click.echo(f"{' '.join(args)}: {rows[-1]['wall_s']} s", err=True)
+    print_series(rows, as_json=as_json)
+
+
+def print_series(rows: list[dict], *, as_json: bool) -> None:
+    """The series table of ``rows`` (JSON figures of generator runs, the Jiangsu case among
+    them or not) and the growth exponents between consecutive generator sizes."""
+    sizes = sorted((r for r in rows if r["mode"] == "generator"), key=lambda r: r["proposals"])
+    rows = sizes + [r for r in rows if r["mode"] != "generator"]
+    exps = {key: growth(sizes, key) for key in _STAGES}
+    for i, r in enumerate(sizes):
         r["growth"] = {key: exps[key][i] for key in _STAGES}
-    done = subprocess.run(
-        [sys.executable, "-m", "scripts.bench_assign", "--jiangsu", "--experts=10000", "--k=7",
-         "--max-load=6", f"--seed={seed}", "--json"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if done.returncode not in (0, 4):
-        raise click.ClickException(f"--jiangsu failed:\n{done.stderr}")
-    jiangsu = json.loads(done.stdout)
     if as_json:
-        for r in [*rows, jiangsu]:
+        for r in rows:
             click.echo(json.dumps(r))
         return
     head = ("proposals", "experts", "k", *_STAGES, "objective", "gap", "status", "certified")
     click.echo(" ".join(f"{h:>11}" for h in head))
-    for r in [*rows, jiangsu]:
+    for r in rows:
         tail = [round(r["objective"], 3), f"{r['gap']:.1e}", r["status"], r["certified"]]
-        cells = [r["proposals"], r["experts"], r["k"], *(r[key] for key in _STAGES), *tail]
+        cells = [r["proposals"], r["experts"], r["k"], *(r.get(key) for key in _STAGES), *tail]
         click.echo(" ".join(f"{c!s:>11}" for c in cells))
     click.echo("growth exponent from the size before (value ~ proposals ** a):")
     click.echo(" ".join(f"{h:>11}" for h in ("proposals", *_STAGES)))
-    for r in rows[1:]:
+    for r in sizes[1:]:
         cells = [r["proposals"], *(r["growth"][key] for key in _STAGES)]
         click.echo(" ".join(f"{c!s:>11}" for c in cells))
 
@@ -350,6 +362,12 @@ def run_series(*, seed: int, as_json: bool, up_to: int) -> None:
     default=SERIES[-1],
     show_default=True,
     help="Largest size of --series (100,000 needs about 16 GB free).",
+)
+@click.option(
+    "--series-from",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Print the series table from JSON lines of earlier --json runs (sizes run one by one).",
 )
 @click.option("--jiangsu", is_flag=True, help="Generator mode at the catalogue's own size.")
 @click.option("--csv-size", nargs=2, type=int, default=None, help="P E for --from-csv.")
@@ -379,6 +397,7 @@ def run_series(*, seed: int, as_json: bool, up_to: int) -> None:
 def main(
     mode: str | None,
     series_up_to: int,
+    series_from: Path | None,
     jiangsu: bool,
     csv_size: tuple[int, int] | None,
     proposals: int,
@@ -396,8 +415,12 @@ def main(
 ) -> None:
     """Run one assignment benchmark and print its figures (default: the generated-batch
     pipeline of conflicts, affinity and solve at --proposals × --experts)."""
+    if series_from is not None:
+        lines = series_from.read_text(encoding="utf-8").splitlines()
+        print_series([json.loads(x) for x in lines if x.strip()], as_json=as_json)
+        return
     if mode == "series":
-        run_series(seed=seed, as_json=as_json, up_to=series_up_to)
+        run_series(seed=seed, as_json=as_json, up_to=series_up_to, time_limit=time_limit)
         return
     with contextlib.ExitStack() as stack:
         executor = _dask_executor(dask, stack) if dask else None

@@ -15,7 +15,7 @@ from assign.affinity_explain import explain
 from assign.doc_match import block_candidates, smooth_max, top_of_rows
 from assign.problem import AssignmentProblem
 from assign.sparse_affinity import affinity_frame
-from assign.terms import count_terms, term_name
+from assign.terms import count_terms, normalise_text, term_name
 from scripts.bench_affinity import synthesise
 
 
@@ -216,6 +216,7 @@ def test_top_of_rows_matches_brute_force(n: int, width: int, seed: int) -> None:
     block = rng.integers(0, 5, (3, width)).astype(np.float32)  # many ties
     n = min(n, width)
     r, c = top_of_rows(block, n)
+    assert (np.diff(r * width + c) > 0).all()  # sorted by (row, column)
     for i in range(3):
         want = sorted(range(width), key=lambda j: (-block[i, j], j))[:n]
         assert sorted(c[r == i].tolist()) == sorted(want)
@@ -293,3 +294,32 @@ def test_terms_counted_on_threads_match_one_thread() -> None:
         want = count_terms(part)
         assert got.names == want.names
         np.testing.assert_array_equal(got.keys[got.term], want.keys[want.term])
+
+
+def test_chunks_sharing_token_keys_count_as_chunks_alone() -> None:
+    from assign.terms import TokenKeys, merge_counts
+
+    rng = np.random.default_rng(7)
+    words = ["碳化硅功率器件", "可靠性", "深度学习", "networks", "Power-Electronics", "the",
+             "图像识别算法", "optimisation", "桥梁", "健康监测", "x", "钢结构"]  # fmt: skip
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(0, 9)))) for _ in range(90)]
+    known = TokenKeys()
+    shared = [count_terms(texts[a : a + 20], first_doc=a, known=known) for a in range(0, 90, 20)]
+    alone = [count_terms(texts[a : a + 20], first_doc=a) for a in range(0, 90, 20)]
+    got, want = merge_counts(shared), merge_counts(alone)
+    for field in ("keys", "doc", "term", "count"):
+        np.testing.assert_array_equal(getattr(got, field), getattr(want, field))
+    assert got.names == want.names
+    assert sum(len(c.names) for c in shared) == len(want.names)  # each name learnt once
+
+
+def test_han_runs_are_segmented_as_jieba_cuts_each_alone() -> None:
+    import rjieba
+
+    texts = ["碳化硅功率器件的可靠性 图像识别 and 深度学习算法", "桥梁健康监测，钢结构疲劳"]
+    got = count_terms(texts)
+    runs = [r for t in texts for r in normalise_text(t).split() if "\u4e00" <= r[0] <= "\u9fff"]
+    jieba_words = {w for r in runs for w in rjieba.cut(r)}
+    names = {term_name(int(k), got.names) for k in got.keys}
+    assert jieba_words <= names
+    assert not {n for n in names if len(n) > 2 and "\u4e00" <= n[0] <= "\u9fff"} - jieba_words

@@ -66,6 +66,23 @@ def test_certified_solve_on_the_cluster_equals_the_local_one(cluster: DaskExecut
     np.testing.assert_array_equal(remote.pair_e, local.pair_e)
 
 
+def test_affinity_on_the_cluster_equals_the_local_one(
+    cluster: DaskExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assign import affinity
+    from assign.affinity import fit_affinity
+    from scripts.bench_affinity import synthesise
+
+    monkeypatch.setattr(affinity, "_BLOCK_ENTRIES", 10 * 70)  # blocks of 10 proposals
+    proposals, experts, guide = synthesise(40, 70, seed=5)
+    local = fit_affinity(proposals, experts, guide, shortlist=20, executor=LocalExecutor(1))
+    remote = fit_affinity(proposals, experts, guide, shortlist=20, executor=cluster)
+    for got, want in ((remote.pair_ptr, local.pair_ptr), (remote.pair_e, local.pair_e),
+                      (remote.pair_w, local.pair_w)):  # fmt: skip
+        np.testing.assert_array_equal(got, want)
+    assert np.diff(local.pair_ptr).tolist() == [20] * 40
+
+
 def test_the_scheduler_is_read_from_the_environment(
     cluster: DaskExecutor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
