@@ -35,11 +35,10 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def page_file(batch_run: BatchRun, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if batch_run.url.startswith("postgresql"):
-        pytest.skip("the page is the same on PostgreSQL; one browser run is enough")
+def page_file(sqlite_batch_run: BatchRun, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small batch's report (the page is the same on either backend: one browser run)."""
     out = tmp_path_factory.mktemp("report") / "report.html"
-    args = ["--db", batch_run.url, "report", "--lang", "zh", "--out", str(out)]
+    args = ["--db", sqlite_batch_run.url, "report", "--lang", "zh", "--out", str(out)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     return out
@@ -73,9 +72,9 @@ def test_the_page_loads_without_errors_or_network(opened: dict, page_file: Path)
 
 
 @pytest.fixture(scope="module")
-def directions(batch_run: BatchRun) -> dict[str, str]:
+def directions(sqlite_batch_run: BatchRun) -> dict[str, str]:
     """Code → title of the directions with an eligible proposal."""
-    engine = make_engine(batch_run.url)
+    engine = make_engine(sqlite_batch_run.url)
     with session(engine) as s:
         found = dict(
             s.execute(
