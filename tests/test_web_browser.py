@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 import socket
 import threading
 import time
@@ -26,19 +25,11 @@ import pytest
 from sqlalchemy import select
 
 from models.db import make_engine, session, upgrade
+from models.report.browser import FLAGS, chromium
 from models.schema import Assignment, Expert
 from models.users import add_user
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROMIUM = chromium()
 PASSWORD = "correct horse battery"
 HOSTILE = "<script>alert(1)</script>"
 CODES = ("3001", "3002", "6001")
@@ -119,7 +110,7 @@ def browser(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ob
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=FLAGS,
+            str(profile), executable_path=CHROMIUM, headless=True, args=list(FLAGS),
             accept_downloads=True, viewport={"width": 1280, "height": 900},
         )  # fmt: skip
         yield context
