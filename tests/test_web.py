@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 
 from models import queue
 from models.db import audit, make_engine, session
+from models.i18n import using
 from models.schema import Assignment, Expert, Person
 from models.server_tables import Job, Upload
 from models.users import add_user
@@ -449,3 +450,22 @@ def test_users_asking_for_the_report_at_once_all_get_it(site: tuple) -> None:
             pages = list(pool.map(lambda _i: c.get("/batches/2024/report"), range(4)))
     assert [p.status_code for p in pages] == [200] * 4
     assert len({p.text for p in pages}) == 1
+
+
+def test_every_field_of_every_run_form_has_a_label_for_people() -> None:
+    """Run forms come from the commands' options: each field a page shows has a label in the
+    catalogue (not the option's name), and its choices read as words."""
+    from web import forms
+    from web.roles import CHAIR_ACTIONS, OFFICER_RUNS
+
+    unlabelled = [
+        (name, f.name)
+        for name in sorted(set(OFFICER_RUNS) | set(CHAIR_ACTIONS))
+        if name in cli.commands
+        for f in forms.fields(name)
+        if f.name not in forms.LABELS
+    ]
+    assert unlabelled == []
+    with using("zh"):
+        assert forms.choice_label("merit-sum") != "merit-sum"
+        assert forms.choice_label("bayes") != "bayes"

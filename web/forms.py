@@ -14,7 +14,8 @@ from typing import Any
 
 import click
 
-from models.i18n import N_
+from models.figures import word
+from models.i18n import N_, _
 from models.vocab import EXPERT_LEVEL, TITLE
 from scripts.invoke import command
 
@@ -38,6 +39,7 @@ LABELS: dict[str, str] = {
     "min_outside": N_("At least this many experts from outside the province"),
     "min_senior": N_("At least this many senior (正高) experts per proposal"),
     "fair": N_("Fair: the worst-off proposal first"),
+    "time_limit": N_("Time limit of the fair search (seconds)"),
     "max_probability": N_("Random draw: highest probability of any pair"),
     "seed": N_("Random seed"),
     "k_direction": N_("k for a direction (CODE=K, one a line)"),
@@ -52,7 +54,10 @@ LABELS: dict[str, str] = {
     "panel_finance": N_("At least this many finance experts per panel"),
     "method": N_("Calibration method"),
     "draws": N_("Draws"),
+    "weight_confidence": N_("Weight reviews by the experts' confidence (熟悉程度)"),
     "top": N_("Rows shown per direction"),
+    "policy": N_("Selection policy"),
+    "fresh": N_("Start from the defaults, not the last run's options"),
     "budget": N_("Total provincial budget (万元)"),
     "programme_budget": N_("Programme budget (PROGRAMME=万元, one a line)"),
     "quality_floor": N_("Lowest fundable merit"),
@@ -65,6 +70,9 @@ LABELS: dict[str, str] = {
     "reason": N_("Reason"),
     "declined": N_("Declined invitations (PROPOSAL:EXPERT, one a line)"),
     "action": N_("Action"),
+    "kind": N_("Kind of file"),
+    "max_wan": N_("Largest believable amount (万元)"),
+    "stale": N_("Clear a lock whose holder is gone"),
 }
 
 CHOICE_LABELS: dict[str, str] = {
@@ -80,6 +88,12 @@ CHOICE_LABELS: dict[str, str] = {
     **TITLE,
     **EXPERT_LEVEL,
 }
+
+
+def choice_label(code: str) -> str:
+    """A choice as people read it: the form's own word, else the figures' word (methods,
+    policies, …), else the code itself."""
+    return _(CHOICE_LABELS[code]) if code in CHOICE_LABELS else word(code)
 
 
 @dataclass(frozen=True)

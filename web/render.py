@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import json
+import math
 import re
 from typing import Any
 
@@ -18,6 +19,7 @@ import jinja2
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
+from models.figures import word
 from models.i18n import _, _n, language, render_stored
 from scripts.output import cell_text
 from web.pseudonyms import Pseudonyms
@@ -45,6 +47,13 @@ def _finalize(value: Any) -> Any:
     return value
 
 
+def _score(value: Any) -> str:
+    """A score on the experts' scale, with two decimals (— where there is none)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return f"{value:,.2f}"
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
@@ -58,7 +67,10 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         finalize=_finalize,
     )
-    env.globals.update(_=_, _n=_n, cell=cell_text, stored=render_stored, language=language)
+    env.globals.update(
+        _=_, _n=_n, cell=cell_text, stored=render_stored, language=language, word=word,
+        score=_score,
+    )  # fmt: skip
     env.filters["json"] = _json
     return env
 
