@@ -209,10 +209,36 @@ def word(code: Any) -> str:
     return _(WORDS[text]) if text in WORDS else text
 
 
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and not math.isfinite(v))
+
+
+def wan(v: float | None) -> str:
+    """Money in whole 万元 with thousands separators ('' where there is none)."""
+    return "" if _missing(v) else f"{v:,.0f}"
+
+
+def score(v: float | None) -> str:
+    """A score on the experts' scale, two decimals ('' where there is none)."""
+    return "" if _missing(v) else f"{v:,.2f}"
+
+
+def pct(v: float | None) -> str:
+    """A share as a whole percentage ('' where there is none)."""
+    return "" if _missing(v) else f"{v:.0%}"
+
+
+def num(v: float | int | None) -> str:
+    """A count with separators, or a measure with one decimal ('' where there is none)."""
+    if _missing(v):
+        return ""
+    return f"{v:,.1f}" if isinstance(v, float) else f"{v:,}"
+
+
 def value_text(key: str, value: Any) -> str:
     """``value`` of ``key`` as people read it."""
     kind = LABELS[key].kind if key in LABELS else TEXT
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    if _missing(value):
         return "—"
     if isinstance(value, Mapping):
         if kind == WORD_COUNTS:
@@ -231,9 +257,9 @@ def value_text(key: str, value: Any) -> str:
     if kind == COUNT:
         return f"{value:,.0f}"
     if kind == MONEY:
-        return f"{value:,.0f}"
+        return wan(value)
     if kind == SCORE:
-        return f"{value:,.2f}"
+        return score(value)
     if kind == SHARE:
         return f"{value:.1%}".replace(".0%", "%")
     if kind == SECONDS:

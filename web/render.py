@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextvars
 import functools
 import json
-import math
 import re
 from typing import Any
 
@@ -19,7 +18,7 @@ import jinja2
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
-from models.figures import word
+from models.figures import score, word
 from models.i18n import _, _n, language, render_stored
 from scripts.output import cell_text
 from web.pseudonyms import Pseudonyms
@@ -47,13 +46,6 @@ def _finalize(value: Any) -> Any:
     return value
 
 
-def _score(value: Any) -> str:
-    """A score on the experts' scale, with two decimals (— where there is none)."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    return f"{value:,.2f}"
-
-
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
@@ -69,7 +61,7 @@ def environment() -> jinja2.Environment:
     )
     env.globals.update(
         _=_, _n=_n, cell=cell_text, stored=render_stored, language=language, word=word,
-        score=_score,
+        score=lambda v: score(v) or "—",
     )  # fmt: skip
     env.filters["json"] = _json
     return env

@@ -40,7 +40,7 @@ def _at_version(read: Callable[..., Any], engine: Engine, args: tuple[Any, ...],
     return read(engine, *args)
 
 
-def _read(read: Callable[..., T], engine: Engine, *args: Any) -> T:
+def read_at_version(read: Callable[..., T], engine: Engine, *args: Any) -> T:
     """``read(engine, *args)`` as of the current data version (kept until the data change;
     callers must not change what they get)."""
     return _at_version(read, engine, args, data_version(engine))  # type: ignore[no-any-return]
@@ -49,12 +49,12 @@ def _read(read: Callable[..., T], engine: Engine, *args: Any) -> T:
 def batch_view(engine: Engine, batch_id: str, view: str) -> pd.DataFrame:
     """The rows of result view ``view`` that belong to batch ``batch_id`` (a LookupError when
     there is no such batch). Shared between requests: do not change it."""
-    return _read(_batch_view, engine, batch_id, view)
+    return read_at_version(_batch_view, engine, batch_id, view)
 
 
 def batch_stages(engine: Engine, batch_id: str) -> BatchStatus:
     """Where batch ``batch_id`` stands (``reviewopt status``), as of the current data."""
-    return _read(status_job, engine, batch_id)
+    return read_at_version(status_job, engine, batch_id)
 
 
 def _batch_view(engine: Engine, batch_id: str, view: str) -> pd.DataFrame:

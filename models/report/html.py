@@ -12,13 +12,12 @@ alternates and the first :data:`TABLE_TOP` by rank; the page says so.
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import jinja2
 
-from models.figures import label, value_text, word
+from models.figures import label, num, pct, score, value_text, wan, word
 from models.i18n import N_, _, _n, language
 from models.report import charts
 from models.report.gather import Direction, ReportData, Row
@@ -75,27 +74,6 @@ OUTCOME = {
     "not_funded": N_("not selected"),
     "undecided": N_("not decided yet"),
 }
-
-
-def wan(v: float | None) -> str:
-    """Money in whole 万元."""
-    return "" if v is None or not math.isfinite(v) else f"{v:,.0f}"
-
-
-def score(v: float | None) -> str:
-    return "" if v is None or not math.isfinite(v) else f"{v:.2f}"
-
-
-def pct(v: float | None) -> str:
-    return "" if v is None or not math.isfinite(v) else f"{v:.0%}"
-
-
-def num(v: float | int | None) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:,.1f}" if math.isfinite(v) else ""
-    return f"{v:,}"
 
 
 def outcome(row: Row) -> str:

@@ -3,7 +3,6 @@ chair's overrides, finalising, and the batch report."""
 
 from __future__ import annotations
 
-import functools
 import threading
 from typing import Any
 
@@ -20,7 +19,7 @@ from models.schema import Override, Proposal
 from web import forms
 from web.render import MASK, html
 from web.security import Req, page
-from web.tables import batch_view, data_version, records
+from web.tables import batch_view, read_at_version, records
 
 _DRAWING = threading.Lock()
 """One report is drawn at a time: the charts' settings are process-wide, and the users who ask
@@ -28,17 +27,15 @@ while it is drawn wait for that drawing instead of starting their own."""
 
 
 def _report(req: Req, batch_id: str) -> Page:
-    """The batch report in the request's language, drawn once per version of the data (every
-    run and import writes an audit event; see :func:`web.tables.data_version`)."""
+    """The batch report in the request's language, drawn once per version of the data (see
+    :func:`web.tables.read_at_version`)."""
     with session(req.engine) as s:
         get_batch(s, batch_id)  # a clear 404 for a batch that does not exist
-    version = data_version(req.engine)
     with _DRAWING:
-        return _rendered(req.engine, batch_id, version, req.lang)
+        return read_at_version(_draw, req.engine, batch_id, req.lang)
 
 
-@functools.lru_cache(maxsize=8)
-def _rendered(engine: Engine, batch_id: str, version: tuple[int, int], lang: str) -> Page:
+def _draw(engine: Engine, batch_id: str, lang: str) -> Page:
     with using(lang), session(engine) as s:
         return render(gather(s, batch_id))
 
